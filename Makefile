@@ -1,0 +1,127 @@
+# Streamer: one Lambda bootstrap binary, its tests, and the local stack.
+# Flags are assembled from named parts (redis-style); objects live out of
+# tree in build/<variant>/ with -MMD -MP dependency files. Quiet unless V=1.
+
+VARIANT ?= release
+BUILD   := build/$(VARIANT)
+
+STD   = -std=c11 -D_GNU_SOURCE
+WARN  = -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wwrite-strings
+OPT   = -O2
+DEBUG = -g
+SAN   =
+ifeq ($(VARIANT),asan)
+OPT   = -O1 -fno-omit-frame-pointer
+SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+ifeq ($(VARIANT),coverage)
+OPT   = -O0
+SAN   = --coverage
+endif
+
+PKGS      = libcurl libcjson openssl
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lssl -lcrypto)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
+
+INCLUDES = -I. -Iruntime -Istore -Ihandlers
+CFLAGS  += $(STD) $(WARN) $(OPT) $(DEBUG) $(SAN) $(INCLUDES) $(DEP_CFLAGS) -MMD -MP
+LDFLAGS += $(SAN)
+LIBS     = $(DEP_LIBS) -lm -pthread
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# The library: everything but main().
+LIB_SRC  := $(wildcard runtime/*.c store/*.c) \
+            $(filter-out handlers/main.c,$(wildcard handlers/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/handlers/main.o
+
+# Tests: every tests/unit/check_<m>.c and tests/integration/check_<m>.c
+# exports <m>_suite(); the runner's list is generated from the file names.
+UNIT_SRC    := $(wildcard tests/unit/check_*.c)
+INTEG_SRC   := $(wildcard tests/integration/check_*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+TEST_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC) $(INTEG_SRC) \
+               $(SUPPORT_SRC) tests/run.c)
+SUITES_H    := $(BUILD)/gen/suites.h
+
+.PHONY: all deps test test-release test-asan asan run clean format bench \
+        check-format
+
+all: build/bootstrap
+
+build/bootstrap: $(BUILD)/bootstrap
+	$(Q)cp $< $@
+
+$(BUILD)/bootstrap: $(MAIN_OBJ) $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/libstreamer.a: $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: CFLAGS += $(CHECK_CFLAGS) -Itests/support -I$(BUILD)/gen
+
+$(BUILD)/tests/run.o: $(SUITES_H)
+
+$(SUITES_H): $(UNIT_SRC) $(INTEG_SRC) Makefile
+	@mkdir -p $(dir $@)
+	$(Q){ for f in $(UNIT_SRC); do n=$${f##*/check_}; echo "UNIT(suite_$${n%.c})"; done; \
+	      for f in $(INTEG_SRC); do n=$${f##*/check_}; echo "INTEG(suite_$${n%.c})"; done; } > $@.tmp
+	$(Q)sed -i 's/suite_\(.*\))/\1)/' $@.tmp && mv $@.tmp $@
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+# Installs what is missing (apt-get, npm ci); cheap when nothing is.
+deps:
+	$(Q)scripts/deps
+
+# One variant's build and run. The tests find binaries and servers through
+# these variables; CK_RUN_SUITE=<module> runs one suite.
+test-variant: $(BUILD)/run_tests $(BUILD)/bootstrap
+	@echo "== tests ($(VARIANT)) =="
+	$(Q)STREAMER_BOOTSTRAP=$(BUILD)/bootstrap \
+	    STREAMER_ROOT=$(CURDIR) \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:$(ASAN_OPTIONS) \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(BUILD)/run_tests
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory VARIANT=release test-variant
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
+
+run: deps all
+	$(Q)scripts/run
+
+bench: deps all
+	$(Q)scripts/bench
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name "*.d" 2>/dev/null)

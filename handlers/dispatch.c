@@ -1,0 +1,101 @@
+/* Event dispatch: tell an event's kind by its shape and route it. */
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "log.h"
+
+const char *dispatch_kind_str(enum event_kind kind)
+{
+    switch (kind) {
+    case EVENT_CONNECT: return "connect";
+    case EVENT_DISCONNECT: return "disconnect";
+    case EVENT_MESSAGE: return "message";
+    case EVENT_STREAM: return "stream";
+    case EVENT_SCHEDULE: return "schedule";
+    case EVENT_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+static const char *str_member(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* API Gateway WebSocket events: "Setting up WebSocket API integration
+ * requests" — requestContext carries eventType and connectionId. */
+static enum event_kind websocket_kind(const cJSON *ctx)
+{
+    const char *type = str_member(ctx, "eventType");
+    const char *id = str_member(ctx, "connectionId");
+    if (!type || !id || !*id)
+        return EVENT_UNKNOWN;
+    if (strcmp(type, "CONNECT") == 0)
+        return EVENT_CONNECT;
+    if (strcmp(type, "DISCONNECT") == 0)
+        return EVENT_DISCONNECT;
+    if (strcmp(type, "MESSAGE") == 0)
+        return EVENT_MESSAGE;
+    return EVENT_UNKNOWN;
+}
+
+/* "Using AWS Lambda with Amazon DynamoDB": Records[].eventSource is
+ * "aws:dynamodb". An empty batch is not a stream event of ours. */
+static int is_stream(const cJSON *event)
+{
+    const cJSON *records = cJSON_GetObjectItemCaseSensitive(event, "Records");
+    const cJSON *first = cJSON_IsArray(records) ? records->child : NULL;
+    const char *source = first ? str_member(first, "eventSource") : NULL;
+    return source && strcmp(source, "aws:dynamodb") == 0;
+}
+
+enum event_kind dispatch_classify(const cJSON *event)
+{
+    if (!cJSON_IsObject(event))
+        return EVENT_UNKNOWN;
+    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
+                                                        "requestContext");
+    if (cJSON_IsObject(ctx))
+        return websocket_kind(ctx);
+    if (is_stream(event))
+        return EVENT_STREAM;
+    const char *source = str_member(event, "source");
+    const char *detail = str_member(event, "detail-type");
+    if (source && detail && strcmp(source, "aws.events") == 0 &&
+        strcmp(detail, "Scheduled Event") == 0)
+        return EVENT_SCHEDULE;
+    return EVENT_UNKNOWN;
+}
+
+/* Until each handler's issue lands it answers this clear error. */
+static enum result not_implemented(enum event_kind kind, struct error_info *err)
+{
+    return error_set(err, RESULT_UNSUPPORTED, "Runtime.NotImplemented",
+                     "the %s handler is not implemented yet",
+                     dispatch_kind_str(kind));
+}
+
+enum result dispatch_handle(void *ctx, const struct invocation *inv,
+                            struct buf *out, struct error_info *err)
+{
+    (void)ctx;
+    (void)out;
+    cJSON *event = cJSON_ParseWithLength(buf_str(&inv->event), inv->event.len);
+    enum event_kind kind = dispatch_classify(event);
+    enum result r;
+    log_kv(LOG_DEBUG, "event", "kind", dispatch_kind_str(kind), (char *)NULL);
+    switch (kind) {
+    case EVENT_UNKNOWN:
+        r = error_set(err, RESULT_UNSUPPORTED, "Runtime.UnknownEvent",
+                      event ? "the event has no shape this function handles"
+                            : "the event is not valid JSON");
+        break;
+    default:
+        r = not_implemented(kind, err);
+        break;
+    }
+    cJSON_Delete(event);
+    return r;
+}

@@ -1,0 +1,46 @@
+/* A growable byte buffer with a size cap (owned bytes). */
+#ifndef STREAMER_BUF_H
+#define STREAMER_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "result.h"
+
+/*
+ * Owned bytes, always NUL-terminated after `len` (the terminator is not
+ * counted). `max_bytes` caps `len`; an append past it fails with
+ * RESULT_TOO_LARGE and leaves the buffer as it was.
+ */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max_bytes;
+};
+
+/* Prepares an empty buffer holding at most `max_bytes`; allocates nothing. */
+void buf_init(struct buf *b, size_t max_bytes);
+/* Frees the bytes and leaves `b` empty and reusable. */
+void buf_cleanup(struct buf *b);
+/* Empties `b` but keeps its memory for reuse. */
+void buf_reset(struct buf *b);
+
+/* Appends `n` bytes; RESULT_TOO_LARGE past the cap (then `b` is unchanged). */
+enum result buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
+enum result buf_appends(struct buf *b, const char *s) WARN_UNUSED;
+enum result buf_appendf(struct buf *b, const char *fmt, ...) WARN_UNUSED
+    __attribute__((format(printf, 2, 3)));
+enum result buf_vappendf(struct buf *b, const char *fmt, va_list ap)
+    WARN_UNUSED;
+
+/*
+ * Returns the bytes as a NUL-terminated string that the caller now owns
+ * (free with free()), and leaves `b` empty. Never NULL.
+ */
+char *buf_steal(struct buf *b);
+
+/* Returns the bytes as a C string (never NULL, "" when empty); `b` owns it. */
+const char *buf_str(const struct buf *b);
+
+#endif

@@ -1,0 +1,207 @@
+/* HTTP/1.1 over one reused libcurl handle (keep-alive). */
+#include "http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xmalloc.h"
+
+struct http_client {
+    CURL *curl;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+void http_response_init(struct http_response *r, size_t max_body_bytes)
+{
+    memset(r, 0, sizeof(*r));
+    buf_init(&r->body, max_body_bytes);
+}
+
+static void clear_headers(struct http_response *r)
+{
+    for (size_t i = 0; i < r->header_count; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    r->header_count = 0;
+}
+
+void http_response_cleanup(struct http_response *r)
+{
+    clear_headers(r);
+    buf_cleanup(&r->body);
+    r->status = 0;
+}
+
+const char *http_response_header(const struct http_response *r,
+                                 const char *name)
+{
+    for (size_t i = 0; i < r->header_count; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+struct http_client *http_client_new(void)
+{
+    /* curl_global_init is idempotent and cheap without SSL use; libcurl
+     * initialises OpenSSL lazily on the first TLS connection. */
+    static int global_done;
+    if (!global_done) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        global_done = 1;
+    }
+    struct http_client *c = xcalloc(1, sizeof(*c));
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c);
+}
+
+struct transfer {
+    struct http_response *resp;
+    int too_large;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+    struct transfer *t = userdata;
+    size_t len = size * n;
+    if (buf_append(&t->resp->body, p, len) != RESULT_OK) {
+        t->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    return len;
+}
+
+/* Collects "Name: value" lines of the final response (a new status line
+ * starts over, so 1xx and redirect heads are dropped). */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+    struct transfer *t = userdata;
+    struct http_response *r = t->resp;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        clear_headers(r);
+        return len;
+    }
+    char *colon = memchr(p, ':', len);
+    if (!colon || r->header_count >= HTTP_MAX_HEADERS)
+        return len;
+    size_t name_len = (size_t)(colon - p);
+    const char *v = colon + 1;
+    size_t v_len = len - name_len - 1;
+    while (v_len && (*v == ' ' || *v == '\t'))
+        v++, v_len--;
+    while (v_len && isspace((unsigned char)v[v_len - 1]))
+        v_len--;
+    char *name = xstrndup(p, name_len);
+    for (char *q = name; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    r->headers[r->header_count].name = name;
+    r->headers[r->header_count].value = xstrndup(v, v_len);
+    r->header_count++;
+    return len;
+}
+
+static struct curl_slist *build_headers(const struct http_request *req)
+{
+    struct curl_slist *list = NULL;
+    /* libcurl adds "Expect: 100-continue" to larger POSTs; an empty value
+     * removes it (a needless round trip on every big request). A missing
+     * Content-Type is sent empty rather than as a form type. */
+    const char *fixed[] = {"Expect:", "Accept:"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        list = curl_slist_append(list, fixed[i]);
+    for (size_t i = 0; i < req->header_count; i++) {
+        struct buf line;
+        buf_init(&line, 64 * 1024);
+        if (buf_appendf(&line, "%s: %s", req->headers[i].name,
+                        req->headers[i].value) == RESULT_OK)
+            list = curl_slist_append(list, buf_str(&line));
+        buf_cleanup(&line);
+    }
+    return list;
+}
+
+static enum result map_curl_error(CURLcode rc, const struct transfer *t)
+{
+    if (t->too_large)
+        return RESULT_TOO_LARGE;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return RESULT_TIMEOUT;
+    default:
+        return RESULT_TRANSPORT;
+    }
+}
+
+enum result http_perform(struct http_client *c, const struct http_request *req,
+                         struct http_response *resp, struct error_info *err)
+{
+    CURL *h = c->curl;
+    struct transfer t = {resp, 0};
+    clear_headers(resp);
+    buf_reset(&resp->body);
+    resp->status = 0;
+
+    /* Reset per-request options but keep the connection cache. */
+    curl_easy_reset(h);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms ? req->connect_timeout_ms
+                                             : HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "POST") == 0 || req->body_len) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)req->body_len);
+        if (strcmp(req->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "HEAD") == 0)
+            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    }
+    struct curl_slist *headers = build_headers(req);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+        enum result r = map_curl_error(rc, &t);
+        return error_set(err, r, "HttpTransport", "%s %s: %s", req->method,
+                         req->url,
+                         t.too_large ? "response body over the size cap"
+                         : c->errbuf[0] ? c->errbuf
+                                        : curl_easy_strerror(rc));
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    return RESULT_OK;
+}

@@ -1,0 +1,70 @@
+/* HTTP/1.1 over one reused libcurl handle (keep-alive). */
+#ifndef STREAMER_HTTP_H
+#define STREAMER_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "result.h"
+
+struct http_header {
+    const char *name;
+    const char *value;
+};
+
+/* A request; every pointer is borrowed for the duration of the call. */
+struct http_request {
+    const char *method; /* "GET", "POST", "DELETE", ... */
+    const char *url;
+    const struct http_header *headers;
+    size_t header_count;
+    const void *body;
+    size_t body_len;
+    long timeout_ms;         /* whole transfer; 0 = no limit */
+    long connect_timeout_ms; /* 0 = HTTP_CONNECT_TIMEOUT_MS */
+};
+
+#define HTTP_CONNECT_TIMEOUT_MS 2000L
+#define HTTP_MAX_HEADERS 64
+
+struct http_response_header {
+    char *name; /* lower-cased */
+    char *value;
+};
+
+/* A response; owns its body and headers. */
+struct http_response {
+    long status;
+    struct buf body;
+    struct http_response_header headers[HTTP_MAX_HEADERS];
+    size_t header_count;
+};
+
+/* Prepares an empty response whose body may hold up to `max_body_bytes`. */
+void http_response_init(struct http_response *r, size_t max_body_bytes);
+/* Frees body and headers; `r` may be reused after http_response_init(). */
+void http_response_cleanup(struct http_response *r);
+/* Case-insensitive lookup of a response header; NULL when absent. */
+const char *http_response_header(const struct http_response *r,
+                                 const char *name);
+
+/*
+ * Creates a client: one curl easy handle kept for the life of the process,
+ * HTTP/1.1, keep-alive, TCP_NODELAY, no "Expect: 100-continue".
+ * Caller owns the result; free with http_client_free(). Aborts on OOM.
+ */
+struct http_client *http_client_new(void);
+void http_client_free(struct http_client *c);
+
+/*
+ * Performs `req`, filling `resp` (which the caller has initialised; it is
+ * reset first). RESULT_OK for any HTTP status; RESULT_TRANSPORT when the
+ * connection failed or broke; RESULT_TIMEOUT when a timeout expired;
+ * RESULT_TOO_LARGE when the body exceeded the response's cap. `err` gets
+ * libcurl's message on failure.
+ */
+enum result http_perform(struct http_client *c, const struct http_request *req,
+                         struct http_response *resp,
+                         struct error_info *err) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,203 @@
+/* Logging: one record per line on stdout, text or JSON (Lambda's formats). */
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "buf.h"
+
+#define LOG_MAX_BYTES (256 * 1024)
+
+static struct {
+    enum log_level min;
+    int json;
+    FILE *out;
+    char request_id[128];
+} state = {LOG_INFO, 0, NULL, ""};
+
+static const char *const level_names[] = {"TRACE", "DEBUG", "INFO",
+                                          "WARN",  "ERROR", "FATAL"};
+
+const char *log_level_str(enum log_level level)
+{
+    return level <= LOG_FATAL ? level_names[level] : "INFO";
+}
+
+enum result log_init(const char *(*get)(const char *name),
+                     struct error_info *err)
+{
+    if (!get)
+        get = (const char *(*)(const char *))getenv;
+    state.min = LOG_INFO;
+    state.json = 0;
+    const char *fmt = get("AWS_LAMBDA_LOG_FORMAT");
+    if (fmt && *fmt) {
+        if (strcasecmp(fmt, "JSON") == 0)
+            state.json = 1;
+        else if (strcasecmp(fmt, "Text") != 0)
+            return error_set(err, RESULT_CONFIG, "InvalidConfig",
+                             "AWS_LAMBDA_LOG_FORMAT must be Text or JSON, "
+                             "not '%.64s'",
+                             fmt);
+    }
+    const char *lvl = get("AWS_LAMBDA_LOG_LEVEL");
+    if (lvl && *lvl) {
+        enum log_level l;
+        for (l = LOG_TRACE; l <= LOG_FATAL; l++)
+            if (strcasecmp(lvl, level_names[l]) == 0)
+                break;
+        if (l > LOG_FATAL)
+            return error_set(err, RESULT_CONFIG, "InvalidConfig",
+                             "AWS_LAMBDA_LOG_LEVEL must be one of TRACE, "
+                             "DEBUG, INFO, WARN, ERROR, FATAL, not '%.64s'",
+                             lvl);
+        state.min = l;
+    }
+    return RESULT_OK;
+}
+
+void log_set_stream(FILE *out)
+{
+    state.out = out;
+}
+
+void log_set_request_id(const char *request_id)
+{
+    snprintf(state.request_id, sizeof(state.request_id), "%s",
+             request_id ? request_id : "");
+}
+
+int log_enabled(enum log_level level)
+{
+    return level >= state.min;
+}
+
+/* RFC 3339 UTC with milliseconds, as Lambda's JSON logs use. */
+static void timestamp(char *out, size_t size)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, size - n, ".%03uZ", (unsigned)(tv.tv_usec / 1000) % 1000);
+}
+
+/* A record is capped at LOG_MAX_BYTES; past that it is cut short. */
+static void put(struct buf *b, const char *p, size_t n)
+{
+    if (buf_append(b, p, n) != RESULT_OK)
+        return;
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+/* Text values with spaces or quotes are quoted so a line stays parseable. */
+static void append_text_value(struct buf *b, const char *v)
+{
+    if (!strpbrk(v, " \"=\t\n")) {
+        puts_(b, v);
+        return;
+    }
+    puts_(b, "\"");
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            put(b, "\\", 1);
+        if (*p == '\n')
+            puts_(b, "\\n");
+        else
+            put(b, p, 1);
+    }
+    puts_(b, "\"");
+}
+
+static void emit(enum log_level level, const char *message, va_list kv)
+{
+    char ts[40];
+    timestamp(ts, sizeof(ts));
+    struct buf line;
+    buf_init(&line, LOG_MAX_BYTES);
+    if (state.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "timestamp", ts);
+        cJSON_AddStringToObject(o, "level", log_level_str(level));
+        if (state.request_id[0])
+            cJSON_AddStringToObject(o, "requestId", state.request_id);
+        cJSON_AddStringToObject(o, "message", message);
+        const char *k;
+        while ((k = va_arg(kv, const char *))) {
+            const char *v = va_arg(kv, const char *);
+            cJSON_AddStringToObject(o, k, v ? v : "");
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s)
+            puts_(&line, s);
+        free(s);
+    } else {
+        /* Lambda's text format: timestamp, request id, level, message. */
+        puts_(&line, ts);
+        puts_(&line, "\t");
+        puts_(&line, state.request_id[0] ? state.request_id : "-");
+        puts_(&line, "\t");
+        puts_(&line, log_level_str(level));
+        puts_(&line, "\t");
+        for (const char *p = message; *p; p++)
+            put(&line, *p == '\n' ? " " : p, 1);
+        const char *k;
+        while ((k = va_arg(kv, const char *))) {
+            const char *v = va_arg(kv, const char *);
+            puts_(&line, " ");
+            puts_(&line, k);
+            puts_(&line, "=");
+            append_text_value(&line, v ? v : "");
+        }
+    }
+    put(&line, "\n", 1);
+    FILE *out = state.out ? state.out : stdout;
+    fwrite(line.data, 1, line.len, out);
+    fflush(out);
+    buf_cleanup(&line);
+}
+
+/* Calls emit() with an empty va_list of extra fields. */
+static void emit_plain(enum log_level level, const char *message, ...)
+{
+    va_list ap;
+    va_start(ap, message);
+    emit(level, message, ap);
+    va_end(ap);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    struct buf msg;
+    buf_init(&msg, LOG_MAX_BYTES);
+    va_list ap;
+    va_start(ap, fmt);
+    if (buf_vappendf(&msg, fmt, ap) != RESULT_OK)
+        puts_(&msg, "(log message over the size cap)");
+    va_end(ap);
+    emit_plain(level, buf_str(&msg), (const char *)NULL);
+    buf_cleanup(&msg);
+}
+
+void log_kv(enum log_level level, const char *message, ...)
+{
+    if (!log_enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, message);
+    emit(level, message, ap);
+    va_end(ap);
+}

@@ -1,0 +1,290 @@
+/* The Lambda Runtime API client: next, response, error, init error. */
+#include "runtime_api.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "http.h"
+#include "xmalloc.h"
+
+/*
+ * Lambda Developer Guide, "Using the Lambda runtime API for custom
+ * runtimes": every path is under /2018-06-01/runtime/.
+ */
+#define API_PREFIX "/2018-06-01/runtime"
+/* Posting a result goes to a local agent; a minute is generous. */
+#define POST_TIMEOUT_MS 60000L
+#define CONNECT_TIMEOUT_MS 1000L
+
+struct runtime_api {
+    char base[300]; /* "http://host:port/2018-06-01/runtime" */
+    struct http_client *http;
+    struct http_response resp;
+};
+
+void invocation_init(struct invocation *inv)
+{
+    memset(inv, 0, sizeof(*inv));
+    buf_init(&inv->event, RUNTIME_API_MAX_EVENT_BYTES);
+}
+
+void invocation_cleanup(struct invocation *inv)
+{
+    free(inv->client_context);
+    free(inv->cognito_identity);
+    inv->client_context = NULL;
+    inv->cognito_identity = NULL;
+    buf_cleanup(&inv->event);
+}
+
+int64_t invocation_remaining_ms(const struct invocation *inv, int64_t now_ms)
+{
+    int64_t left = inv->deadline_ms - now_ms;
+    return left > 0 ? left : 0;
+}
+
+int64_t runtime_api_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* host:port with a non-empty host and a port in 1..65535. */
+static int valid_address(const char *a)
+{
+    const char *colon = strrchr(a, ':');
+    if (!colon || colon == a || strlen(a) > 200)
+        return 0;
+    for (const char *p = a; p < colon; p++)
+        if (*p == '/' || *p == ' ' || *p == '@' || *p == '?' || *p == '#')
+            return 0;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    return errno == 0 && end != colon + 1 && *end == '\0' && port > 0 &&
+           port <= 65535;
+}
+
+struct runtime_api *runtime_api_new(const char *address,
+                                    struct error_info *err)
+{
+    if (!address || !*address) {
+        error_set(err, RESULT_CONFIG, "InvalidConfig",
+                  "AWS_LAMBDA_RUNTIME_API is not set");
+        return NULL;
+    }
+    const char *hostport = address;
+    if (strncmp(hostport, "http://", 7) == 0)
+        hostport += 7;
+    char trimmed[256];
+    snprintf(trimmed, sizeof(trimmed), "%s", hostport);
+    size_t n = strlen(trimmed);
+    if (n && trimmed[n - 1] == '/')
+        trimmed[n - 1] = '\0';
+    if (!valid_address(trimmed)) {
+        error_set(err, RESULT_CONFIG, "InvalidConfig",
+                  "AWS_LAMBDA_RUNTIME_API must be host:port, not '%.100s'",
+                  address);
+        return NULL;
+    }
+    struct runtime_api *api = xcalloc(1, sizeof(*api));
+    snprintf(api->base, sizeof(api->base), "http://%s" API_PREFIX, trimmed);
+    api->http = http_client_new();
+    http_response_init(&api->resp, RUNTIME_API_MAX_EVENT_BYTES);
+    return api;
+}
+
+void runtime_api_free(struct runtime_api *api)
+{
+    if (!api)
+        return;
+    http_response_cleanup(&api->resp);
+    http_client_free(api->http);
+    free(api);
+}
+
+static void copy_header(const struct http_response *r, const char *name,
+                        char *out, size_t size)
+{
+    const char *v = http_response_header(r, name);
+    snprintf(out, size, "%s", v ? v : "");
+}
+
+static char *dup_header(const struct http_response *r, const char *name)
+{
+    const char *v = http_response_header(r, name);
+    return v ? xstrdup(v) : NULL;
+}
+
+/* Reads the invocation's headers; RESULT_PARSE when one that Lambda always
+ * sends is missing or malformed. */
+static enum result read_headers(const struct http_response *r,
+                                struct invocation *inv, struct error_info *err)
+{
+    copy_header(r, "lambda-runtime-aws-request-id", inv->request_id,
+                sizeof(inv->request_id));
+    if (!inv->request_id[0])
+        return error_set(err, RESULT_PARSE, "Runtime.InvalidNext",
+                         "/next answered without Lambda-Runtime-Aws-Request-Id");
+    const char *d = http_response_header(r, "lambda-runtime-deadline-ms");
+    char *end = NULL;
+    errno = 0;
+    long long deadline = d ? strtoll(d, &end, 10) : 0;
+    if (!d || errno || end == d || *end != '\0' || deadline <= 0)
+        return error_set(err, RESULT_PARSE, "Runtime.InvalidNext",
+                         "/next answered without a valid "
+                         "Lambda-Runtime-Deadline-Ms");
+    inv->deadline_ms = deadline;
+    copy_header(r, "lambda-runtime-invoked-function-arn", inv->function_arn,
+                sizeof(inv->function_arn));
+    copy_header(r, "lambda-runtime-trace-id", inv->trace_id,
+                sizeof(inv->trace_id));
+    inv->client_context = dup_header(r, "lambda-runtime-client-context");
+    inv->cognito_identity = dup_header(r, "lambda-runtime-cognito-identity");
+    return RESULT_OK;
+}
+
+enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
+                             struct error_info *err)
+{
+    invocation_cleanup(inv);
+    invocation_init(inv);
+    char url[400];
+    snprintf(url, sizeof(url), "%s/invocation/next", api->base);
+    /* "Don't set a timeout on the GET call": the sandbox can be frozen
+     * for as long as no event arrives. */
+    struct http_request req = {.method = "GET",
+                               .url = url,
+                               .timeout_ms = 0,
+                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
+    enum result r = http_perform(api->http, &req, &api->resp, err);
+    if (r == RESULT_TOO_LARGE) {
+        /* The headers arrived; name the invocation so it gets an error. */
+        copy_header(&api->resp, "lambda-runtime-aws-request-id",
+                    inv->request_id, sizeof(inv->request_id));
+        return error_set(err, RESULT_TOO_LARGE, "Runtime.EventTooLarge",
+                         "event over %u bytes", RUNTIME_API_MAX_EVENT_BYTES);
+    }
+    if (r != RESULT_OK)
+        return RESULT_TRANSPORT;
+    if (api->resp.status >= 500)
+        return error_set(err, RESULT_FATAL, "Runtime.ApiError",
+                         "/next answered HTTP %ld: the runtime must exit",
+                         api->resp.status);
+    if (api->resp.status != 200)
+        return error_set(err, RESULT_PARSE, "Runtime.ApiError",
+                         "/next answered HTTP %ld", api->resp.status);
+    r = read_headers(&api->resp, inv, err);
+    if (r != RESULT_OK)
+        return r;
+    /* Hand the body over without a copy: swap the buffers. */
+    struct buf tmp = inv->event;
+    inv->event = api->resp.body;
+    api->resp.body = tmp;
+    buf_reset(&api->resp.body);
+    return RESULT_OK;
+}
+
+/* POSTs `body` to `path` below the base and checks for 202 Accepted. */
+static enum result post(struct runtime_api *api, const char *path,
+                        const char *error_type, const char *body, size_t len,
+                        struct error_info *err)
+{
+    char url[800];
+    snprintf(url, sizeof(url), "%s%s", api->base, path);
+    struct http_header headers[2] = {
+        {"Content-Type", "application/json"},
+        {"Lambda-Runtime-Function-Error-Type", error_type},
+    };
+    struct http_request req = {.method = "POST",
+                               .url = url,
+                               .headers = headers,
+                               .header_count = error_type ? 2 : 1,
+                               .body = body,
+                               .body_len = len,
+                               .timeout_ms = POST_TIMEOUT_MS,
+                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
+    enum result r = http_perform(api->http, &req, &api->resp, err);
+    if (r != RESULT_OK)
+        return r;
+    long status = api->resp.status;
+    if (status >= 500)
+        return error_set(err, RESULT_FATAL, "Runtime.ApiError",
+                         "POST %s answered HTTP %ld: the runtime must exit",
+                         path, status);
+    if (status != 202 && status != 200)
+        return error_set(err, RESULT_SERVICE_ERROR, "Runtime.ApiError",
+                         "POST %s answered HTTP %ld: %.200s", path, status,
+                         buf_str(&api->resp.body));
+    return RESULT_OK;
+}
+
+/* Request ids are UUIDs; anything that would change the path is refused. */
+static int safe_id(const char *id)
+{
+    if (!*id)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '%' ||
+            (unsigned char)*p <= ' ')
+            return 0;
+    return 1;
+}
+
+enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
+                                const char *body, size_t len,
+                                struct error_info *err)
+{
+    if (!safe_id(request_id))
+        return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
+                         "unsafe request id");
+    char path[300];
+    snprintf(path, sizeof(path), "/invocation/%s/response", request_id);
+    return post(api, path, NULL, body, len, err);
+}
+
+static char *error_body(const char *error_type, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "errorMessage", message ? message : "");
+    cJSON_AddStringToObject(o, "errorType", error_type);
+    cJSON_AddItemToObject(o, "stackTrace", cJSON_CreateArray());
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) {
+        fprintf(stderr, "streamer: out of memory printing an error\n");
+        abort();
+    }
+    return s;
+}
+
+enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
+                             const char *error_type, const char *message,
+                             struct error_info *err)
+{
+    if (!safe_id(request_id))
+        return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
+                         "unsafe request id");
+    char path[300];
+    snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
+    char *body = error_body(error_type, message);
+    enum result r = post(api, path, error_type, body, strlen(body), err);
+    free(body);
+    return r;
+}
+
+enum result runtime_api_init_error(struct runtime_api *api,
+                                   const char *error_type, const char *message,
+                                   struct error_info *err)
+{
+    char *body = error_body(error_type, message);
+    enum result r =
+        post(api, "/init/error", error_type, body, strlen(body), err);
+    free(body);
+    return r;
+}
