@@ -73,15 +73,19 @@ $(BUILD)/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: CFLAGS += $(CHECK_CFLAGS) -Itests/support -I$(BUILD)/gen
-
-$(BUILD)/tests/run.o: $(SUITES_H)
+# Every test file sees the prototypes of every suite (-Wmissing-prototypes).
+$(BUILD)/tests/%.o: CFLAGS += $(CHECK_CFLAGS) -Itests/support -I$(BUILD)/gen \
+                              -include $(SUITES_H:.h=_decl.h)
+$(TEST_OBJ): $(SUITES_H)
 
 $(SUITES_H): $(UNIT_SRC) $(INTEG_SRC) Makefile
 	@mkdir -p $(dir $@)
 	$(Q){ for f in $(UNIT_SRC); do n=$${f##*/check_}; echo "UNIT(suite_$${n%.c})"; done; \
 	      for f in $(INTEG_SRC); do n=$${f##*/check_}; echo "INTEG(suite_$${n%.c})"; done; } > $@.tmp
-	$(Q)sed -i 's/suite_\(.*\))/\1)/' $@.tmp && mv $@.tmp $@
+	$(Q)sed -i 's/suite_\(.*\))/\1)/' $@.tmp
+	$(Q){ echo '#include <check.h>'; \
+	      sed 's/^[A-Z]*(\(.*\))$$/Suite *\1_suite(void);/' $@.tmp; } > $(@:.h=_decl.h)
+	$(Q)mv $@.tmp $@
 
 $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"

