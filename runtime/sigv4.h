@@ -58,27 +58,36 @@ struct sigv4_output {
 };
 
 /*
- * Caches the signing key per (date, region, service): the HMAC chain is
- * computed once a day, not per request. Caller-owned struct.
+ * Caches the signing key per (date, region, service, secret): the HMAC
+ * chain is computed once a day, not per request. Caller-owned struct; one
+ * signer must not be used by two threads at once.
  */
 struct sigv4_signer {
     char key_date[9];
     char key_region[64];
     char key_service[64];
-    char key_secret_fingerprint[65];
+    char key_secret_fingerprint[65]; /* SHA-256 of the secret, hex */
     unsigned char key[32];
     int key_valid;
+    unsigned long key_derivations; /* times the key was computed */
 };
 
+/* Prepares an empty signer; allocates nothing. */
 void sigv4_signer_init(struct sigv4_signer *s);
-/* Wipes the cached key. */
+/* Wipes the cached key (OPENSSL_cleanse); `s` may be initialised again. */
 void sigv4_signer_cleanup(struct sigv4_signer *s);
 
 /*
  * Signs `req`. The x-amz-date and (when a session token is set)
  * x-amz-security-token headers are signed even if `req` lacks them; the
- * caller must send them with exactly these values. Returns RESULT_OK, or
- * RESULT_INVALID_INPUT (missing host header, credentials or region).
+ * caller must send them with exactly these values. Headers in `req` with
+ * those names are replaced by the signer's; "authorization" is never
+ * signed. Every other header in `req` is signed, so pass only headers sent
+ * unchanged. (Streamer's services do not need x-amz-content-sha256; a
+ * caller that wants it signed passes it with the payload's hex SHA-256.)
+ * Returns RESULT_OK, RESULT_INVALID_INPUT (missing host header,
+ * credentials, region or service; a malformed header name), or
+ * RESULT_TOO_LARGE (the Authorization value exceeds its 1024 bytes).
  * On failure, `*out` is untouched.
  */
 enum result sigv4_sign(struct sigv4_signer *s,
