@@ -1,0 +1,98 @@
+/* The connections store: one item per open WebSocket connection. */
+#ifndef STREAMER_CONNECTIONS_H
+#define STREAMER_CONNECTIONS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "result.h"
+#include "store.h"
+
+#define CONN_TTL_SECONDS (24 * 3600)
+
+/*
+ * A connection (DESIGN.md §3): pk CONN#<connection_id>, sk METADATA.
+ * Strings and `metadata` (a plain JSON object of strings, or NULL) are
+ * owned by the struct; free with conn_cleanup().
+ */
+struct connection {
+    char *connection_id;
+    char *user_id;
+    char *tenant_id;
+    char *endpoint; /* "domainName/stage" */
+    cJSON *metadata;
+    char connected_at[CLOCK_RFC3339_SIZE];
+    char last_ping[CLOCK_RFC3339_SIZE];
+    char created_at[CLOCK_RFC3339_SIZE];
+    char updated_at[CLOCK_RFC3339_SIZE];
+    int64_t version;
+    int64_t ttl;
+};
+
+/* A page of connections, newest first. Free with conn_page_cleanup(). */
+struct conn_page {
+    struct connection *items;
+    size_t count;
+    char *next_cursor; /* NULL on the last page */
+};
+
+void conn_cleanup(struct connection *c);
+void conn_page_cleanup(struct conn_page *p);
+
+/*
+ * Creates the connection item from c->connection_id, user_id, tenant_id,
+ * endpoint, metadata and (when set) connected_at; sets connected_at,
+ * last_ping, created_at, updated_at, version 1 and ttl now+24 h in `c`.
+ * RESULT_INVALID_INPUT (naming the field) before any call for bad input;
+ * RESULT_ALREADY_EXISTS when the id is taken (the stored item unchanged).
+ */
+enum result conn_save(struct store *s, struct connection *c,
+                      int64_t deadline_ms,
+                      struct error_info *err) WARN_UNUSED;
+
+/* Reads a connection into `out` (zeroed first). RESULT_NOT_FOUND. */
+enum result conn_get(struct store *s, const char *connection_id,
+                     struct connection *out, int64_t deadline_ms,
+                     struct error_info *err) WARN_UNUSED;
+
+/* Deletes a connection. RESULT_NOT_FOUND when there was none. */
+enum result conn_delete(struct store *s, const char *connection_id,
+                        int64_t deadline_ms,
+                        struct error_info *err) WARN_UNUSED;
+
+/*
+ * Sets last_ping and updated_at to now and ttl to now+24 h, conditional
+ * on c->version; on success `c` holds the new values and version.
+ * RESULT_CONDITION_FAILED for a stale version, RESULT_NOT_FOUND.
+ */
+enum result conn_update_last_ping(struct store *s, struct connection *c,
+                                  int64_t deadline_ms,
+                                  struct error_info *err) WARN_UNUSED;
+
+/*
+ * A user's (or tenant's) connections, newest connected_at first, at most
+ * `limit` (1..100; 0 = 100), resumed from `cursor` (NULL for the first
+ * page). `*page` is filled; caller cleans up.
+ */
+enum result conn_list_by_user(struct store *s, const char *user_id, int limit,
+                              const char *cursor, struct conn_page *page,
+                              int64_t deadline_ms,
+                              struct error_info *err) WARN_UNUSED;
+enum result conn_list_by_tenant(struct store *s, const char *tenant_id,
+                                int limit, const char *cursor,
+                                struct conn_page *page, int64_t deadline_ms,
+                                struct error_info *err) WARN_UNUSED;
+
+/*
+ * Deletes every connection whose last_ping is before `before_ms` (each
+ * delete conditional on that still being so, so a ping in between wins).
+ * `*ids` gets the deleted connection ids (caller frees each and the
+ * array) and `*count` their number — also on failure, for what was done.
+ */
+enum result conn_delete_stale(struct store *s, int64_t before_ms,
+                              int64_t deadline_ms, char ***ids, size_t *count,
+                              struct error_info *err) WARN_UNUSED;
+
+#endif

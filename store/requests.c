@@ -1,0 +1,582 @@
+/* The request queue: async requests and their status, progress, result. */
+#include "requests.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+#include "uuid.h"
+#include "xmalloc.h"
+
+#define PK_PREFIX "REQ#"
+#define SK_METADATA "METADATA"
+#define MAX_RETRIES_CAP 10
+
+static const char *const names[] = {"PENDING",   "PROCESSING", "COMPLETED",
+                                    "FAILED",    "CANCELLED",  "RETRYING"};
+
+static const char *const connection_index_keys[] = {
+    "pk", "sk", "connection_id", "created_at", NULL};
+static const char *const status_index_keys[] = {"pk", "sk", "status",
+                                                "created_at", NULL};
+static const char *const user_index_keys[] = {"pk", "sk", "user_id",
+                                              "created_at", NULL};
+
+const char *req_status_str(enum req_status s)
+{
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+enum result req_status_parse(const char *name, enum req_status *out)
+{
+    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum req_status)i;
+            return RESULT_OK;
+        }
+    return RESULT_INVALID_INPUT;
+}
+
+int req_transition_allowed(enum req_status from, enum req_status to)
+{
+    switch (to) {
+    case REQ_PROCESSING: return from == REQ_PENDING || from == REQ_RETRYING;
+    case REQ_COMPLETED:
+    case REQ_FAILED:
+    case REQ_RETRYING: return from == REQ_PROCESSING;
+    case REQ_CANCELLED:
+        return from == REQ_PENDING || from == REQ_PROCESSING ||
+               from == REQ_RETRYING;
+    case REQ_PENDING: return 0;
+    }
+    return 0;
+}
+
+void req_cleanup(struct request *r)
+{
+    free(r->request_id);
+    free(r->connection_id);
+    free(r->user_id);
+    free(r->tenant_id);
+    free(r->action);
+    cJSON_Delete(r->payload);
+    cJSON_Delete(r->result);
+    cJSON_Delete(r->progress_details);
+    free(r->progress_message);
+    free(r->error);
+    memset(r, 0, sizeof(*r));
+}
+
+void req_page_cleanup(struct req_page *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        req_cleanup(&p->items[i]);
+    free(p->items);
+    free(p->next_cursor);
+    memset(p, 0, sizeof(*p));
+}
+
+static cJSON *req_key(const char *request_id)
+{
+    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", request_id);
+    return store_key(pk, SK_METADATA);
+}
+
+enum result req_check_action(const char *action, struct error_info *err)
+{
+    size_t n = action ? strlen(action) : 0;
+    if (n < 1 || n > REQ_MAX_ACTION_BYTES)
+        return error_field(err, "action", "action must be 1-%d characters",
+                           REQ_MAX_ACTION_BYTES);
+    for (const char *p = action; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+            return error_field(err, "action",
+                               "action may only have A-Z a-z 0-9 . _ -");
+    return RESULT_OK;
+}
+
+static void copy_ts(const cJSON *item, const char *name, char *out)
+{
+    const char *v = item_get_s(item, name);
+    snprintf(out, CLOCK_RFC3339_SIZE, "%s", v ? v : "");
+}
+
+/* A map attribute as plain JSON, or NULL when absent or unreadable. */
+static cJSON *json_of(const cJSON *item, const char *name)
+{
+    const cJSON *av = item_get_av(item, name);
+    cJSON *out = NULL;
+    if (av && item_av_to_json(av, name, &out, NULL) != RESULT_OK)
+        out = NULL;
+    if (out && cJSON_IsNull(out)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    return out;
+}
+
+static int get_int(const cJSON *item, const char *name, int lo, int hi)
+{
+    int64_t v = 0;
+    if (item_get_i64(item, name, &v) != RESULT_OK || v < lo || v > hi)
+        return lo;
+    return (int)v;
+}
+
+enum result req_from_item(const cJSON *item, struct request *r,
+                          struct error_info *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->request_id = store_dup_s(item, "request_id");
+    r->connection_id = store_dup_s(item, "connection_id");
+    r->user_id = store_dup_s(item, "user_id");
+    r->tenant_id = store_dup_s(item, "tenant_id");
+    r->action = store_dup_s(item, "action");
+    r->payload = json_of(item, "payload");
+    r->result = json_of(item, "result");
+    r->progress_details = json_of(item, "progress_details");
+    r->progress_message = store_dup_s(item, "progress_message");
+    r->error = store_dup_s(item, "error");
+    r->progress = get_int(item, "progress", 0, 100);
+    r->retry_count = get_int(item, "retry_count", 0, 1000000);
+    r->max_retries = get_int(item, "max_retries", 0, 1000000);
+    copy_ts(item, "retry_after", r->retry_after);
+    copy_ts(item, "processing_started", r->processing_started);
+    copy_ts(item, "processing_ended", r->processing_ended);
+    copy_ts(item, "created_at", r->created_at);
+    copy_ts(item, "updated_at", r->updated_at);
+    if (!r->request_id || !r->user_id || !r->action ||
+        req_status_parse(item_get_s(item, "status"), &r->status) !=
+            RESULT_OK ||
+        item_get_i64(item, "version", &r->version) != RESULT_OK ||
+        item_get_i64(item, "ttl", &r->ttl) != RESULT_OK) {
+        req_cleanup(r);
+        return error_set(err, RESULT_PARSE, "MalformedItem",
+                         "a stored request lacks required attributes");
+    }
+    if (!r->payload)
+        r->payload = cJSON_CreateObject();
+    return RESULT_OK;
+}
+
+/* Validates what enqueue stores; names the field at fault. */
+static enum result check_new(const struct request *r, struct error_info *err)
+{
+    enum result e;
+    if ((e = store_check_id("request_id", r->request_id, err)) ||
+        (e = store_check_id("connection_id", r->connection_id, err)) ||
+        (e = store_check_id("user_id", r->user_id, err)) ||
+        (e = store_check_id("tenant_id", r->tenant_id, err)) ||
+        (e = req_check_action(r->action, err)))
+        return e;
+    if (r->payload && !cJSON_IsObject(r->payload))
+        return error_field(err, "payload", "payload must be an object");
+    if (r->max_retries < 0 || r->max_retries > MAX_RETRIES_CAP)
+        return error_field(err, "max_retries", "max_retries must be 0-%d",
+                           MAX_RETRIES_CAP);
+    return RESULT_OK;
+}
+
+static enum result build_item(const struct request *r, cJSON **out,
+                              struct error_info *err)
+{
+    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", r->request_id);
+    cJSON *payload = NULL;
+    enum result e = item_av_from_json(r->payload, "payload", &payload, err);
+    if (e != RESULT_OK)
+        return e;
+    cJSON *item = item_new();
+    item_set_s(item, "pk", pk);
+    item_set_s(item, "sk", SK_METADATA);
+    item_set_s(item, "request_id", r->request_id);
+    item_set_s(item, "connection_id", r->connection_id);
+    item_set_s(item, "user_id", r->user_id);
+    item_set_s(item, "tenant_id", r->tenant_id);
+    item_set_s(item, "action", r->action);
+    item_set(item, "payload", payload);
+    item_set_s(item, "status", req_status_str(r->status));
+    item_set_i64(item, "progress", r->progress);
+    item_set_i64(item, "retry_count", r->retry_count);
+    item_set_i64(item, "max_retries", r->max_retries);
+    item_set_s(item, "created_at", r->created_at);
+    item_set_s(item, "updated_at", r->updated_at);
+    item_set_i64(item, "version", r->version);
+    item_set_i64(item, "ttl", r->ttl);
+    /* The 400 KB item limit, checked before sending; the payload is
+     * what can make an item big, so it is named. */
+    e = item_check_size(item, "payload", err);
+    if (e != RESULT_OK) {
+        cJSON_Delete(item);
+        return e;
+    }
+    *out = item;
+    return RESULT_OK;
+}
+
+enum result req_enqueue(struct store *s, struct request *r,
+                        int64_t deadline_ms, struct error_info *err)
+{
+    char id[UUID_STR_SIZE];
+    if (!r->request_id) {
+        if (uuid_v4(id) != RESULT_OK)
+            return error_set(err, RESULT_INTERNAL, "RandomFailed",
+                             "could not generate a request id");
+        r->request_id = xstrdup(id);
+    }
+    if (!r->payload)
+        r->payload = cJSON_CreateObject();
+    if (!r->max_retries)
+        r->max_retries = REQ_DEFAULT_MAX_RETRIES;
+    enum result e = check_new(r, err);
+    if (e != RESULT_OK)
+        return e;
+    struct request n = *r;
+    n.status = REQ_PENDING;
+    n.progress = 0;
+    n.retry_count = 0;
+    n.version = 1;
+    n.ttl = store_ttl(s, REQ_TTL_SECONDS);
+    store_timestamp(s, n.created_at);
+    memcpy(n.updated_at, n.created_at, sizeof(n.updated_at));
+    cJSON *item = NULL;
+    if ((e = build_item(&n, &item, err)) != RESULT_OK)
+        return e;
+    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .deadline_ms = deadline_ms};
+    e = ddb_put_item(s->ddb, s->requests_table, item, &o, NULL, err);
+    cJSON_Delete(item);
+    if (e == RESULT_CONDITION_FAILED)
+        return error_set(err, RESULT_ALREADY_EXISTS, "AlreadyExists",
+                         "request %s already exists", r->request_id);
+    if (e == RESULT_OK) {
+        r->status = n.status;
+        r->progress = 0;
+        r->retry_count = 0;
+        r->version = n.version;
+        r->ttl = n.ttl;
+        memcpy(r->created_at, n.created_at, sizeof(r->created_at));
+        memcpy(r->updated_at, n.updated_at, sizeof(r->updated_at));
+    }
+    return e;
+}
+
+enum result req_get(struct store *s, const char *request_id,
+                    struct request *out, int64_t deadline_ms,
+                    struct error_info *err)
+{
+    memset(out, 0, sizeof(*out));
+    enum result e = store_check_id("request_id", request_id, err);
+    if (e != RESULT_OK)
+        return e;
+    cJSON *key = req_key(request_id);
+    cJSON *item = NULL;
+    e = ddb_get_item(s->ddb, s->requests_table, key, 1, deadline_ms, &item,
+                     err);
+    if (e == RESULT_OK)
+        e = req_from_item(item, out, err);
+    cJSON_Delete(item);
+    cJSON_Delete(key);
+    return e;
+}
+
+/*
+ * One conditional UpdateItem: `set` (a SET clause list without "SET")
+ * plus status, updated_at and version, on condition that the item is at
+ * r->status and r->version. `e` holds the values `set` uses.
+ */
+static enum result update(struct store *s, struct request *r,
+                          enum req_status to, const char *set,
+                          struct ddb_expr *e, int64_t deadline_ms,
+                          struct error_info *err)
+{
+    enum result res = store_check_id("request_id", r->request_id, err);
+    if (res != RESULT_OK)
+        return res;
+    char now[CLOCK_RFC3339_SIZE];
+    store_timestamp(s, now);
+    ddb_expr_name(e, "#status", "status");
+    ddb_expr_value(e, ":from", item_av_s(req_status_str(r->status)));
+    ddb_expr_value(e, ":to", item_av_s(req_status_str(to)));
+    ddb_expr_value(e, ":v", item_av_i64(r->version));
+    ddb_expr_value(e, ":one", item_av_i64(1));
+    ddb_expr_value(e, ":now", item_av_s(now));
+    struct buf expr;
+    buf_init(&expr, 4096);
+    res = buf_appendf(&expr,
+                      "SET #status = :to, updated_at = :now, "
+                      "version = version + :one%s%s",
+                      set && *set ? ", " : "", set ? set : "");
+    if (res != RESULT_OK) {
+        buf_cleanup(&expr);
+        return res;
+    }
+    cJSON *key = req_key(r->request_id);
+    cJSON *old = NULL;
+    struct ddb_write_opts o = {
+        .condition = "#status = :from AND version = :v",
+        .expr = e,
+        .return_old_on_condition_failure = 1,
+        .deadline_ms = deadline_ms};
+    res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr), &o,
+                          &old, err);
+    if (res == RESULT_CONDITION_FAILED)
+        res = store_condition_failure(s, s->requests_table, key, old,
+                                      deadline_ms, err);
+    if (res == RESULT_OK) {
+        r->status = to;
+        r->version++;
+        memcpy(r->updated_at, now, sizeof(now));
+    }
+    cJSON_Delete(old);
+    cJSON_Delete(key);
+    buf_cleanup(&expr);
+    return res;
+}
+
+enum result req_update_status(struct store *s, struct request *r,
+                              enum req_status to, int64_t deadline_ms,
+                              struct error_info *err)
+{
+    if (!req_transition_allowed(r->status, to))
+        return error_field(err, "status", "a request cannot go from %s to %s",
+                           req_status_str(r->status), req_status_str(to));
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    const char *set = "";
+    if (to == REQ_PROCESSING) {
+        set = "processing_started = :now";
+    } else if (to == REQ_RETRYING) {
+        set = r->retry_after[0]
+                  ? "retry_count = retry_count + :one, retry_after = :ra"
+                  : "retry_count = retry_count + :one";
+        if (r->retry_after[0])
+            ddb_expr_value(&e, ":ra", item_av_s(r->retry_after));
+    } else if (to != REQ_PENDING) {
+        set = "processing_ended = :now";
+    }
+    enum req_status from = r->status;
+    enum result res = update(s, r, to, set, &e, deadline_ms, err);
+    ddb_expr_cleanup(&e);
+    if (res == RESULT_OK) {
+        if (to == REQ_PROCESSING)
+            memcpy(r->processing_started, r->updated_at,
+                   sizeof(r->updated_at));
+        else if (to == REQ_RETRYING)
+            r->retry_count++;
+        else if (from != to)
+            memcpy(r->processing_ended, r->updated_at, sizeof(r->updated_at));
+    }
+    return res;
+}
+
+enum result req_update_progress(struct store *s, struct request *r,
+                                int progress, const char *message,
+                                const cJSON *details, int64_t deadline_ms,
+                                struct error_info *err)
+{
+    if (progress < 0 || progress > 100)
+        return error_field(err, "progress", "progress must be 0-100");
+    if (message && strlen(message) > REQ_MAX_MESSAGE_BYTES)
+        return error_field(err, "progress_message",
+                           "progress_message is over %d bytes",
+                           REQ_MAX_MESSAGE_BYTES);
+    if (details && !cJSON_IsObject(details))
+        return error_field(err, "progress_details",
+                           "progress_details must be an object");
+    if (r->status != REQ_PROCESSING)
+        return error_set(err, RESULT_CONDITION_FAILED, "WrongStatus",
+                         "progress is only saved while PROCESSING");
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    cJSON *details_av = NULL;
+    enum result res = RESULT_OK;
+    if (details)
+        res = item_av_from_json(details, "progress_details", &details_av, err);
+    if (res != RESULT_OK) {
+        ddb_expr_cleanup(&e);
+        return res;
+    }
+    ddb_expr_value(&e, ":p", item_av_i64(progress));
+    ddb_expr_value(&e, ":m", message ? item_av_s(message) : item_av_null());
+    ddb_expr_value(&e, ":d", details_av ? details_av : item_av_null());
+    res = update(s, r, REQ_PROCESSING,
+                 "progress = :p, progress_message = :m, "
+                 "progress_details = :d",
+                 &e, deadline_ms, err);
+    ddb_expr_cleanup(&e);
+    if (res == RESULT_OK) {
+        r->progress = progress;
+        free(r->progress_message);
+        r->progress_message = message ? xstrdup(message) : NULL;
+        cJSON_Delete(r->progress_details);
+        r->progress_details = details ? cJSON_Duplicate(details, 1) : NULL;
+    }
+    return res;
+}
+
+enum result req_complete(struct store *s, struct request *r,
+                         const cJSON *result, int64_t deadline_ms,
+                         struct error_info *err)
+{
+    if (!req_transition_allowed(r->status, REQ_COMPLETED))
+        return error_field(err, "status", "only a PROCESSING request can "
+                                          "complete");
+    if (result && !cJSON_IsObject(result))
+        return error_field(err, "result", "result must be an object");
+    cJSON *empty = cJSON_CreateObject();
+    cJSON *av = NULL;
+    enum result res =
+        item_av_from_json(result ? result : empty, "result", &av, err);
+    cJSON_Delete(empty);
+    if (res != RESULT_OK)
+        return res;
+    /* The whole item must stay under 400 KB: check result with the rest. */
+    cJSON *probe = item_new();
+    item_set(probe, "result", cJSON_Duplicate(av, 1));
+    if (r->payload) {
+        cJSON *pav = NULL;
+        if (item_av_from_json(r->payload, "payload", &pav, NULL) == RESULT_OK)
+            item_set(probe, "payload", pav);
+    }
+    res = item_check_size(probe, "result", err);
+    cJSON_Delete(probe);
+    if (res != RESULT_OK) {
+        cJSON_Delete(av);
+        return res;
+    }
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":r", av);
+    ddb_expr_value(&e, ":hundred", item_av_i64(100));
+    ddb_expr_name(&e, "#result", "result");
+    res = update(s, r, REQ_COMPLETED,
+                 "#result = :r, progress = :hundred, processing_ended = :now",
+                 &e, deadline_ms, err);
+    ddb_expr_cleanup(&e);
+    if (res == RESULT_OK) {
+        r->progress = 100;
+        memcpy(r->processing_ended, r->updated_at, sizeof(r->updated_at));
+        cJSON_Delete(r->result);
+        r->result = result ? cJSON_Duplicate(result, 1) : cJSON_CreateObject();
+    }
+    return res;
+}
+
+enum result req_fail(struct store *s, struct request *r, const char *error,
+                     int64_t deadline_ms, struct error_info *err)
+{
+    if (!req_transition_allowed(r->status, REQ_FAILED))
+        return error_field(err, "status", "only a PROCESSING request can fail");
+    if (!error || !*error)
+        error = "failed";
+    char *msg = xstrndup(error, REQ_MAX_ERROR_BYTES);
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":e", item_av_s(msg));
+    ddb_expr_name(&e, "#error", "error");
+    enum result res = update(s, r, REQ_FAILED,
+                             "#error = :e, processing_ended = :now", &e,
+                             deadline_ms, err);
+    ddb_expr_cleanup(&e);
+    if (res == RESULT_OK) {
+        memcpy(r->processing_ended, r->updated_at, sizeof(r->updated_at));
+        free(r->error);
+        r->error = msg;
+        msg = NULL;
+    }
+    free(msg);
+    return res;
+}
+
+enum result req_cancel(struct store *s, struct request *r,
+                       int64_t deadline_ms, struct error_info *err)
+{
+    return req_update_status(s, r, REQ_CANCELLED, deadline_ms, err);
+}
+
+enum result req_delete(struct store *s, const char *request_id,
+                       int64_t deadline_ms, struct error_info *err)
+{
+    enum result e = store_check_id("request_id", request_id, err);
+    if (e != RESULT_OK)
+        return e;
+    cJSON *key = req_key(request_id);
+    struct ddb_write_opts o = {.condition = "attribute_exists(pk)",
+                               .deadline_ms = deadline_ms};
+    e = ddb_delete_item(s->ddb, s->requests_table, key, &o, NULL, err);
+    cJSON_Delete(key);
+    if (e == RESULT_CONDITION_FAILED)
+        return error_set(err, RESULT_NOT_FOUND, "NotFound", "no request %s",
+                         request_id);
+    return e;
+}
+
+static enum result list_by(struct store *s, const char *index,
+                           const char *attr, const char *const *allowed,
+                           const char *value, int limit, const char *cursor,
+                           struct req_page *page, int64_t deadline_ms,
+                           struct error_info *err)
+{
+    memset(page, 0, sizeof(*page));
+    enum result e = store_check_id(attr, value, err);
+    if (e != RESULT_OK)
+        return e;
+    struct ddb_expr x;
+    ddb_expr_init(&x);
+    ddb_expr_name(&x, "#k", attr);
+    ddb_expr_value(&x, ":k", item_av_s(value));
+    struct ddb_query q = {.table = s->requests_table,
+                          .index = index,
+                          .key_condition = "#k = :k",
+                          .expr = &x,
+                          .descending = 1,
+                          .deadline_ms = deadline_ms};
+    cJSON *items = NULL;
+    e = store_query_page(s, &q, cursor, allowed, limit, &items,
+                         &page->next_cursor, err);
+    size_t n = (size_t)cJSON_GetArraySize(items);
+    page->items = xcalloc(n ? n : 1, sizeof(*page->items));
+    for (const cJSON *it = items ? items->child : NULL;
+         e == RESULT_OK && it; it = it->next) {
+        e = req_from_item(it, &page->items[page->count], err);
+        if (e == RESULT_OK)
+            page->count++;
+    }
+    cJSON_Delete(items);
+    ddb_expr_cleanup(&x);
+    if (e != RESULT_OK)
+        req_page_cleanup(page);
+    return e;
+}
+
+enum result req_list_by_connection(struct store *s, const char *connection_id,
+                                   int limit, const char *cursor,
+                                   struct req_page *page, int64_t deadline_ms,
+                                   struct error_info *err)
+{
+    return list_by(s, "connection-index", "connection_id",
+                   connection_index_keys, connection_id, limit, cursor, page,
+                   deadline_ms, err);
+}
+
+enum result req_list_by_status(struct store *s, enum req_status status,
+                               int limit, const char *cursor,
+                               struct req_page *page, int64_t deadline_ms,
+                               struct error_info *err)
+{
+    return list_by(s, "status-index", "status", status_index_keys,
+                   req_status_str(status), limit, cursor, page, deadline_ms,
+                   err);
+}
+
+enum result req_list_by_user(struct store *s, const char *user_id, int limit,
+                             const char *cursor, struct req_page *page,
+                             int64_t deadline_ms, struct error_info *err)
+{
+    return list_by(s, "user-index", "user_id", user_index_keys, user_id,
+                   limit, cursor, page, deadline_ms, err);
+}

@@ -1,0 +1,168 @@
+/* The request queue: async requests and their status, progress, result. */
+#ifndef STREAMER_REQUESTS_H
+#define STREAMER_REQUESTS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "result.h"
+#include "store.h"
+
+#define REQ_TTL_SECONDS (7 * 24 * 3600)
+#define REQ_DEFAULT_MAX_RETRIES 3
+#define REQ_MAX_ACTION_BYTES 64
+#define REQ_MAX_ERROR_BYTES 4096
+#define REQ_MAX_MESSAGE_BYTES 1024
+
+enum req_status {
+    REQ_PENDING = 0,
+    REQ_PROCESSING,
+    REQ_COMPLETED,
+    REQ_FAILED,
+    REQ_CANCELLED,
+    REQ_RETRYING,
+};
+
+/* "PENDING", ... */
+const char *req_status_str(enum req_status s);
+/* RESULT_OK and `*out` for a known name, else RESULT_INVALID_INPUT. */
+enum result req_status_parse(const char *name,
+                             enum req_status *out) WARN_UNUSED;
+/*
+ * The allowed moves: PENDING→PROCESSING→COMPLETED|FAILED|RETRYING,
+ * RETRYING→PROCESSING, PENDING|PROCESSING|RETRYING→CANCELLED.
+ */
+int req_transition_allowed(enum req_status from, enum req_status to);
+
+/*
+ * An async request (DESIGN.md §3): pk REQ#<request_id>, sk METADATA.
+ * Strings and JSON trees (plain JSON, not AttributeValues) are owned by
+ * the struct; free with req_cleanup().
+ */
+struct request {
+    char *request_id;
+    char *connection_id;
+    char *user_id;
+    char *tenant_id;
+    char *action;
+    cJSON *payload;          /* object */
+    cJSON *result;           /* object, or NULL */
+    cJSON *progress_details; /* object, or NULL */
+    enum req_status status;
+    int progress; /* 0-100 */
+    char *progress_message;
+    char *error;
+    int retry_count;
+    int max_retries;
+    char retry_after[CLOCK_RFC3339_SIZE];
+    char processing_started[CLOCK_RFC3339_SIZE];
+    char processing_ended[CLOCK_RFC3339_SIZE];
+    char created_at[CLOCK_RFC3339_SIZE];
+    char updated_at[CLOCK_RFC3339_SIZE];
+    int64_t version;
+    int64_t ttl;
+};
+
+struct req_page {
+    struct request *items;
+    size_t count;
+    char *next_cursor; /* NULL on the last page */
+};
+
+void req_cleanup(struct request *r);
+void req_page_cleanup(struct req_page *p);
+
+/*
+ * Reads a request from a stored item or a stream record's NewImage
+ * (AttributeValue JSON). RESULT_PARSE when it is not a request item.
+ */
+enum result req_from_item(const cJSON *item, struct request *out,
+                          struct error_info *err) WARN_UNUSED;
+
+/*
+ * Enqueues a PENDING request from r->request_id (a random UUIDv4 when
+ * NULL), connection_id, user_id, tenant_id, action, payload (NULL: {})
+ * and max_retries (0: REQ_DEFAULT_MAX_RETRIES; at most 10). Fills the
+ * stored fields into `r`. Idempotent on the id: RESULT_ALREADY_EXISTS
+ * when it exists, and the first item is unchanged. RESULT_INVALID_INPUT
+ * naming the field for bad input, before any call.
+ */
+enum result req_enqueue(struct store *s, struct request *r,
+                        int64_t deadline_ms,
+                        struct error_info *err) WARN_UNUSED;
+
+/* Reads a request into `out` (zeroed first). RESULT_NOT_FOUND. */
+enum result req_get(struct store *s, const char *request_id,
+                    struct request *out, int64_t deadline_ms,
+                    struct error_info *err) WARN_UNUSED;
+
+/*
+ * Moves `r` from r->status to `to` in ONE conditional UpdateItem (the old
+ * status and r->version are the condition). To PROCESSING sets
+ * processing_started; to COMPLETED, FAILED or CANCELLED sets
+ * processing_ended; to RETRYING adds one to retry_count and stores
+ * r->retry_after when set. A move the table does not allow is
+ * RESULT_INVALID_INPUT ("status") without a call; a stale version or
+ * status is RESULT_CONDITION_FAILED; RESULT_NOT_FOUND. On success `r`
+ * holds the new status, version and timestamps; else it is unchanged.
+ */
+enum result req_update_status(struct store *s, struct request *r,
+                              enum req_status to, int64_t deadline_ms,
+                              struct error_info *err) WARN_UNUSED;
+
+/*
+ * Sets progress (0-100), progress_message (may be NULL) and
+ * progress_details (a JSON object, borrowed; may be NULL) while the
+ * request is PROCESSING at r->version; RESULT_CONDITION_FAILED otherwise
+ * (e.g. it was cancelled).
+ */
+enum result req_update_progress(struct store *s, struct request *r,
+                                int progress, const char *message,
+                                const cJSON *details, int64_t deadline_ms,
+                                struct error_info *err) WARN_UNUSED;
+
+/* PROCESSING → COMPLETED with `result` (a JSON object, borrowed), progress
+ * 100 and processing_ended. */
+enum result req_complete(struct store *s, struct request *r,
+                         const cJSON *result, int64_t deadline_ms,
+                         struct error_info *err) WARN_UNUSED;
+
+/* PROCESSING → FAILED with `error` saved. */
+enum result req_fail(struct store *s, struct request *r, const char *error,
+                     int64_t deadline_ms,
+                     struct error_info *err) WARN_UNUSED;
+
+/* PENDING | PROCESSING | RETRYING → CANCELLED. */
+enum result req_cancel(struct store *s, struct request *r,
+                       int64_t deadline_ms,
+                       struct error_info *err) WARN_UNUSED;
+
+/* Deletes a request. RESULT_NOT_FOUND when there was none. */
+enum result req_delete(struct store *s, const char *request_id,
+                       int64_t deadline_ms,
+                       struct error_info *err) WARN_UNUSED;
+
+/*
+ * Requests by connection, status or user, newest created_at first, at
+ * most `limit` (1..100; 0 = 100), resumed from `cursor`.
+ */
+enum result req_list_by_connection(struct store *s, const char *connection_id,
+                                   int limit, const char *cursor,
+                                   struct req_page *page, int64_t deadline_ms,
+                                   struct error_info *err) WARN_UNUSED;
+enum result req_list_by_status(struct store *s, enum req_status status,
+                               int limit, const char *cursor,
+                               struct req_page *page, int64_t deadline_ms,
+                               struct error_info *err) WARN_UNUSED;
+enum result req_list_by_user(struct store *s, const char *user_id, int limit,
+                             const char *cursor, struct req_page *page,
+                             int64_t deadline_ms,
+                             struct error_info *err) WARN_UNUSED;
+
+/* Checks an action name: 1-64 of [A-Za-z0-9._-] (DESIGN.md §4). */
+enum result req_check_action(const char *action,
+                             struct error_info *err) WARN_UNUSED;
+
+#endif

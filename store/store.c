@@ -1,0 +1,230 @@
+/* What the three stores share: the client, table names, ids, cursors. */
+#include "store.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "xmalloc.h"
+
+#define CURSOR_MAX_BYTES 1024
+
+void store_init(struct store *s, struct ddb *ddb, const char *connections,
+                const char *requests, const char *subscriptions)
+{
+    s->ddb = ddb;
+    s->connections_table = xstrdup(connections);
+    s->requests_table = xstrdup(requests);
+    s->subscriptions_table = xstrdup(subscriptions);
+    s->now_ms = clock_now_ms;
+}
+
+void store_cleanup(struct store *s)
+{
+    free(s->connections_table);
+    free(s->requests_table);
+    free(s->subscriptions_table);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Length of the UTF-8 sequence at `p` (1-4), or 0 when it is not valid. */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+                                       : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!n || n > left || (n == 2 && p[0] < 0xc2))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+enum result store_check_id(const char *field, const char *id,
+                           struct error_info *err)
+{
+    if (!id || !*id)
+        return error_field(err, field, "%s is required", field);
+    size_t len = strlen(id);
+    if (len > STORE_MAX_ID_BYTES)
+        return error_field(err, field, "%s is longer than %d bytes", field,
+                           STORE_MAX_ID_BYTES);
+    const unsigned char *p = (const unsigned char *)id;
+    for (size_t i = 0; i < len;) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return error_field(err, field, "%s has a control character",
+                               field);
+        size_t n = utf8_len(p + i, len - i);
+        if (!n)
+            return error_field(err, field, "%s is not valid UTF-8", field);
+        i += n;
+    }
+    return RESULT_OK;
+}
+
+void store_timestamp(const struct store *s, char *out)
+{
+    clock_rfc3339(s->now_ms(), out);
+}
+
+int64_t store_ttl(const struct store *s, int64_t offset_s)
+{
+    return s->now_ms() / 1000 + offset_s;
+}
+
+int store_page_limit(int limit)
+{
+    if (limit <= 0 || limit > STORE_MAX_PAGE)
+        return STORE_MAX_PAGE;
+    return limit;
+}
+
+char *store_dup_s(const cJSON *item, const char *name)
+{
+    const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(av, "S");
+    return cJSON_IsString(s) ? xstrdup(s->valuestring) : NULL;
+}
+
+char *store_cursor_encode(const cJSON *key)
+{
+    if (!key)
+        return NULL;
+    char *json = cJSON_PrintUnformatted(key);
+    if (!json)
+        return NULL;
+    size_t n = strlen(json);
+    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+    int len = EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)json,
+                              (int)n);
+    free(json);
+    /* base64url without padding: safe in JSON and URLs alike. */
+    for (int i = 0; i < len; i++)
+        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    while (len > 0 && b64[len - 1] == '=')
+        len--;
+    b64[len] = '\0';
+    return b64;
+}
+
+/* base64url (unpadded) to bytes; -1 on a bad character. */
+static int b64url_decode(const char *in, size_t n, unsigned char *out)
+{
+    char *std = xmalloc(n + 4);
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                   (c >= '0' && c <= '9')))
+            break;
+        std[i] = c;
+    }
+    if (i != n || n % 4 == 1) {
+        free(std);
+        return -1;
+    }
+    size_t pad = (4 - n % 4) % 4;
+    memset(std + n, '=', pad);
+    int len = EVP_DecodeBlock(out, (unsigned char *)std, (int)(n + pad));
+    free(std);
+    return len < 0 ? -1 : len - (int)pad;
+}
+
+static int allowed_name(const char *name, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(name, *allowed) == 0)
+            return 1;
+    return 0;
+}
+
+enum result store_cursor_decode(const char *cursor,
+                                const char *const *allowed, cJSON **key,
+                                struct error_info *err)
+{
+    *key = NULL;
+    if (!cursor || !*cursor)
+        return RESULT_OK;
+    size_t n = strlen(cursor);
+    if (n > CURSOR_MAX_BYTES)
+        return error_field(err, "cursor", "cursor is too long");
+    unsigned char *raw = xmalloc(n + 4);
+    int len = b64url_decode(cursor, n, raw);
+    cJSON *k = len > 0 ? cJSON_ParseWithLength((char *)raw, (size_t)len)
+                       : NULL;
+    free(raw);
+    int ok = cJSON_IsObject(k) && k->child;
+    for (const cJSON *a = k ? k->child : NULL; ok && a; a = a->next) {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(a, "S");
+        ok = a->string && allowed_name(a->string, allowed) &&
+             cJSON_IsObject(a) && cJSON_IsString(s) && a->child == s &&
+             !s->next && *s->valuestring;
+    }
+    if (!ok) {
+        cJSON_Delete(k);
+        return error_field(err, "cursor", "cursor is not valid");
+    }
+    *key = k;
+    return RESULT_OK;
+}
+
+cJSON *store_key(const char *pk, const char *sk)
+{
+    cJSON *key = cJSON_CreateObject();
+    cJSON *p = cJSON_AddObjectToObject(key, "pk");
+    cJSON_AddStringToObject(p, "S", pk);
+    cJSON *k = cJSON_AddObjectToObject(key, "sk");
+    cJSON_AddStringToObject(k, "S", sk);
+    return key;
+}
+
+enum result store_query_page(struct store *s, const struct ddb_query *q,
+                             const char *cursor, const char *const *allowed,
+                             int limit, cJSON **items, char **next_cursor,
+                             struct error_info *err)
+{
+    cJSON *start = NULL;
+    struct ddb_page page = {0};
+    enum result r = store_cursor_decode(cursor, allowed, &start, err);
+    if (r != RESULT_OK)
+        return r;
+    struct ddb_query query = *q;
+    query.limit = store_page_limit(limit);
+    query.exclusive_start_key = start;
+    r = ddb_query_page(s->ddb, &query, &page, err);
+    if (r == RESULT_OK) {
+        *next_cursor = store_cursor_encode(page.last_evaluated_key);
+        *items = page.items;
+        page.items = NULL;
+    }
+    ddb_page_cleanup(&page);
+    cJSON_Delete(start);
+    return r;
+}
+
+enum result store_condition_failure(struct store *s, const char *table,
+                                    const cJSON *key, const cJSON *old,
+                                    int64_t deadline_ms,
+                                    struct error_info *err)
+{
+    if (old)
+        return RESULT_CONDITION_FAILED;
+    cJSON *item = NULL;
+    struct error_info gerr;
+    error_clear(&gerr);
+    enum result r = ddb_get_item(s->ddb, table, key, 1, deadline_ms, &item,
+                                 &gerr);
+    cJSON_Delete(item);
+    if (r == RESULT_NOT_FOUND)
+        return error_set(err, RESULT_NOT_FOUND, "NotFound",
+                         "no such item");
+    return RESULT_CONDITION_FAILED;
+}

@@ -1,0 +1,93 @@
+/* What the three stores share: the client, table names, ids, cursors. */
+#ifndef STREAMER_STORE_H
+#define STREAMER_STORE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ddb.h"
+#include "result.h"
+
+#define STORE_MAX_ID_BYTES 128
+#define STORE_MAX_PAGE 100 /* the largest page a list_* call returns */
+
+/*
+ * The stores' context, built once at init. `ddb` is borrowed; the table
+ * names are copied. `now_ms` is the clock (real by default; tests may
+ * replace it).
+ */
+struct store {
+    struct ddb *ddb;
+    char *connections_table;
+    char *requests_table;
+    char *subscriptions_table;
+    int64_t (*now_ms)(void);
+};
+
+/* Fills `s` (caller-owned) with copies of the names. Cannot fail. */
+void store_init(struct store *s, struct ddb *ddb, const char *connections,
+                const char *requests, const char *subscriptions);
+void store_cleanup(struct store *s);
+
+/*
+ * Checks an id: non-empty, at most STORE_MAX_ID_BYTES bytes, valid UTF-8
+ * without control characters. RESULT_INVALID_INPUT naming `field`.
+ */
+enum result store_check_id(const char *field, const char *id,
+                           struct error_info *err) WARN_UNUSED;
+
+/* `s` now, as RFC 3339 text, into `out` (CLOCK_RFC3339_SIZE bytes). */
+void store_timestamp(const struct store *s, char *out);
+
+/* Epoch seconds `offset_s` from now (for ttl). */
+int64_t store_ttl(const struct store *s, int64_t offset_s);
+
+/*
+ * Opaque cursors: a LastEvaluatedKey as base64url JSON. Encode returns a
+ * malloc'd string (caller frees), or NULL when `key` is NULL (last page).
+ */
+char *store_cursor_encode(const cJSON *key);
+
+/*
+ * Decodes a cursor into an ExclusiveStartKey (caller owns; cJSON_Delete).
+ * A NULL or empty cursor gives `*key` = NULL (first page). Anything that
+ * is not a cursor we made — bad base64, not JSON, not a map of string
+ * attributes named in `allowed` (NULL-terminated), over 1 KB — is
+ * RESULT_INVALID_INPUT naming "cursor".
+ */
+enum result store_cursor_decode(const char *cursor,
+                                const char *const *allowed, cJSON **key,
+                                struct error_info *err) WARN_UNUSED;
+
+/* Clamps a caller's page size into 1..STORE_MAX_PAGE (0 means the max). */
+int store_page_limit(int limit);
+
+/* A copy of a string attribute, or NULL (caller frees). */
+char *store_dup_s(const cJSON *item, const char *name);
+
+/*
+ * One page of `q` resumed from `cursor` (see store_cursor_decode; its keys
+ * must be among `allowed`), at most `limit` items (clamped). `*items` gets
+ * the page's items (caller owns; cJSON_Delete) and `*next_cursor` the
+ * cursor of the next page or NULL on the last (caller frees).
+ */
+enum result store_query_page(struct store *s, const struct ddb_query *q,
+                             const char *cursor, const char *const *allowed,
+                             int limit, cJSON **items, char **next_cursor,
+                             struct error_info *err) WARN_UNUSED;
+
+/*
+ * After a conditional write failed: RESULT_NOT_FOUND when the item at
+ * `key` does not exist, else RESULT_CONDITION_FAILED (stale version or
+ * wrong state). `old` is what the failed write returned, if anything.
+ */
+enum result store_condition_failure(struct store *s, const char *table,
+                                    const cJSON *key, const cJSON *old,
+                                    int64_t deadline_ms,
+                                    struct error_info *err) WARN_UNUSED;
+
+/* {"pk":{"S":pk},"sk":{"S":sk}} (caller owns). */
+cJSON *store_key(const char *pk, const char *sk);
+
+#endif

@@ -1,0 +1,343 @@
+/* The subscriptions store: which connection hears which request. */
+#include "subscriptions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+#include "xmalloc.h"
+
+#define PK_PREFIX "CONN#"
+#define SK_PREFIX "SUB#"
+#define KEY_SIZE (sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES)
+
+static const char *const event_names[] = {"progress", "complete", "error"};
+static const char *const base_keys[] = {"pk", "sk", NULL};
+static const char *const request_index_keys[] = {"pk", "sk", "request_id",
+                                                 NULL};
+
+enum result sub_event_parse(const char *name, unsigned *bit)
+{
+    for (unsigned i = 0; name && i < 3; i++)
+        if (strcmp(name, event_names[i]) == 0) {
+            *bit = 1u << i;
+            return RESULT_OK;
+        }
+    return RESULT_INVALID_INPUT;
+}
+
+void sub_cleanup(struct subscription *s)
+{
+    free(s->connection_id);
+    free(s->request_id);
+    free(s->subscription_id);
+    memset(s, 0, sizeof(*s));
+}
+
+void sub_page_cleanup(struct sub_page *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        sub_cleanup(&p->items[i]);
+    free(p->items);
+    free(p->next_cursor);
+    memset(p, 0, sizeof(*p));
+}
+
+static cJSON *sub_key(const char *connection_id, const char *request_id)
+{
+    char pk[KEY_SIZE], sk[KEY_SIZE];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
+    snprintf(sk, sizeof(sk), SK_PREFIX "%s", request_id);
+    return store_key(pk, sk);
+}
+
+/* The event types as a string set (always non-empty). */
+static cJSON *events_av(unsigned bits)
+{
+    const char *names[3];
+    size_t n = 0;
+    for (unsigned i = 0; i < 3; i++)
+        if (bits & (1u << i))
+            names[n++] = event_names[i];
+    cJSON *av = NULL;
+    if (item_av_ss(names, n, "event_types", &av, NULL) != RESULT_OK)
+        abort(); /* three distinct non-empty names cannot fail */
+    return av;
+}
+
+static unsigned events_of(const cJSON *item)
+{
+    const cJSON *ss = item_get_ss(item, "event_types");
+    unsigned bits = 0, bit;
+    for (const cJSON *v = ss ? ss->child : NULL; v; v = v->next)
+        if (cJSON_IsString(v) && sub_event_parse(v->valuestring, &bit) ==
+                                     RESULT_OK)
+            bits |= bit;
+    return bits;
+}
+
+static enum result from_item(const cJSON *item, struct subscription *s,
+                             struct error_info *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->connection_id = store_dup_s(item, "connection_id");
+    s->request_id = store_dup_s(item, "request_id");
+    s->subscription_id = store_dup_s(item, "subscription_id");
+    s->event_types = events_of(item);
+    const char *c = item_get_s(item, "created_at");
+    const char *u = item_get_s(item, "updated_at");
+    snprintf(s->created_at, sizeof(s->created_at), "%s", c ? c : "");
+    snprintf(s->updated_at, sizeof(s->updated_at), "%s", u ? u : "");
+    if (!s->connection_id || !s->request_id ||
+        item_get_i64(item, "version", &s->version) != RESULT_OK ||
+        item_get_i64(item, "ttl", &s->ttl) != RESULT_OK) {
+        sub_cleanup(s);
+        return error_set(err, RESULT_PARSE, "MalformedItem",
+                         "a stored subscription lacks required attributes");
+    }
+    return RESULT_OK;
+}
+
+static enum result check_ids(const char *connection_id,
+                             const char *request_id, struct error_info *err)
+{
+    enum result r = store_check_id("connection_id", connection_id, err);
+    return r ? r : store_check_id("request_id", request_id, err);
+}
+
+/* A new item; version 1. */
+static enum result put_new(struct store *s, struct subscription *sub,
+                           const char *now, int64_t deadline_ms,
+                           struct error_info *err)
+{
+    char pk[KEY_SIZE], sk[KEY_SIZE], id[2 * STORE_MAX_ID_BYTES + 2];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", sub->connection_id);
+    snprintf(sk, sizeof(sk), SK_PREFIX "%s", sub->request_id);
+    snprintf(id, sizeof(id), "%s#%s", sub->connection_id, sub->request_id);
+    int64_t ttl = store_ttl(s, SUB_TTL_SECONDS);
+    cJSON *item = item_new();
+    item_set_s(item, "pk", pk);
+    item_set_s(item, "sk", sk);
+    item_set_s(item, "subscription_id", id);
+    item_set_s(item, "connection_id", sub->connection_id);
+    item_set_s(item, "request_id", sub->request_id);
+    item_set(item, "event_types", events_av(sub->event_types));
+    item_set_s(item, "created_at", now);
+    item_set_s(item, "updated_at", now);
+    item_set_i64(item, "version", 1);
+    item_set_i64(item, "ttl", ttl);
+    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .deadline_ms = deadline_ms};
+    enum result r = ddb_put_item(s->ddb, s->subscriptions_table, item, &o,
+                                 NULL, err);
+    cJSON_Delete(item);
+    if (r == RESULT_OK) {
+        free(sub->subscription_id);
+        sub->subscription_id = xstrdup(id);
+        memcpy(sub->created_at, now, CLOCK_RFC3339_SIZE);
+        memcpy(sub->updated_at, now, CLOCK_RFC3339_SIZE);
+        sub->version = 1;
+        sub->ttl = ttl;
+    }
+    return r;
+}
+
+/* Replaces the event types of an existing subscription at its version. */
+static enum result replace_events(struct store *s, struct subscription *sub,
+                                  const char *now, int64_t deadline_ms,
+                                  struct error_info *err)
+{
+    cJSON *key = sub_key(sub->connection_id, sub->request_id);
+    cJSON *item = NULL;
+    enum result r = ddb_get_item(s->ddb, s->subscriptions_table, key, 1,
+                                 deadline_ms, &item, err);
+    struct subscription old = {0};
+    if (r == RESULT_OK)
+        r = from_item(item, &old, err);
+    if (r == RESULT_OK) {
+        int64_t ttl = store_ttl(s, SUB_TTL_SECONDS);
+        struct ddb_expr e;
+        ddb_expr_init(&e);
+        ddb_expr_name(&e, "#ttl", "ttl");
+        ddb_expr_value(&e, ":ev", events_av(sub->event_types));
+        ddb_expr_value(&e, ":now", item_av_s(now));
+        ddb_expr_value(&e, ":ttl", item_av_i64(ttl));
+        ddb_expr_value(&e, ":v", item_av_i64(old.version));
+        ddb_expr_value(&e, ":one", item_av_i64(1));
+        struct ddb_write_opts o = {.condition = "version = :v",
+                                   .expr = &e,
+                                   .deadline_ms = deadline_ms};
+        r = ddb_update_item(s->ddb, s->subscriptions_table, key,
+                            "SET event_types = :ev, updated_at = :now, "
+                            "#ttl = :ttl, version = version + :one",
+                            &o, NULL, err);
+        ddb_expr_cleanup(&e);
+        if (r == RESULT_OK) {
+            free(sub->subscription_id);
+            sub->subscription_id = old.subscription_id;
+            old.subscription_id = NULL;
+            memcpy(sub->created_at, old.created_at, CLOCK_RFC3339_SIZE);
+            memcpy(sub->updated_at, now, CLOCK_RFC3339_SIZE);
+            sub->version = old.version + 1;
+            sub->ttl = ttl;
+        }
+    }
+    sub_cleanup(&old);
+    cJSON_Delete(item);
+    cJSON_Delete(key);
+    return r;
+}
+
+enum result sub_subscribe(struct store *s, struct subscription *sub,
+                          int64_t deadline_ms, struct error_info *err)
+{
+    enum result r = check_ids(sub->connection_id, sub->request_id, err);
+    if (r != RESULT_OK)
+        return r;
+    if (sub->event_types & ~(unsigned)SUB_ALL)
+        return error_field(err, "event_types", "unknown event type");
+    if (!sub->event_types)
+        sub->event_types = SUB_ALL;
+    char now[CLOCK_RFC3339_SIZE];
+    store_timestamp(s, now);
+    r = put_new(s, sub, now, deadline_ms, err);
+    /* Already subscribed: update it. A race with another writer may need
+     * one more try; a second loss is reported. */
+    for (int i = 0; r == RESULT_CONDITION_FAILED && i < 2; i++)
+        r = replace_events(s, sub, now, deadline_ms, err);
+    return r;
+}
+
+enum result sub_unsubscribe(struct store *s, const char *connection_id,
+                            const char *request_id, int64_t deadline_ms,
+                            struct error_info *err)
+{
+    enum result r = check_ids(connection_id, request_id, err);
+    if (r != RESULT_OK)
+        return r;
+    cJSON *key = sub_key(connection_id, request_id);
+    struct ddb_write_opts o = {.condition = "attribute_exists(pk)",
+                               .deadline_ms = deadline_ms};
+    r = ddb_delete_item(s->ddb, s->subscriptions_table, key, &o, NULL, err);
+    cJSON_Delete(key);
+    if (r == RESULT_CONDITION_FAILED)
+        return error_set(err, RESULT_NOT_FOUND, "NotFound",
+                         "no such subscription");
+    return r;
+}
+
+static enum result to_page(enum result r, cJSON *items, struct sub_page *page,
+                           struct error_info *err)
+{
+    size_t n = (size_t)cJSON_GetArraySize(items);
+    page->items = xcalloc(n ? n : 1, sizeof(*page->items));
+    for (const cJSON *it = items ? items->child : NULL; r == RESULT_OK && it;
+         it = it->next) {
+        r = from_item(it, &page->items[page->count], err);
+        if (r == RESULT_OK)
+            page->count++;
+    }
+    cJSON_Delete(items);
+    if (r != RESULT_OK)
+        sub_page_cleanup(page);
+    return r;
+}
+
+enum result sub_list_by_connection(struct store *s, const char *connection_id,
+                                   int limit, const char *cursor,
+                                   struct sub_page *page, int64_t deadline_ms,
+                                   struct error_info *err)
+{
+    memset(page, 0, sizeof(*page));
+    enum result r = store_check_id("connection_id", connection_id, err);
+    if (r != RESULT_OK)
+        return r;
+    char pk[KEY_SIZE];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":pk", item_av_s(pk));
+    ddb_expr_value(&e, ":sub", item_av_s(SK_PREFIX));
+    struct ddb_query q = {.table = s->subscriptions_table,
+                          .key_condition = "pk = :pk AND begins_with(sk, :sub)",
+                          .expr = &e,
+                          .consistent = 1,
+                          .deadline_ms = deadline_ms};
+    cJSON *items = NULL;
+    r = store_query_page(s, &q, cursor, base_keys, limit, &items,
+                         &page->next_cursor, err);
+    ddb_expr_cleanup(&e);
+    return to_page(r, items, page, err);
+}
+
+enum result sub_list_by_request(struct store *s, const char *request_id,
+                                int limit, const char *cursor,
+                                struct sub_page *page, int64_t deadline_ms,
+                                struct error_info *err)
+{
+    memset(page, 0, sizeof(*page));
+    enum result r = store_check_id("request_id", request_id, err);
+    if (r != RESULT_OK)
+        return r;
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":r", item_av_s(request_id));
+    struct ddb_query q = {.table = s->subscriptions_table,
+                          .index = "request-index",
+                          .key_condition = "request_id = :r",
+                          .expr = &e,
+                          .deadline_ms = deadline_ms};
+    cJSON *items = NULL;
+    r = store_query_page(s, &q, cursor, request_index_keys, limit, &items,
+                         &page->next_cursor, err);
+    ddb_expr_cleanup(&e);
+    return to_page(r, items, page, err);
+}
+
+enum result sub_delete_by_connection(struct store *s,
+                                     const char *connection_id,
+                                     int64_t deadline_ms, size_t *deleted,
+                                     struct error_info *err)
+{
+    if (deleted)
+        *deleted = 0;
+    enum result r = store_check_id("connection_id", connection_id, err);
+    if (r != RESULT_OK)
+        return r;
+    char pk[KEY_SIZE];
+    snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":pk", item_av_s(pk));
+    struct ddb_query q = {.table = s->subscriptions_table,
+                          .key_condition = "pk = :pk",
+                          .expr = &e,
+                          .consistent = 1,
+                          .deadline_ms = deadline_ms};
+    cJSON *items = NULL;
+    r = ddb_query_all(s->ddb, &q, 0, &items, err);
+    ddb_expr_cleanup(&e);
+    if (r != RESULT_OK)
+        return r;
+    cJSON *requests = cJSON_CreateArray();
+    int n = 0;
+    for (const cJSON *it = items->child; it; it = it->next) {
+        const char *sk = item_get_s(it, "sk");
+        if (!sk)
+            continue;
+        cJSON *del = cJSON_CreateObject();
+        cJSON *dr = cJSON_AddObjectToObject(del, "DeleteRequest");
+        cJSON_AddItemToObject(dr, "Key", store_key(pk, sk));
+        cJSON_AddItemToArray(requests, del);
+        n++;
+    }
+    if (n)
+        r = ddb_batch_write(s->ddb, s->subscriptions_table, requests,
+                            deadline_ms, err);
+    if (r == RESULT_OK && deleted)
+        *deleted = (size_t)n;
+    cJSON_Delete(requests);
+    cJSON_Delete(items);
+    return r;
+}

@@ -1,0 +1,85 @@
+/* The subscriptions store: which connection hears which request. */
+#ifndef STREAMER_SUBSCRIPTIONS_H
+#define STREAMER_SUBSCRIPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "result.h"
+#include "store.h"
+
+#define SUB_TTL_SECONDS (24 * 3600)
+
+/* Event types a subscriber hears (a bit set). */
+enum sub_event {
+    SUB_PROGRESS = 1,
+    SUB_COMPLETE = 2,
+    SUB_ERROR = 4,
+    SUB_ALL = 7,
+};
+
+/* "progress" | "complete" | "error" → its bit; RESULT_INVALID_INPUT. */
+enum result sub_event_parse(const char *name, unsigned *bit) WARN_UNUSED;
+
+/*
+ * A subscription (DESIGN.md §3): pk CONN#<connection_id>,
+ * sk SUB#<request_id>, event_types stored as a string set.
+ * Strings owned; free with sub_cleanup().
+ */
+struct subscription {
+    char *connection_id;
+    char *request_id;
+    char *subscription_id; /* "<connection_id>#<request_id>" */
+    unsigned event_types;  /* enum sub_event bits */
+    char created_at[CLOCK_RFC3339_SIZE];
+    char updated_at[CLOCK_RFC3339_SIZE];
+    int64_t version;
+    int64_t ttl;
+};
+
+struct sub_page {
+    struct subscription *items;
+    size_t count;
+    char *next_cursor; /* NULL on the last page */
+};
+
+void sub_cleanup(struct subscription *s);
+void sub_page_cleanup(struct sub_page *p);
+
+/*
+ * Subscribes sub->connection_id to sub->request_id for sub->event_types
+ * (0: all). Subscribing again replaces the event types (a conditional
+ * update of the existing item, version + 1). Fills the stored fields.
+ */
+enum result sub_subscribe(struct store *s, struct subscription *sub,
+                          int64_t deadline_ms,
+                          struct error_info *err) WARN_UNUSED;
+
+/* Removes one subscription; RESULT_NOT_FOUND when there was none. */
+enum result sub_unsubscribe(struct store *s, const char *connection_id,
+                            const char *request_id, int64_t deadline_ms,
+                            struct error_info *err) WARN_UNUSED;
+
+/* A connection's subscriptions (by the base table's pk), one page. */
+enum result sub_list_by_connection(struct store *s, const char *connection_id,
+                                   int limit, const char *cursor,
+                                   struct sub_page *page, int64_t deadline_ms,
+                                   struct error_info *err) WARN_UNUSED;
+
+/* A request's subscribers (the request-index GSI), one page. */
+enum result sub_list_by_request(struct store *s, const char *request_id,
+                                int limit, const char *cursor,
+                                struct sub_page *page, int64_t deadline_ms,
+                                struct error_info *err) WARN_UNUSED;
+
+/*
+ * Deletes every subscription of a connection: Query on its pk, then
+ * BatchWriteItem. `*deleted` (may be NULL) gets the count.
+ */
+enum result sub_delete_by_connection(struct store *s,
+                                     const char *connection_id,
+                                     int64_t deadline_ms, size_t *deleted,
+                                     struct error_info *err) WARN_UNUSED;
+
+#endif
