@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 /*
- * DynamoDB Developer Guide, "Low-level API" (and the SDKs' checksum
- * handlers): the x-amz-crc32 response header carries the CRC-32 of the
- * response body as an unsigned decimal integer. The checksum here is the
+ * DynamoDB Developer Guide, "DynamoDB low-level API", and the SDKs'
+ * checksum handlers: the x-amz-crc32 response header carries the CRC-32
+ * of the response body as an unsigned decimal integer. The checksum here is the
  * reflected polynomial 0xEDB88320 with initial value and final XOR
  * 0xFFFFFFFF, so crc32_compute("123456789", 9) == 0xCBF43926.
  */

@@ -21,7 +21,7 @@
 typedef int64_t (*retry_clock_fn)(void *ctx);
 /* 64 uniformly random bits. */
 typedef uint64_t (*retry_random_fn)(void *ctx);
-/* Blocks for `ms` milliseconds (never called with a negative value). */
+/* Blocks for `ms` milliseconds; called once per retry, even with 0. */
 typedef void (*retry_sleep_fn)(void *ctx, int64_t ms);
 
 /*
@@ -66,7 +66,10 @@ void retry_policy_init(struct retry_policy *p);
 void retry_policy_set(struct retry_policy *p, long base_ms, long cap_ms,
                       int max_attempts);
 
-/* The policy's clock, PRNG and sleep (the hook, or the real default). */
+/*
+ * The policy's clock, PRNG and sleep (the hook, or the real default).
+ * retry_sleep() treats a negative `ms` as 0 and still calls the hook.
+ */
 int64_t retry_now_ms(const struct retry_policy *p);
 uint64_t retry_random(const struct retry_policy *p);
 void retry_sleep(const struct retry_policy *p, int64_t ms);
