@@ -279,13 +279,24 @@ static enum result check_crc32(const struct http_response *resp,
     return RESULT_OK;
 }
 
+/* One request as the retry loop sends it; every pointer borrowed. */
+struct call {
+    const char *method;
+    const char *path;         /* wire path, starting with '/' */
+    const char *target;       /* X-Amz-Target, or NULL (REST calls) */
+    const char *content_type; /* or NULL when there is no body */
+    const char *body;
+    size_t body_len;
+    const char *what; /* for messages: the target or "METHOD path" */
+};
+
 /*
  * Signs and sends one attempt and classifies its answer. RESULT_OK only
  * for a 2xx whose checksum holds; `e` is filled on every failure.
  */
-static enum result attempt(struct aws_client *c, const char *target,
-                           const char *body, size_t body_len, long timeout_ms,
-                           struct http_response *resp, struct error_info *e)
+static enum result attempt(struct aws_client *c, const struct call *k,
+                           long timeout_ms, struct http_response *resp,
+                           struct error_info *e)
 {
     struct sigv4_credentials creds = {c->access_key_id, c->secret_access_key,
                                       c->session_token};
@@ -298,39 +309,59 @@ static enum result attempt(struct aws_client *c, const char *target,
     };
     /* The signed headers, besides x-amz-date and x-amz-security-token,
      * which sigv4_sign() adds itself. */
-    const struct sigv4_header signed_headers[] = {
-        {"host", c->host},
-        {"content-type", c->content_type},
-        {"x-amz-target", target},
-    };
-    struct sigv4_request sreq = {"POST", "/",  NULL,    signed_headers,
-                                 3,      body, body_len};
+    struct sigv4_header signed_headers[3] = {{"host", c->host}};
+    size_t n_signed = 1;
+    if (k->content_type)
+        signed_headers[n_signed++] =
+            (struct sigv4_header){"content-type", k->content_type};
+    if (k->target)
+        signed_headers[n_signed++] =
+            (struct sigv4_header){"x-amz-target", k->target};
+    struct sigv4_request sreq = {k->method,      k->path,  NULL,
+                                 signed_headers, n_signed, k->body,
+                                 k->body_len};
     struct sigv4_output sig;
     enum result r = sigv4_sign(&c->signer, &creds, &params, &sreq, &sig);
     if (r != RESULT_OK)
-        return error_set(e, r, "SigningFailed", "could not sign %s", target);
+        return error_set(e, r, "SigningFailed", "could not sign %s", k->what);
 
-    struct http_header headers[6] = {
-        {"Host", c->host},
-        {"Content-Type", c->content_type},
-        {"X-Amz-Target", target},
-        {"X-Amz-Date", sig.amz_date},
-        {"Authorization", sig.authorization},
-        {"X-Amz-Security-Token", c->session_token},
-    };
+    struct http_header headers[6];
+    size_t nh = 0;
+    headers[nh++] = (struct http_header){"Host", c->host};
+    headers[nh++] = (struct http_header){"X-Amz-Date", sig.amz_date};
+    headers[nh++] = (struct http_header){"Authorization", sig.authorization};
+    if (k->content_type)
+        headers[nh++] = (struct http_header){"Content-Type", k->content_type};
+    if (k->target)
+        headers[nh++] = (struct http_header){"X-Amz-Target", k->target};
+    if (c->session_token)
+        headers[nh++] =
+            (struct http_header){"X-Amz-Security-Token", c->session_token};
+    struct buf url;
+    buf_init(&url, 16 * 1024);
+    /* c->url ends with '/', and every path starts with one. */
+    r = buf_append(&url, c->url, strlen(c->url) - 1);
+    if (r == RESULT_OK)
+        r = buf_appends(&url, k->path);
+    if (r != RESULT_OK) {
+        buf_cleanup(&url);
+        return error_set(e, RESULT_INVALID_INPUT, "InvalidPath",
+                         "the request path is too long");
+    }
     struct http_request req = {
-        .method = "POST",
-        .url = c->url,
+        .method = k->method,
+        .url = buf_str(&url),
         .headers = headers,
-        .header_count = c->session_token ? 6 : 5,
-        .body = body,
-        .body_len = body_len,
+        .header_count = nh,
+        .body = k->body,
+        .body_len = k->body_len,
         .timeout_ms = timeout_ms,
         .connect_timeout_ms = c->connect_timeout_ms < timeout_ms
                                   ? c->connect_timeout_ms
                                   : timeout_ms,
     };
     r = http_perform(c->http, &req, resp, e);
+    buf_cleanup(&url);
     if (r != RESULT_OK) {
         if (!e->type[0])
             snprintf(e->type, sizeof(e->type), "%s",
@@ -372,71 +403,123 @@ static void note_attempts(struct error_info *e, int attempts,
              attempts, attempts == 1 ? "" : "s", retry_decision_str(d));
 }
 
+/*
+ * The retry loop around attempt(): retryable failures are tried again
+ * with full-jitter backoff, never past deadline_ms minus the margin.
+ */
+static enum result run(struct aws_client *c, const struct call *k,
+                       int64_t deadline_ms, struct buf *out,
+                       struct error_info *e)
+{
+    enum result r = RESULT_OK;
+    struct http_response resp;
+    http_response_init(&resp, c->max_body_bytes);
+    for (;;) {
+        long timeout_ms = attempt_timeout(c, deadline_ms);
+        if (timeout_ms <= 0) {
+            if (c->last_attempts == 0)
+                r = error_set(e, RESULT_TIMEOUT, "DeadlineExceeded",
+                              "no time left before the deadline for %s",
+                              k->what);
+            else
+                note_attempts(e, c->last_attempts, RETRY_DEADLINE);
+            goto done;
+        }
+        error_clear(e);
+        c->last_attempts++;
+        r = attempt(c, k, timeout_ms, &resp, e);
+        if (r == RESULT_OK)
+            break;
+        long delay_ms = 0;
+        enum retry_decision d =
+            retry_decide(&c->policy, c->last_attempts,
+                         retry_is_retryable(r, e->http_status, e->type),
+                         deadline_ms, &delay_ms);
+        if (d != RETRY_AGAIN) {
+            if (d != RETRY_NOT_RETRYABLE)
+                note_attempts(e, c->last_attempts, d);
+            goto done;
+        }
+        retry_sleep(&c->policy, delay_ms);
+    }
+    e->http_status = (int)resp.status;
+    buf_reset(out);
+    r = buf_append(out, resp.body.data, resp.body.len);
+    if (r != RESULT_OK)
+        r = error_set(e, r, "ResponseTooLarge",
+                      "%s answered %zu bytes, over the caller's cap", k->what,
+                      resp.body.len);
+
+done:
+    http_response_cleanup(&resp);
+    return r;
+}
+
 enum result aws_call(struct aws_client *c, const char *operation,
                      const char *body, size_t body_len, int64_t deadline_ms,
                      struct buf *out, struct error_info *err)
 {
-    enum result r = RESULT_OK;
+    enum result r;
     struct error_info e;
-    struct http_response resp;
     char target[MAX_NAME_BYTES + AWS_MAX_OPERATION_BYTES + 2];
 
     error_clear(&e);
     error_clear(err);
-    http_response_init(&resp, c->max_body_bytes);
     c->last_attempts = 0;
     if (!valid_operation(operation)) {
         r = error_field(&e, "operation",
                         "operation must be 1-%d letters "
                         "and digits",
                         AWS_MAX_OPERATION_BYTES);
-        goto done;
-    }
-    snprintf(target, sizeof(target), "%s.%s", c->target_prefix, operation);
-    if (!body || !body_len) {
-        body = "{}";
-        body_len = 2;
-    }
-
-    for (;;) {
-        long timeout_ms = attempt_timeout(c, deadline_ms);
-        if (timeout_ms <= 0) {
-            if (c->last_attempts == 0)
-                r = error_set(&e, RESULT_TIMEOUT, "DeadlineExceeded",
-                              "no time left before the deadline for %s",
-                              target);
-            else
-                note_attempts(&e, c->last_attempts, RETRY_DEADLINE);
-            goto done;
+    } else {
+        snprintf(target, sizeof(target), "%s.%s", c->target_prefix,
+                 operation);
+        if (!body || !body_len) {
+            body = "{}";
+            body_len = 2;
         }
-        error_clear(&e);
-        c->last_attempts++;
-        r = attempt(c, target, body, body_len, timeout_ms, &resp, &e);
-        if (r == RESULT_OK)
-            break;
-        long delay_ms = 0;
-        enum retry_decision d =
-            retry_decide(&c->policy, c->last_attempts,
-                         retry_is_retryable(r, e.http_status, e.type),
-                         deadline_ms, &delay_ms);
-        if (d != RETRY_AGAIN) {
-            if (d != RETRY_NOT_RETRYABLE)
-                note_attempts(&e, c->last_attempts, d);
-            goto done;
-        }
-        retry_sleep(&c->policy, delay_ms);
+        struct call k = {"POST", "/",  target, c->content_type,
+                         body,   body_len, target};
+        r = run(c, &k, deadline_ms, out, &e);
     }
-
-    buf_reset(out);
-    r = buf_append(out, resp.body.data, resp.body.len);
-    if (r != RESULT_OK)
-        r = error_set(&e, r, "ResponseTooLarge",
-                      "%s answered %zu bytes, over the caller's cap", target,
-                      resp.body.len);
-
-done:
-    http_response_cleanup(&resp);
     if (err && r != RESULT_OK)
+        *err = e;
+    return r;
+}
+
+/* A path we send as is: printable ASCII, starting with '/'. */
+static int valid_path(const char *p)
+{
+    if (!p || p[0] != '/' || strlen(p) > 8192)
+        return 0;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f ||
+            *p == '?' || *p == '#')
+            return 0;
+    return 1;
+}
+
+enum result aws_rest_call(struct aws_client *c, const char *method,
+                          const char *path, const char *body, size_t body_len,
+                          int64_t deadline_ms, struct buf *out,
+                          struct error_info *err)
+{
+    enum result r;
+    struct error_info e;
+    char what[96];
+
+    error_clear(&e);
+    error_clear(err);
+    c->last_attempts = 0;
+    if (!valid_path(path) || !method || !*method || strlen(method) > 16) {
+        r = error_field(&e, "path", "the request path is not valid");
+    } else {
+        snprintf(what, sizeof(what), "%s %.64s", method, path);
+        struct call k = {method, path, NULL, body ? c->content_type : NULL,
+                         body,   body ? body_len : 0, what};
+        r = run(c, &k, deadline_ms, out, &e);
+    }
+    if (err)
         *err = e;
     return r;
 }

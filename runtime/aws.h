@@ -115,4 +115,18 @@ enum result aws_call(struct aws_client *c, const char *operation,
                      const char *body, size_t body_len, int64_t deadline_ms,
                      struct buf *out, struct error_info *err) WARN_UNUSED;
 
+/*
+ * A REST-style call on the same client (e.g. API Gateway's Management
+ * API, service "execute-api"): `method` on `path` (the wire path, already
+ * percent-encoded, starting with '/', no query) with an optional body
+ * sent with the client's content type. Signed, checked, retried and
+ * deadline-bound exactly as aws_call(). `err->http_status` gets the final
+ * status, on success too (e.g. 200 or 204). RESULT_INVALID_INPUT ("path")
+ * for a path with spaces, controls, '?' or '#'.
+ */
+enum result aws_rest_call(struct aws_client *c, const char *method,
+                          const char *path, const char *body, size_t body_len,
+                          int64_t deadline_ms, struct buf *out,
+                          struct error_info *err) WARN_UNUSED;
+
 #endif
