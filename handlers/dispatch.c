@@ -3,7 +3,11 @@
 
 #include <string.h>
 
+#include "connect.h"
+#include "disconnect.h"
 #include "log.h"
+#include "message.h"
+#include "sweeper.h"
 
 const char *dispatch_kind_str(enum event_kind kind)
 {
@@ -69,7 +73,7 @@ enum event_kind dispatch_classify(const cJSON *event)
     return EVENT_UNKNOWN;
 }
 
-/* Until each handler's issue lands it answers this clear error. */
+/* Until the stream processor lands it answers this clear error. */
 static enum result not_implemented(enum event_kind kind, struct error_info *err)
 {
     return error_set(err, RESULT_UNSUPPORTED, "Runtime.NotImplemented",
@@ -80,20 +84,33 @@ static enum result not_implemented(enum event_kind kind, struct error_info *err)
 enum result dispatch_handle(void *ctx, const struct invocation *inv,
                             struct buf *out, struct error_info *err)
 {
-    (void)ctx;
-    (void)out;
+    struct app *a = ctx;
     cJSON *event = cJSON_ParseWithLength(buf_str(&inv->event), inv->event.len);
     enum event_kind kind = dispatch_classify(event);
+    int64_t deadline = inv->deadline_ms;
     enum result r;
     log_kv(LOG_DEBUG, "event", "kind", dispatch_kind_str(kind), (char *)NULL);
     switch (kind) {
+    case EVENT_CONNECT:
+        r = connect_handle(a, event, deadline, out, err);
+        break;
+    case EVENT_DISCONNECT:
+        r = disconnect_handle(a, event, deadline, out, err);
+        break;
+    case EVENT_MESSAGE:
+        r = message_handle(a, event, deadline, out, err);
+        break;
+    case EVENT_SCHEDULE:
+        r = sweeper_handle(a, event, deadline, out, err);
+        break;
+    case EVENT_STREAM:
+        r = not_implemented(kind, err);
+        break;
     case EVENT_UNKNOWN:
+    default:
         r = error_set(err, RESULT_UNSUPPORTED, "Runtime.UnknownEvent",
                       event ? "the event has no shape this function handles"
                             : "the event is not valid JSON");
-        break;
-    default:
-        r = not_implemented(kind, err);
         break;
     }
     cJSON_Delete(event);

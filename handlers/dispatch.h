@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
-#include "config.h"
+#include "app.h"
 #include "result.h"
 #include "runtime_api.h"
 
@@ -28,11 +28,6 @@ const char *dispatch_kind_str(enum event_kind kind);
  * "Scheduled Event". Anything else is EVENT_UNKNOWN.
  */
 enum event_kind dispatch_classify(const cJSON *event);
-
-/* What every handler shares for the life of the process. */
-struct app {
-    struct config cfg;
-};
 
 /*
  * The loop handler (a loop_handler_fn; `ctx` is a struct app *): parses

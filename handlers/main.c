@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
+#include "app.h"
 #include "dispatch.h"
 #include "log.h"
 #include "loop.h"
@@ -48,13 +48,13 @@ int main(void)
         runtime_api_free(api);
         return status;
     }
-    if (config_load(&app.cfg, NULL, &err) != RESULT_OK) {
+    if (app_init(&app, NULL, &err) != RESULT_OK) {
         status = init_failed(api, &err);
         runtime_api_free(api);
         return status;
     }
     status = loop_run(api, dispatch_handle, &app, NULL);
-    config_cleanup(&app.cfg);
+    app_cleanup(&app);
     runtime_api_free(api);
     return status;
 }

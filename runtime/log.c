@@ -201,3 +201,11 @@ void log_kv(enum log_level level, const char *message, ...)
     emit(level, message, ap);
     va_end(ap);
 }
+
+void log_raw(const char *line)
+{
+    FILE *out = state.out ? state.out : stdout;
+    fputs(line, out);
+    fputc('\n', out);
+    fflush(out);
+}

@@ -46,6 +46,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_kv(enum log_level level, const char *message, ...)
     __attribute__((sentinel));
 
+/*
+ * Writes `line` and a newline as is, whatever the level and format: for
+ * records with a format of their own, such as CloudWatch EMF.
+ */
+void log_raw(const char *line);
+
 /* Returns "TRACE".."FATAL". */
 const char *log_level_str(enum log_level level);
 

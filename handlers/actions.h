@@ -1,0 +1,43 @@
+/* The async action table: name, payload check, runner. */
+#ifndef STREAMER_ACTIONS_H
+#define STREAMER_ACTIONS_H
+
+#include <cjson/cJSON.h>
+
+#include "result.h"
+
+/*
+ * Reports progress from a running action: `percentage` 0-100 and a short
+ * message. Returns RESULT_OK to go on, or an error (the request was
+ * cancelled: RESULT_CONDITION_FAILED) on which the action must stop.
+ */
+typedef enum result (*action_progress_fn)(void *ctx, int percentage,
+                                          const char *message);
+
+/*
+ * Checks a payload at enqueue time: RESULT_INVALID_INPUT with err->field
+ * and a message the client sees as VALIDATION_ERROR.
+ */
+typedef enum result (*action_validate_fn)(const cJSON *payload,
+                                          struct error_info *err);
+
+/*
+ * Runs the action: on RESULT_OK `*result` is a JSON object (caller owns).
+ * On failure `err` says why; err->type "Retryable" marks a failure worth
+ * another attempt.
+ */
+typedef enum result (*action_run_fn)(const cJSON *payload,
+                                     action_progress_fn progress,
+                                     void *progress_ctx, cJSON **result,
+                                     struct error_info *err);
+
+struct action {
+    const char *name;
+    action_validate_fn validate;
+    action_run_fn run; /* NULL until its runner lands */
+};
+
+/* The registered action called `name`, or NULL. */
+const struct action *actions_find(const char *name);
+
+#endif

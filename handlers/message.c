@@ -1,0 +1,483 @@
+/* Messages on the $default route: validate, route by action, answer. */
+#include "message.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actions.h"
+#include "connections.h"
+#include "event.h"
+#include "log.h"
+#include "metrics.h"
+#include "reply.h"
+#include "requests.h"
+#include "subscriptions.h"
+#include "uuid.h"
+#include "xmalloc.h"
+
+#define MAX_ID_BYTES 128
+#define MAX_ACTION_BYTES 64
+#define CANCEL_ATTEMPTS 3
+
+/* One message being handled. */
+struct msg {
+    struct app *a;
+    int64_t deadline_ms;
+    const char *connection_id;
+    struct connection conn; /* the sender, once looked up */
+    cJSON *root;            /* the parsed body */
+    const char *action;
+    const char *id; /* the client's id, or NULL */
+    const cJSON *payload;
+    char reply_id[MAX_ID_BYTES + 1]; /* id, or a fresh UUID */
+};
+
+/* An error reply; counts the rejection by code. */
+static char *fail(struct msg *m, const char *code, const char *text,
+                  const char *field)
+{
+    cJSON *details = NULL;
+    if (field && *field) {
+        details = cJSON_CreateObject();
+        cJSON_AddStringToObject(details, "field", field);
+    }
+    char *s = reply_error(m->id, code, text, details);
+    cJSON_Delete(details);
+    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
+                  code);
+    log_kv(LOG_INFO, "message rejected", "code", code, "detail", text,
+           (char *)NULL);
+    return s;
+}
+
+/* A store failure the client cannot fix: logged, answered generically. */
+static char *internal(struct msg *m, const struct error_info *e,
+                      enum result r)
+{
+    log_kv(LOG_ERROR, "store call failed", "result", result_str(r), "error",
+           e->message, "type", e->type, (char *)NULL);
+    return fail(m, REPLY_INTERNAL_ERROR, "internal error", NULL);
+}
+
+static int valid_chars(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+            return 0;
+    return 1;
+}
+
+/* The body as text: base64-decoded when the event says so. Caller frees. */
+static char *body_text(const cJSON *event, size_t *len, int *too_large)
+{
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(event, "body");
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(event,
+                                                        "isBase64Encoded");
+    *too_large = 0;
+    if (!cJSON_IsString(body))
+        return NULL;
+    size_t n = strlen(body->valuestring);
+    if (!cJSON_IsTrue(b64)) {
+        *too_large = n > MESSAGE_MAX_BODY_BYTES;
+        *len = n;
+        return *too_large ? NULL : xstrdup(body->valuestring);
+    }
+    if (n % 4 || n / 4 * 3 > MESSAGE_MAX_BODY_BYTES + 2) {
+        *too_large = n / 4 * 3 > MESSAGE_MAX_BODY_BYTES + 2;
+        return NULL;
+    }
+    unsigned char *raw = xmalloc(n / 4 * 3 + 1);
+    int got = EVP_DecodeBlock(raw, (const unsigned char *)body->valuestring,
+                              (int)n);
+    if (got < 0) {
+        free(raw);
+        return NULL;
+    }
+    size_t pad = n && body->valuestring[n - 1] == '=' ? 1 : 0;
+    pad += n > 1 && body->valuestring[n - 2] == '=' ? 1 : 0;
+    *len = (size_t)got - pad;
+    raw[*len] = '\0';
+    *too_large = *len > MESSAGE_MAX_BODY_BYTES;
+    return (char *)raw;
+}
+
+/* Parses and checks the envelope; on failure returns the error reply. */
+static char *parse(struct msg *m, const cJSON *event)
+{
+    size_t len = 0;
+    int too_large = 0;
+    char *text = body_text(event, &len, &too_large);
+    if (too_large)
+        return fail(m, REPLY_PAYLOAD_TOO_LARGE,
+                    "message body is over 128 KB", NULL);
+    if (!text)
+        return fail(m, REPLY_INVALID_MESSAGE, "message body is missing or not valid base64",
+                    NULL);
+    m->root = memchr(text, '\0', len) ? NULL
+                                      : cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(m->root))
+        return fail(m, REPLY_INVALID_MESSAGE,
+                    "message must be a JSON object", NULL);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->root, "id");
+    if (id && (!cJSON_IsString(id) ||
+               !valid_chars(id->valuestring, MAX_ID_BYTES, "._:-")))
+        return fail(m, REPLY_VALIDATION_ERROR,
+                    "id must be 1-128 of A-Z a-z 0-9 . _ : -", "id");
+    m->id = id ? id->valuestring : NULL;
+    const cJSON *action = cJSON_GetObjectItemCaseSensitive(m->root, "action");
+    if (!action)
+        return fail(m, REPLY_INVALID_MESSAGE, "action is required",
+                    "action");
+    if (!cJSON_IsString(action) ||
+        !valid_chars(action->valuestring, MAX_ACTION_BYTES, "._-"))
+        return fail(m, REPLY_INVALID_ACTION,
+                    "action must be 1-64 of A-Z a-z 0-9 . _ -", "action");
+    m->action = action->valuestring;
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(m->root,
+                                                           "payload");
+    if (payload && !cJSON_IsObject(payload))
+        return fail(m, REPLY_VALIDATION_ERROR, "payload must be an object",
+                    "payload");
+    m->payload = payload;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(m->root, "metadata");
+    if (meta && !cJSON_IsObject(meta))
+        return fail(m, REPLY_VALIDATION_ERROR, "metadata must be an object",
+                    "metadata");
+    if (m->id)
+        snprintf(m->reply_id, sizeof(m->reply_id), "%s", m->id);
+    else if (uuid_v4(m->reply_id) != RESULT_OK)
+        return fail(m, REPLY_INTERNAL_ERROR, "internal error", NULL);
+    return NULL;
+}
+
+/* payload.<name> as a string, or NULL. */
+static const char *payload_str(const struct msg *m, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->payload, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/*
+ * Loads a request the sender may see: its own user's (and tenant's).
+ * Anyone else's is NOT_FOUND, like a missing one, so ids cannot be
+ * probed. Returns NULL with `*q` filled, or the error reply.
+ */
+static char *own_request(struct msg *m, struct request *q)
+{
+    const char *rid = payload_str(m, "request_id");
+    struct error_info e;
+    error_clear(&e);
+    if (!rid || store_check_id("request_id", rid, &e) != RESULT_OK)
+        return fail(m, REPLY_VALIDATION_ERROR,
+                    "payload.request_id must be a request id", "request_id");
+    enum result r = req_get(&m->a->store, rid, q, m->deadline_ms, &e);
+    if (r == RESULT_OK && (strcmp(q->user_id, m->conn.user_id) != 0 ||
+                           !q->tenant_id ||
+                           strcmp(q->tenant_id, m->conn.tenant_id) != 0)) {
+        req_cleanup(q);
+        r = RESULT_NOT_FOUND;
+    }
+    if (r == RESULT_NOT_FOUND)
+        return fail(m, REPLY_NOT_FOUND, "no such request", "request_id");
+    return r == RESULT_OK ? NULL : internal(m, &e, r);
+}
+
+static char *do_ping(struct msg *m)
+{
+    struct error_info e;
+    error_clear(&e);
+    enum result r = conn_update_last_ping(&m->a->store, &m->conn,
+                                          m->deadline_ms, &e);
+    if (r == RESULT_CONDITION_FAILED) { /* a concurrent write: reload */
+        char *id = xstrdup(m->connection_id);
+        conn_cleanup(&m->conn);
+        r = conn_get(&m->a->store, id, &m->conn, m->deadline_ms, &e);
+        free(id);
+        if (r == RESULT_OK)
+            r = conn_update_last_ping(&m->a->store, &m->conn, m->deadline_ms,
+                                      &e);
+    }
+    return r == RESULT_OK ? reply_pong() : internal(m, &e, r);
+}
+
+static char *do_echo(struct msg *m)
+{
+    return reply_response(m->reply_id, m->payload);
+}
+
+/* payload.event_types: absent (all) or an array of known names. */
+static char *event_types(struct msg *m, unsigned *bits)
+{
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(m->payload,
+                                                         "event_types");
+    *bits = 0;
+    if (!types)
+        return NULL;
+    unsigned bit;
+    if (!cJSON_IsArray(types) || !types->child)
+        return fail(m, REPLY_VALIDATION_ERROR,
+                    "event_types must be a non-empty array", "event_types");
+    for (const cJSON *t = types->child; t; t = t->next)
+        if (!cJSON_IsString(t) ||
+            sub_event_parse(t->valuestring, &bit) != RESULT_OK)
+            return fail(m, REPLY_VALIDATION_ERROR,
+                        "event_types may hold progress, complete, error",
+                        "event_types");
+        else
+            *bits |= bit;
+    return NULL;
+}
+
+static cJSON *subscription_data(const char *request_id, unsigned bits)
+{
+    static const char *const names[] = {"progress", "complete", "error"};
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "request_id", request_id);
+    cJSON *types = cJSON_AddArrayToObject(d, "event_types");
+    for (unsigned i = 0; i < 3; i++)
+        if (bits & (1u << i))
+            cJSON_AddItemToArray(types, cJSON_CreateString(names[i]));
+    return d;
+}
+
+static char *do_subscribe(struct msg *m)
+{
+    unsigned bits;
+    struct request q;
+    char *bad = event_types(m, &bits);
+    if (bad || (bad = own_request(m, &q)))
+        return bad;
+    struct subscription sub = {0};
+    sub.connection_id = xstrdup(m->connection_id);
+    sub.request_id = xstrdup(q.request_id);
+    sub.event_types = bits;
+    struct error_info e;
+    error_clear(&e);
+    enum result r = sub_subscribe(&m->a->store, &sub, m->deadline_ms, &e);
+    char *out;
+    if (r == RESULT_OK) {
+        cJSON *d = subscription_data(q.request_id, sub.event_types);
+        cJSON_AddBoolToObject(d, "subscribed", 1);
+        out = reply_response(m->reply_id, d);
+        cJSON_Delete(d);
+    } else {
+        out = internal(m, &e, r);
+    }
+    sub_cleanup(&sub);
+    req_cleanup(&q);
+    return out;
+}
+
+static char *do_unsubscribe(struct msg *m)
+{
+    const char *rid = payload_str(m, "request_id");
+    struct error_info e;
+    error_clear(&e);
+    if (!rid || store_check_id("request_id", rid, &e) != RESULT_OK)
+        return fail(m, REPLY_VALIDATION_ERROR,
+                    "payload.request_id must be a request id", "request_id");
+    enum result r = sub_unsubscribe(&m->a->store, m->connection_id, rid,
+                                    m->deadline_ms, &e);
+    if (r == RESULT_NOT_FOUND)
+        return fail(m, REPLY_NOT_FOUND, "no such subscription", "request_id");
+    if (r != RESULT_OK)
+        return internal(m, &e, r);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "request_id", rid);
+    cJSON_AddBoolToObject(d, "subscribed", 0);
+    char *out = reply_response(m->reply_id, d);
+    cJSON_Delete(d);
+    return out;
+}
+
+static void add_opt(cJSON *d, const char *name, const char *v)
+{
+    if (v && *v)
+        cJSON_AddStringToObject(d, name, v);
+}
+
+static cJSON *status_data(const struct request *q)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "request_id", q->request_id);
+    cJSON_AddStringToObject(d, "action", q->action);
+    cJSON_AddStringToObject(d, "status", req_status_str(q->status));
+    cJSON_AddNumberToObject(d, "progress", q->progress);
+    add_opt(d, "progress_message", q->progress_message);
+    if (q->result)
+        cJSON_AddItemToObject(d, "result", cJSON_Duplicate(q->result, 1));
+    add_opt(d, "error", q->error);
+    cJSON_AddNumberToObject(d, "retry_count", q->retry_count);
+    add_opt(d, "created_at", q->created_at);
+    add_opt(d, "updated_at", q->updated_at);
+    add_opt(d, "processing_started", q->processing_started);
+    add_opt(d, "processing_ended", q->processing_ended);
+    return d;
+}
+
+static char *do_status(struct msg *m)
+{
+    struct request q;
+    char *bad = own_request(m, &q);
+    if (bad)
+        return bad;
+    cJSON *d = status_data(&q);
+    char *out = reply_response(m->reply_id, d);
+    cJSON_Delete(d);
+    req_cleanup(&q);
+    return out;
+}
+
+static char *do_cancel(struct msg *m)
+{
+    struct request q;
+    char *bad = own_request(m, &q);
+    if (bad)
+        return bad;
+    struct error_info e;
+    error_clear(&e);
+    enum result r = RESULT_CONDITION_FAILED;
+    /* A progress update between our read and our write bumps the version:
+     * read again and retry a few times. */
+    for (int i = 0; i < CANCEL_ATTEMPTS && r == RESULT_CONDITION_FAILED; i++) {
+        if (i > 0) {
+            char *id = xstrdup(q.request_id);
+            req_cleanup(&q);
+            r = req_get(&m->a->store, id, &q, m->deadline_ms, &e);
+            free(id);
+            if (r != RESULT_OK)
+                break;
+        }
+        if (!req_transition_allowed(q.status, REQ_CANCELLED)) {
+            char text[96];
+            snprintf(text, sizeof(text), "a %s request cannot be cancelled",
+                     req_status_str(q.status));
+            req_cleanup(&q);
+            return fail(m, REPLY_VALIDATION_ERROR, text, "request_id");
+        }
+        r = req_cancel(&m->a->store, &q, m->deadline_ms, &e);
+    }
+    char *out;
+    if (r == RESULT_OK) {
+        cJSON *d = status_data(&q);
+        out = reply_response(m->reply_id, d);
+        cJSON_Delete(d);
+    } else {
+        out = internal(m, &e, r);
+    }
+    req_cleanup(&q);
+    return out;
+}
+
+/* A registered async action: check, enqueue, subscribe, acknowledge. */
+static char *do_async(struct msg *m, const struct action *act)
+{
+    struct error_info e;
+    error_clear(&e);
+    cJSON *empty = cJSON_CreateObject();
+    const cJSON *payload = m->payload ? m->payload : empty;
+    if (act->validate(payload, &e) != RESULT_OK) {
+        cJSON_Delete(empty);
+        return fail(m, REPLY_VALIDATION_ERROR, e.message, e.field);
+    }
+    struct request q = {0};
+    q.request_id = xstrdup(m->reply_id);
+    q.connection_id = xstrdup(m->connection_id);
+    q.user_id = xstrdup(m->conn.user_id);
+    q.tenant_id = xstrdup(m->conn.tenant_id);
+    q.action = xstrdup(act->name);
+    q.payload = cJSON_Duplicate(payload, 1);
+    cJSON_Delete(empty);
+    enum result r = req_enqueue(&m->a->store, &q, m->deadline_ms, &e);
+    char *out = NULL;
+    if (r == RESULT_ALREADY_EXISTS)
+        out = fail(m, REPLY_DUPLICATE_REQUEST,
+                   "a request with this id exists", "id");
+    else if (r == RESULT_INVALID_INPUT)
+        out = fail(m, e.field[0] && strcmp(e.field, "payload") == 0
+                          ? REPLY_PAYLOAD_TOO_LARGE
+                          : REPLY_VALIDATION_ERROR,
+                   e.message, e.field);
+    else if (r != RESULT_OK)
+        out = internal(m, &e, r);
+    if (!out) {
+        struct subscription sub = {0};
+        sub.connection_id = xstrdup(m->connection_id);
+        sub.request_id = xstrdup(q.request_id);
+        sub.event_types = SUB_ALL;
+        if (sub_subscribe(&m->a->store, &sub, m->deadline_ms, &e) !=
+            RESULT_OK)
+            log_kv(LOG_WARN, "subscribing the sender failed", "requestId",
+                   q.request_id, "error", e.message, (char *)NULL);
+        sub_cleanup(&sub);
+        metrics_count(m->a->cfg.metrics_namespace, "RequestQueued", 1,
+                      "action", act->name);
+        out = reply_ack(q.request_id);
+    }
+    req_cleanup(&q);
+    return out;
+}
+
+struct builtin {
+    const char *name;
+    char *(*run)(struct msg *m);
+};
+
+static const struct builtin builtins[] = {
+    {"ping", do_ping},       {"echo", do_echo},
+    {"subscribe", do_subscribe}, {"unsubscribe", do_unsubscribe},
+    {"status", do_status},   {"cancel", do_cancel},
+};
+
+/* Looks up the sender; an unknown connection may not send. */
+static char *load_sender(struct msg *m)
+{
+    struct error_info e;
+    error_clear(&e);
+    enum result r = conn_get(&m->a->store, m->connection_id, &m->conn,
+                             m->deadline_ms, &e);
+    if (r == RESULT_NOT_FOUND || r == RESULT_INVALID_INPUT)
+        return fail(m, REPLY_UNAUTHORIZED, "connection is not registered",
+                    NULL);
+    return r == RESULT_OK ? NULL : internal(m, &e, r);
+}
+
+static char *route(struct msg *m)
+{
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (strcmp(builtins[i].name, m->action) == 0)
+            return builtins[i].run(m);
+    const struct action *act = actions_find(m->action);
+    if (act)
+        return do_async(m, act);
+    return fail(m, REPLY_INVALID_ACTION, "unknown action", "action");
+}
+
+enum result message_handle(struct app *a, const cJSON *event,
+                           int64_t deadline_ms, struct buf *out,
+                           struct error_info *err)
+{
+    (void)err;
+    struct msg m;
+    memset(&m, 0, sizeof(m));
+    m.a = a;
+    m.deadline_ms = deadline_ms;
+    m.connection_id = event_ctx_str(event, "connectionId");
+    char *reply = parse(&m, event);
+    if (!reply)
+        reply = load_sender(&m);
+    if (!reply)
+        reply = route(&m);
+    enum result r = reply_route(out, 200, reply);
+    free(reply);
+    conn_cleanup(&m.conn);
+    cJSON_Delete(m.root);
+    return r;
+}

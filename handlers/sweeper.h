@@ -1,0 +1,22 @@
+/* The sweeper: drop connections whose clients stopped pinging. */
+#ifndef STREAMER_SWEEPER_H
+#define STREAMER_SWEEPER_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "buf.h"
+#include "result.h"
+
+/*
+ * Handles an EventBridge "Scheduled Event": deletes connections whose
+ * last_ping is older than STALE_AFTER_SECONDS, with their subscriptions
+ * ($disconnect is best-effort on AWS). Answers {"removed": N}; a store
+ * failure is an error (Lambda's scheduler will try again).
+ */
+enum result sweeper_handle(struct app *a, const cJSON *event,
+                           int64_t deadline_ms, struct buf *out,
+                           struct error_info *err) WARN_UNUSED;
+
+#endif
