@@ -1,11 +1,14 @@
 /* The async action table: name, payload check, runner. */
 #include "actions.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
-
 
 #define MAX_ITEMS 100000
 #define MAX_ROWS 100000
+#define MAX_SIMULATED_FAILURES 10
+#define PROGRESS_STEPS 10 /* process_data reports after each tenth */
 
 /* process_data: payload.items, a non-empty array of numbers. */
 static enum result validate_process_data(const cJSON *payload,
@@ -23,6 +26,15 @@ static enum result validate_process_data(const cJSON *payload,
     if (n > MAX_ITEMS)
         return error_field(err, "items", "payload.items has over %d entries",
                            MAX_ITEMS);
+    const cJSON *fails =
+        cJSON_GetObjectItemCaseSensitive(payload, "transient_failures");
+    if (fails && (!cJSON_IsNumber(fails) || fails->valuedouble < 0 ||
+                  fails->valuedouble > MAX_SIMULATED_FAILURES ||
+                  fails->valuedouble != (double)(int)fails->valuedouble))
+        return error_field(err, "transient_failures",
+                           "payload.transient_failures must be an integer "
+                           "0-%d",
+                           MAX_SIMULATED_FAILURES);
     return RESULT_OK;
 }
 
@@ -49,12 +61,147 @@ static enum result validate_generate_report(const cJSON *payload,
 }
 
 /*
+ * process_data: count, sum, min, max and mean of payload.items, reporting
+ * progress after each tenth. payload.transient_failures = N (a demo of
+ * retries) fails the first N attempts with a retryable error.
+ */
+static enum result run_process_data(const struct action_call *call,
+                                    cJSON **result, struct error_info *err)
+{
+    const cJSON *items =
+        cJSON_GetObjectItemCaseSensitive(call->payload, "items");
+    const cJSON *fails =
+        cJSON_GetObjectItemCaseSensitive(call->payload, "transient_failures");
+    if (cJSON_IsNumber(fails) && call->attempt < fails->valueint)
+        return error_set(err, RESULT_SERVICE_ERROR, ACTION_RETRYABLE,
+                         "simulated transient failure %d of %d",
+                         call->attempt + 1, fails->valueint);
+    int n = cJSON_GetArraySize(items);
+    int chunk = n / PROGRESS_STEPS > 0 ? n / PROGRESS_STEPS : 1;
+    double sum = 0, min = 0, max = 0;
+    int done = 0;
+    for (const cJSON *v = items ? items->child : NULL; v; v = v->next) {
+        double x = v->valuedouble;
+        min = done == 0 || x < min ? x : min;
+        max = done == 0 || x > max ? x : max;
+        sum += x;
+        if (++done % chunk == 0 || done == n) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "processed %d of %d items", done, n);
+            enum result r = call->progress(call->progress_ctx,
+                                           (int)((long)done * 100 / n), msg);
+            if (r != RESULT_OK)
+                return error_set(err, r, "Stopped", "stopped at %d of %d "
+                                 "items", done, n);
+        }
+    }
+    if (n == 0 || !isfinite(sum))
+        return error_set(err, RESULT_INVALID_INPUT, "ProcessingFailed",
+                         n == 0 ? "there are no items"
+                                : "the sum of the items overflows");
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "count", n);
+    cJSON_AddNumberToObject(out, "sum", sum);
+    cJSON_AddNumberToObject(out, "min", min);
+    cJSON_AddNumberToObject(out, "max", max);
+    cJSON_AddNumberToObject(out, "mean", sum / n);
+    *result = out;
+    return RESULT_OK;
+}
+
+/* The group a row belongs to: the group_by value as text. */
+static void group_name(const cJSON *row, const char *by, char *out,
+                       size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, by);
+    if (cJSON_IsString(v))
+        snprintf(out, size, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v))
+        snprintf(out, size, "%.17g", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(out, size, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else
+        snprintf(out, size, "(none)");
+}
+
+/* Adds one row into its group: count + 1, each numeric field summed. */
+static void add_row(cJSON *groups, const cJSON *row, const char *by)
+{
+    char name[256];
+    group_name(row, by, name, sizeof(name));
+    cJSON *g = cJSON_GetObjectItemCaseSensitive(groups, name);
+    if (!g) {
+        g = cJSON_AddObjectToObject(groups, name);
+        cJSON_AddNumberToObject(g, "count", 0);
+        cJSON_AddObjectToObject(g, "totals");
+    }
+    cJSON *count = cJSON_GetObjectItemCaseSensitive(g, "count");
+    cJSON_SetNumberValue(count, count->valuedouble + 1);
+    cJSON *totals = cJSON_GetObjectItemCaseSensitive(g, "totals");
+    for (const cJSON *f = row->child; f; f = f->next) {
+        if (!cJSON_IsNumber(f) || strcmp(f->string, by) == 0)
+            continue;
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(totals, f->string);
+        if (t)
+            cJSON_SetNumberValue(t, t->valuedouble + f->valuedouble);
+        else
+            cJSON_AddNumberToObject(totals, f->string, f->valuedouble);
+    }
+}
+
+/*
+ * generate_report: payload.rows grouped by payload.group_by, with the
+ * rows counted and every numeric field totalled per group; progress is
+ * reported after each stage (grouping, totals, checks).
+ */
+static enum result run_generate_report(const struct action_call *call,
+                                       cJSON **result, struct error_info *err)
+{
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(call->payload, "rows");
+    const char *by = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(call->payload, "group_by"));
+    cJSON *groups = cJSON_CreateObject();
+    static const char *const stages[] = {"grouped rows", "totalled groups",
+                                         "checked totals"};
+    enum result r = RESULT_OK;
+    for (int stage = 0; stage < 3 && r == RESULT_OK; stage++) {
+        if (stage == 0)
+            for (const cJSON *row = rows->child; row; row = row->next)
+                add_row(groups, row, by);
+        if (stage == 2)
+            for (const cJSON *g = groups->child; g; g = g->next)
+                for (const cJSON *t =
+                         cJSON_GetObjectItemCaseSensitive(g, "totals")->child;
+                     t; t = t->next)
+                    if (!isfinite(t->valuedouble))
+                        r = error_set(err, RESULT_INVALID_INPUT,
+                                      "ProcessingFailed",
+                                      "the total of %s in group %s overflows",
+                                      t->string, g->string);
+        if (r == RESULT_OK &&
+            (r = call->progress(call->progress_ctx, (stage + 1) * 100 / 3,
+                                stages[stage])) != RESULT_OK)
+            error_set(err, r, "Stopped", "stopped after %s", stages[stage]);
+    }
+    if (r != RESULT_OK) {
+        cJSON_Delete(groups);
+        return r;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "group_by", by);
+    cJSON_AddNumberToObject(out, "row_count", cJSON_GetArraySize(rows));
+    cJSON_AddItemToObject(out, "groups", groups);
+    *result = out;
+    return RESULT_OK;
+}
+
+/*
  * The one place to register an action: a name, the check run at enqueue
  * time, and the runner the stream processor calls.
  */
 static const struct action table[] = {
-    {"process_data", validate_process_data, NULL},
-    {"generate_report", validate_generate_report, NULL},
+    {"process_data", validate_process_data, run_process_data},
+    {"generate_report", validate_generate_report, run_generate_report},
 };
 
 const struct action *actions_find(const char *name)

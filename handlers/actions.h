@@ -21,20 +21,30 @@ typedef enum result (*action_progress_fn)(void *ctx, int percentage,
 typedef enum result (*action_validate_fn)(const cJSON *payload,
                                           struct error_info *err);
 
+/* err->type of an action failure worth another attempt. */
+#define ACTION_RETRYABLE "Retryable"
+
+/* What a runner gets: the payload and how to report progress. */
+struct action_call {
+    const cJSON *payload; /* the request's payload object (borrowed) */
+    int attempt;          /* 0 on the first run, 1 on the first retry... */
+    action_progress_fn progress;
+    void *progress_ctx;
+};
+
 /*
  * Runs the action: on RESULT_OK `*result` is a JSON object (caller owns).
- * On failure `err` says why; err->type "Retryable" marks a failure worth
- * another attempt.
+ * On failure `err` says why (the message reaches the client);
+ * err->type ACTION_RETRYABLE marks a failure worth another attempt. When
+ * progress() fails the runner stops at once and returns that result.
  */
-typedef enum result (*action_run_fn)(const cJSON *payload,
-                                     action_progress_fn progress,
-                                     void *progress_ctx, cJSON **result,
-                                     struct error_info *err);
+typedef enum result (*action_run_fn)(const struct action_call *call,
+                                     cJSON **result, struct error_info *err);
 
 struct action {
     const char *name;
     action_validate_fn validate;
-    action_run_fn run; /* NULL until its runner lands */
+    action_run_fn run;
 };
 
 /* The registered action called `name`, or NULL. */

@@ -7,6 +7,7 @@
 #include "disconnect.h"
 #include "log.h"
 #include "message.h"
+#include "processor.h"
 #include "sweeper.h"
 
 const char *dispatch_kind_str(enum event_kind kind)
@@ -73,14 +74,6 @@ enum event_kind dispatch_classify(const cJSON *event)
     return EVENT_UNKNOWN;
 }
 
-/* Until the stream processor lands it answers this clear error. */
-static enum result not_implemented(enum event_kind kind, struct error_info *err)
-{
-    return error_set(err, RESULT_UNSUPPORTED, "Runtime.NotImplemented",
-                     "the %s handler is not implemented yet",
-                     dispatch_kind_str(kind));
-}
-
 enum result dispatch_handle(void *ctx, const struct invocation *inv,
                             struct buf *out, struct error_info *err)
 {
@@ -104,7 +97,7 @@ enum result dispatch_handle(void *ctx, const struct invocation *inv,
         r = sweeper_handle(a, event, deadline, out, err);
         break;
     case EVENT_STREAM:
-        r = not_implemented(kind, err);
+        r = processor_handle(a, event, deadline, out, err);
         break;
     case EVENT_UNKNOWN:
     default:
