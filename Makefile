@@ -52,6 +52,15 @@ TEST_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC) $(INTEG_SRC) \
                $(SUPPORT_SRC) tests/run.c)
 SUITES_H    := $(BUILD)/gen/suites.h
 
+# Each area may add its own rules and targets: local/*.mk (the local
+# gateway), deploy/*.mk (the packaged build), bench/*.mk (benchmarks).
+# They may add to TEST_DEPS (built before the tests run) and TEST_LIBS
+# (linked into run_tests).
+.DEFAULT_GOAL := all
+TEST_DEPS :=
+TEST_LIBS :=
+include $(wildcard local/*.mk deploy/*.mk bench/*.mk)
+
 .PHONY: all deps test test-release test-asan asan run clean format bench \
         check-format
 
@@ -89,7 +98,7 @@ $(SUITES_H): $(UNIT_SRC) $(INTEG_SRC) Makefile
 
 $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS) $(CHECK_LIBS)
 
 # `make run` until the local gateway lands: sample events through the
 # bootstrap, served by the tests' Runtime API server.
@@ -116,9 +125,9 @@ deps:
 
 # One variant's build and run. The tests find binaries and servers through
 # these variables; CK_RUN_SUITE=<module> runs one suite.
-test-variant: $(BUILD)/run_tests $(BUILD)/bootstrap
+test-variant: $(BUILD)/run_tests $(BUILD)/bootstrap $(TEST_DEPS)
 	@echo "== tests ($(VARIANT)) =="
-	$(Q)STREAMER_BOOTSTRAP=$(BUILD)/bootstrap \
+	$(Q)STREAMER_BOOTSTRAP=$(BUILD)/bootstrap STREAMER_BUILD=$(BUILD) \
 	    STREAMER_ROOT=$(CURDIR) \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:$(ASAN_OPTIONS) \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
