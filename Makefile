@@ -135,6 +135,7 @@ test-variant: $(BUILD)/run_tests $(BUILD)/bootstrap $(TEST_DEPS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/lint-template
 	$(Q)$(MAKE) --no-print-directory VARIANT=release test-variant
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
 
