@@ -2,6 +2,7 @@
 #include "connect.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,8 +12,15 @@
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
+#include "store.h"
+#include "xmalloc.h"
 
 #define UNAUTHORIZED_BODY "{\"error\":\"Unauthorized\",\"code\":\"UNAUTHORIZED\"}"
+
+/* Metadata values come from the client (API Gateway passes up to 10 KB of
+ * headers) and are cut to this many bytes, so that a long User-Agent
+ * cannot fail the save; the store takes at most 2048. */
+#define MAX_METADATA_VALUE_BYTES 1024
 
 struct identity {
     char user_id[129];
@@ -56,12 +64,26 @@ static const char *find_token(const cJSON *event)
     return t;
 }
 
+/* An identity the store cannot hold as an id (a control character, bad
+ * UTF-8) is the credentials' fault, not a store failure: refused. */
+static int storable(const struct identity *id, struct error_info *reason)
+{
+    struct error_info e;
+    error_clear(&e);
+    if (store_check_id("user_id", id->user_id, &e) == RESULT_OK &&
+        store_check_id("tenant_id", id->tenant_id, &e) == RESULT_OK)
+        return 1;
+    error_set(reason, RESULT_INVALID_INPUT, "invalid_identity", "%s",
+              e.message);
+    return 0;
+}
+
 /* Finds who is connecting; on failure `reason` says why (for the log). */
 static int authenticate(struct app *a, const cJSON *event,
                         struct identity *id, struct error_info *reason)
 {
     if (from_authorizer(event, id))
-        return 1;
+        return storable(id, reason);
     struct jwt_claims claims;
     enum result r = jwt_verify(a->jwt, find_token(event), a->now_ms() / 1000,
                                &claims, reason);
@@ -69,7 +91,21 @@ static int authenticate(struct app *a, const cJSON *event,
         return 0;
     memcpy(id->user_id, claims.sub, sizeof(id->user_id));
     memcpy(id->tenant_id, claims.tenant_id, sizeof(id->tenant_id));
-    return 1;
+    return storable(id, reason);
+}
+
+/* Adds `value` cut to MAX_METADATA_VALUE_BYTES on a UTF-8 boundary. */
+static void add_capped(cJSON *m, const char *name, const char *value)
+{
+    size_t n = strlen(value);
+    if (n > MAX_METADATA_VALUE_BYTES) {
+        n = MAX_METADATA_VALUE_BYTES;
+        while (n > 0 && ((unsigned char)value[n] & 0xc0) == 0x80)
+            n--; /* value[n] continues a character: cut before it */
+    }
+    char *copy = xstrndup(value, n);
+    cJSON_AddStringToObject(m, name, copy);
+    free(copy);
 }
 
 static cJSON *metadata_of(const cJSON *event)
@@ -84,9 +120,9 @@ static cJSON *metadata_of(const cJSON *event)
     if (!ua && cJSON_IsString(iua))
         ua = iua->valuestring;
     if (ua)
-        cJSON_AddStringToObject(m, "user_agent", ua);
+        add_capped(m, "user_agent", ua);
     if (cJSON_IsString(ip))
-        cJSON_AddStringToObject(m, "source_ip", ip->valuestring);
+        add_capped(m, "source_ip", ip->valuestring);
     return m;
 }
 

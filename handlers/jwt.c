@@ -4,12 +4,16 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <openssl/decoder.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xmalloc.h"
+
+/* RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used". */
+#define MIN_KEY_BITS 2048
 
 struct jwt_verifier {
     EVP_PKEY *key;
@@ -36,11 +40,22 @@ enum result jwt_verifier_new(const char *pem, const char *issuer,
         key = NULL;
     }
     OSSL_DECODER_CTX_free(dctx);
+    /* A failed decode leaves entries on this thread's OpenSSL error queue,
+     * which the TLS of our HTTP clients shares; they are ours to clear. */
+    ERR_clear_error();
     if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
         EVP_PKEY_free(key);
         return error_set(err, RESULT_CONFIG, "InvalidConfig",
                          "JWT_PUBLIC_KEY is not a PEM RSA public key "
                          "(PUBLIC KEY or RSA PUBLIC KEY)");
+    }
+    if (EVP_PKEY_get_bits(key) < MIN_KEY_BITS) {
+        int bits = EVP_PKEY_get_bits(key);
+        EVP_PKEY_free(key);
+        return error_set(err, RESULT_CONFIG, "InvalidConfig",
+                         "JWT_PUBLIC_KEY is a %d-bit RSA key; RS256 needs "
+                         "at least %d bits",
+                         bits, MIN_KEY_BITS);
     }
     struct jwt_verifier *v = xcalloc(1, sizeof(*v));
     v->key = key;
@@ -99,6 +114,27 @@ static unsigned char *b64url_decode(const char *in, size_t n, size_t *out_len)
     return out;
 }
 
+/*
+ * Whether JSON text holds a NUL character, raw or as the escape \u0000:
+ * cJSON keeps strings NUL-terminated, so a "sub" of "admin\u0000x" would
+ * silently become "admin". Outside strings a backslash cannot parse, so
+ * walking escapes pairwise is enough.
+ */
+static int has_nul(const char *text, size_t len)
+{
+    if (memchr(text, '\0', len))
+        return 1;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && i + 6 <= len &&
+            memcmp(text + i + 2, "0000", 4) == 0)
+            return 1;
+        i++; /* skip the escaped character */
+    }
+    return 0;
+}
+
 /* Decodes one base64url part as a JSON object. */
 static cJSON *json_part(const char *p, size_t n)
 {
@@ -106,6 +142,10 @@ static cJSON *json_part(const char *p, size_t n)
     unsigned char *raw = b64url_decode(p, n, &len);
     if (!raw)
         return NULL;
+    if (has_nul((const char *)raw, len)) {
+        free(raw);
+        return NULL;
+    }
     cJSON *o = cJSON_ParseWithLength((char *)raw, len);
     free(raw);
     if (!cJSON_IsObject(o)) {
@@ -132,8 +172,12 @@ static enum result check_signature(const struct jwt_verifier *v,
                               signed_len) == 1;
     EVP_MD_CTX_free(ctx);
     free(sig);
-    return ok ? RESULT_OK : reject(err, "bad_signature",
-                                   "signature does not verify");
+    if (ok)
+        return RESULT_OK;
+    /* A signature that fails to verify queues OpenSSL errors; see
+     * jwt_verifier_new(). */
+    ERR_clear_error();
+    return reject(err, "bad_signature", "signature does not verify");
 }
 
 /* A NumericDate claim (RFC 7519 §2); absent → 0 in *present. */

@@ -14,10 +14,10 @@ struct jwt_verifier;
 
 /*
  * Parses `pem` (PKIX "PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY"; it must be
- * RSA). `issuer` and `audience` may be NULL (then not checked); they are
- * copied. RESULT_CONFIG naming JWT_PUBLIC_KEY when the key is unusable.
- * Caller owns `*out`; free with jwt_verifier_free(). On failure `*out`
- * is untouched.
+ * RSA of at least 2048 bits, RFC 7518 §3.3). `issuer` and `audience` may
+ * be NULL (then not checked); they are copied. RESULT_CONFIG naming
+ * JWT_PUBLIC_KEY when the key is unusable. Caller owns `*out`; free with
+ * jwt_verifier_free(). On failure `*out` is untouched.
  */
 enum result jwt_verifier_new(const char *pem, const char *issuer,
                              const char *audience, struct jwt_verifier **out,
