@@ -10,7 +10,8 @@
 #define MAX_SIMULATED_FAILURES 10
 #define PROGRESS_STEPS 10 /* process_data reports after each tenth */
 
-/* process_data: payload.items, a non-empty array of numbers. */
+/* process_data: payload.items, a non-empty array of finite numbers (JSON
+ * has no infinities, but cJSON reads 1e400 as one). */
 static enum result validate_process_data(const cJSON *payload,
                                          struct error_info *err)
 {
@@ -20,9 +21,9 @@ static enum result validate_process_data(const cJSON *payload,
                            "payload.items must be a non-empty array");
     int n = 0;
     for (const cJSON *v = items->child; v; v = v->next, n++)
-        if (!cJSON_IsNumber(v))
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
             return error_field(err, "items",
-                               "payload.items[%d] is not a number", n);
+                               "payload.items[%d] is not a finite number", n);
     if (n > MAX_ITEMS)
         return error_field(err, "items", "payload.items has over %d entries",
                            MAX_ITEMS);

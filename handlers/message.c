@@ -2,7 +2,6 @@
 #include "message.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +72,104 @@ static int valid_chars(const char *s, size_t max, const char *extra)
     return 1;
 }
 
-/* The body as text: base64-decoded when the event says so. Caller frees. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/*
+ * Strict RFC 4648 base64 (API Gateway's encoding of binary frames): a
+ * multiple of 4 characters of the standard alphabet, '=' only as the
+ * last one or two. OpenSSL's EVP_DecodeBlock is laxer (blanks, '='
+ * anywhere). Returns the decoded length, or -1; `out` holds n / 4 * 3.
+ */
+static long b64_decode(const char *in, size_t n, unsigned char *out)
+{
+    if (n % 4)
+        return -1;
+    size_t pad = 0;
+    if (n && in[n - 1] == '=')
+        pad = in[n - 2] == '=' ? 2 : 1;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned long v = 0;
+        for (size_t k = 0; k < 4; k++) {
+            int d = i + k >= n - pad ? 0 : b64_value((unsigned char)in[i + k]);
+            if (d < 0)
+                return -1;
+            v = v << 6 | (unsigned long)d;
+        }
+        out[len++] = (unsigned char)(v >> 16);
+        out[len++] = (unsigned char)(v >> 8);
+        out[len++] = (unsigned char)v;
+    }
+    return (long)(len - pad);
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or > U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t more;
+        unsigned long cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            more = 1, cp = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0)
+            more = 2, cp = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0)
+            more = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return 0;
+        if (n - i <= more)
+            return 0;
+        for (size_t k = 1; k <= more; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += more + 1;
+    }
+    return 1;
+}
+
+/*
+ * Whether JSON text holds a NUL character: a raw byte, or the escape
+ * \u0000, which cJSON would turn into a string silently cut short (an id
+ * "a\u0000b" would become "a"). Backslashes occur only in strings in
+ * JSON that parses, so no string tracking is needed.
+ */
+static int has_nul(const char *text, size_t len)
+{
+    if (memchr(text, '\0', len))
+        return 1;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (text[i] == '\\') {
+            if (text[i + 1] == 'u' && i + 6 <= len &&
+                memcmp(text + i + 2, "0000", 4) == 0)
+                return 1;
+            i++; /* the escaped character */
+        }
+    return 0;
+}
+
+/*
+ * The body as text, base64-decoded when the event says so; NUL-terminated
+ * at `*len`. NULL when it is missing, not valid base64, or over the limit
+ * (then `*too_large`). Caller frees.
+ */
 static char *body_text(const cJSON *event, size_t *len, int *too_large)
 {
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(event, "body");
@@ -88,22 +184,24 @@ static char *body_text(const cJSON *event, size_t *len, int *too_large)
         *len = n;
         return *too_large ? NULL : xstrdup(body->valuestring);
     }
-    if (n % 4 || n / 4 * 3 > MESSAGE_MAX_BODY_BYTES + 2) {
-        *too_large = n / 4 * 3 > MESSAGE_MAX_BODY_BYTES + 2;
+    /* At least n / 4 * 3 - 2 bytes once decoded. */
+    if (n / 4 * 3 > MESSAGE_MAX_BODY_BYTES + 2) {
+        *too_large = 1;
         return NULL;
     }
     unsigned char *raw = xmalloc(n / 4 * 3 + 1);
-    int got = EVP_DecodeBlock(raw, (const unsigned char *)body->valuestring,
-                              (int)n);
+    long got = b64_decode(body->valuestring, n, raw);
     if (got < 0) {
         free(raw);
         return NULL;
     }
-    size_t pad = n && body->valuestring[n - 1] == '=' ? 1 : 0;
-    pad += n > 1 && body->valuestring[n - 2] == '=' ? 1 : 0;
-    *len = (size_t)got - pad;
+    *len = (size_t)got;
     raw[*len] = '\0';
-    *too_large = *len > MESSAGE_MAX_BODY_BYTES;
+    if (*len > MESSAGE_MAX_BODY_BYTES) {
+        *too_large = 1;
+        free(raw);
+        return NULL;
+    }
     return (char *)raw;
 }
 
@@ -117,10 +215,16 @@ static char *parse(struct msg *m, const cJSON *event)
         return fail(m, REPLY_PAYLOAD_TOO_LARGE,
                     "message body is over 128 KB", NULL);
     if (!text)
-        return fail(m, REPLY_INVALID_MESSAGE, "message body is missing or not valid base64",
-                    NULL);
-    m->root = memchr(text, '\0', len) ? NULL
-                                      : cJSON_ParseWithLength(text, len);
+        return fail(m, REPLY_INVALID_MESSAGE,
+                    "message body is missing or not valid base64", NULL);
+    if (!utf8_valid((const unsigned char *)text, len) || has_nul(text, len)) {
+        free(text);
+        return fail(m, REPLY_INVALID_MESSAGE,
+                    "message must be UTF-8 text without NUL characters", NULL);
+    }
+    /* The length counts the terminating NUL so that trailing garbage
+     * ("{...} x", two objects) is refused, as cJSON_ParseWithOpts does. */
+    m->root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
     free(text);
     if (!cJSON_IsObject(m->root))
         return fail(m, REPLY_INVALID_MESSAGE,

@@ -174,7 +174,11 @@ static enum result endpoint_for(struct mgmt *m, const char *url,
     return RESULT_OK;
 }
 
-/* One call; 410 Gone becomes RESULT_NOT_FOUND. */
+/*
+ * One call; 410 Gone becomes RESULT_NOT_FOUND. `err` is cleared first: a
+ * status left in it by an earlier call must not turn a bad URL or id into
+ * "gone" (a caller would then delete a live connection).
+ */
 static enum result call(struct mgmt *m, const char *method,
                         const char *endpoint, const char *connection_id,
                         const char *body, size_t len, int64_t deadline_ms,
@@ -182,6 +186,7 @@ static enum result call(struct mgmt *m, const char *method,
 {
     struct endpoint *e = NULL;
     char path[1024];
+    error_clear(err);
     enum result r = endpoint_for(m, endpoint, &e, err);
     if (r == RESULT_OK)
         r = mgmt_path(e->base_path, connection_id, path, sizeof(path), err);
