@@ -345,6 +345,24 @@ static enum result run_job(struct job *j, const struct action *action,
 }
 
 /*
+ * After an infrastructure failure mid-run: hands the request back
+ * (PROCESSING→RETRYING, best effort) so that Lambda's next delivery of
+ * the record can claim it again instead of finding it taken.
+ */
+static void release(struct job *j)
+{
+    if (j->req.status != REQ_PROCESSING)
+        return;
+    struct error_info err;
+    j->req.retry_after[0] = '\0';
+    if (req_update_status(&j->a->store, &j->req, REQ_RETRYING, j->deadline_ms,
+                          &err) != RESULT_OK)
+        log_kv(LOG_WARN, "could not hand a failed request back; it stays "
+               "PROCESSING", "requestId", j->req.request_id, "error",
+               err.message, (char *)NULL);
+}
+
+/*
  * One stream record. RESULT_OK when it is done with (run, skipped or not
  * ours); an infrastructure failure makes it a batch item failure.
  */
@@ -375,6 +393,8 @@ static enum result process_record(struct app *a, const cJSON *record,
             const struct action *action = actions_find(j.req.action);
             if (action && action->run) {
                 r = run_job(&j, action, err);
+                if (r != RESULT_OK)
+                    release(&j);
             } else {
                 struct error_info unknown;
                 error_set(&unknown, RESULT_UNSUPPORTED, "UnknownAction",

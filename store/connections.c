@@ -276,7 +276,8 @@ static enum result list_by(struct store *s, const char *index,
                           .descending = 1,
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
-    r = store_query_page(s, &q, cursor, allowed, limit, &items,
+    struct store_cursor_spec spec = {allowed, attr, value};
+    r = store_query_page(s, &q, cursor, &spec, limit, &items,
                          &page->next_cursor, err);
     size_t n = (size_t)cJSON_GetArraySize(items);
     page->items = xcalloc(n ? n : 1, sizeof(*page->items));

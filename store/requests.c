@@ -180,8 +180,10 @@ static enum result check_new(const struct request *r, struct error_info *err)
     return RESULT_OK;
 }
 
-static enum result build_item(const struct request *r, cJSON **out,
-                              struct error_info *err)
+/* The attributes every request has, from `r`; RESULT_INVALID_INPUT
+ * naming the payload path when the payload does not convert. */
+static enum result base_item(const struct request *r, cJSON **out,
+                             struct error_info *err)
 {
     char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", r->request_id);
@@ -206,6 +208,17 @@ static enum result build_item(const struct request *r, cJSON **out,
     item_set_s(item, "updated_at", r->updated_at);
     item_set_i64(item, "version", r->version);
     item_set_i64(item, "ttl", r->ttl);
+    *out = item;
+    return RESULT_OK;
+}
+
+static enum result build_item(const struct request *r, cJSON **out,
+                              struct error_info *err)
+{
+    cJSON *item = NULL;
+    enum result e = base_item(r, &item, err);
+    if (e != RESULT_OK)
+        return e;
     /* The 400 KB item limit, checked before sending; the payload is
      * what can make an item big, so it is named. */
     e = item_check_size(item, "payload", err);
@@ -215,6 +228,49 @@ static enum result build_item(const struct request *r, cJSON **out,
     }
     *out = item;
     return RESULT_OK;
+}
+
+static void probe_s(cJSON *item, const char *name, const char *v)
+{
+    if (v && *v)
+        item_set_s(item, name, v);
+}
+
+static void probe_m(cJSON *item, const char *name, const cJSON *json)
+{
+    cJSON *av = NULL;
+    if (json && item_av_from_json(json, name, &av, NULL) == RESULT_OK)
+        item_set(item, name, av);
+}
+
+/*
+ * The whole item as an update of `r` would leave it, with attribute
+ * `name` set to `av` (borrowed), must fit DynamoDB's 400 KB item limit:
+ * RESULT_INVALID_INPUT naming `name` otherwise. Checked before the call,
+ * so the service never refuses the size (its error names no field).
+ * `r` mirrors the stored item; were it stale, the version would fail.
+ */
+static enum result check_size_with(const struct request *r, enum req_status to,
+                                   const char *name, const cJSON *av,
+                                   struct error_info *err)
+{
+    static const char stamp[] = "0000-00-00T00:00:00.000Z";
+    cJSON *item = NULL;
+    if (base_item(r, &item, NULL) != RESULT_OK)
+        item = item_new();
+    item_set_s(item, "status", req_status_str(to));
+    item_set_s(item, "updated_at", stamp);
+    item_set_s(item, "processing_started", stamp);
+    item_set_s(item, "processing_ended", stamp);
+    probe_s(item, "progress_message", r->progress_message);
+    probe_s(item, "error", r->error);
+    probe_s(item, "retry_after", r->retry_after);
+    probe_m(item, "progress_details", r->progress_details);
+    probe_m(item, "result", r->result);
+    item_set(item, name, cJSON_Duplicate(av, 1));
+    enum result e = item_check_size(item, name, err);
+    cJSON_Delete(item);
+    return e;
 }
 
 enum result req_enqueue(struct store *s, struct request *r,
@@ -285,13 +341,14 @@ enum result req_get(struct store *s, const char *request_id,
 
 /*
  * One conditional UpdateItem: `set` (a SET clause list without "SET")
- * plus status, updated_at and version, on condition that the item is at
- * r->status and r->version. `e` holds the values `set` uses.
+ * plus status, updated_at and version, and `remove` (attribute names
+ * without "REMOVE", or NULL), on condition that the item is at r->status
+ * and r->version. `e` holds the values `set` uses.
  */
 static enum result update(struct store *s, struct request *r,
                           enum req_status to, const char *set,
-                          struct ddb_expr *e, int64_t deadline_ms,
-                          struct error_info *err)
+                          const char *remove, struct ddb_expr *e,
+                          int64_t deadline_ms, struct error_info *err)
 {
     enum result res = store_check_id("request_id", r->request_id, err);
     if (res != RESULT_OK)
@@ -306,10 +363,12 @@ static enum result update(struct store *s, struct request *r,
     ddb_expr_value(e, ":now", item_av_s(now));
     struct buf expr;
     buf_init(&expr, 4096);
-    res = buf_appendf(&expr,
-                      "SET #status = :to, updated_at = :now, "
-                      "version = version + :one%s%s",
-                      set && *set ? ", " : "", set ? set : "");
+    res =
+        buf_appendf(&expr,
+                    "SET #status = :to, updated_at = :now, "
+                    "version = version + :one%s%s%s%s",
+                    set && *set ? ", " : "", set ? set : "",
+                    remove && *remove ? " REMOVE " : "", remove ? remove : "");
     if (res != RESULT_OK) {
         buf_cleanup(&expr);
         return res;
@@ -359,7 +418,7 @@ enum result req_update_status(struct store *s, struct request *r,
         set = "processing_ended = :now";
     }
     enum req_status from = r->status;
-    enum result res = update(s, r, to, set, &e, deadline_ms, err);
+    enum result res = update(s, r, to, set, NULL, &e, deadline_ms, err);
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         if (to == REQ_PROCESSING)
@@ -396,17 +455,37 @@ enum result req_update_progress(struct store *s, struct request *r,
     enum result res = RESULT_OK;
     if (details)
         res = item_av_from_json(details, "progress_details", &details_av, err);
+    if (res == RESULT_OK && details_av) {
+        /* The item as it will be: this message, these details. A shallow
+         * view, only read. */
+        struct request view = *r;
+        view.progress_message = (char *)message;
+        res = check_size_with(&view, REQ_PROCESSING, "progress_details",
+                              details_av, err);
+    }
     if (res != RESULT_OK) {
+        cJSON_Delete(details_av);
         ddb_expr_cleanup(&e);
         return res;
     }
+    /* A missing message or details is removed, never stored as NULL:
+     * progress_message is an S and progress_details an M (DESIGN.md §3). */
     ddb_expr_value(&e, ":p", item_av_i64(progress));
-    ddb_expr_value(&e, ":m", message ? item_av_s(message) : item_av_null());
-    ddb_expr_value(&e, ":d", details_av ? details_av : item_av_null());
-    res = update(s, r, REQ_PROCESSING,
-                 "progress = :p, progress_message = :m, "
-                 "progress_details = :d",
-                 &e, deadline_ms, err);
+    if (message)
+        ddb_expr_value(&e, ":m", item_av_s(message));
+    if (details_av)
+        ddb_expr_value(&e, ":d", details_av);
+    const char *set = message && details_av
+                          ? "progress = :p, progress_message = :m, "
+                            "progress_details = :d"
+                      : message    ? "progress = :p, progress_message = :m"
+                      : details_av ? "progress = :p, progress_details = :d"
+                                   : "progress = :p";
+    const char *remove = message && details_av ? NULL
+                         : message             ? "progress_details"
+                         : details_av          ? "progress_message"
+                                      : "progress_message, progress_details";
+    res = update(s, r, REQ_PROCESSING, set, remove, &e, deadline_ms, err);
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         r->progress = progress;
@@ -434,16 +513,7 @@ enum result req_complete(struct store *s, struct request *r,
     cJSON_Delete(empty);
     if (res != RESULT_OK)
         return res;
-    /* The whole item must stay under 400 KB: check result with the rest. */
-    cJSON *probe = item_new();
-    item_set(probe, "result", cJSON_Duplicate(av, 1));
-    if (r->payload) {
-        cJSON *pav = NULL;
-        if (item_av_from_json(r->payload, "payload", &pav, NULL) == RESULT_OK)
-            item_set(probe, "payload", pav);
-    }
-    res = item_check_size(probe, "result", err);
-    cJSON_Delete(probe);
+    res = check_size_with(r, REQ_COMPLETED, "result", av, err);
     if (res != RESULT_OK) {
         cJSON_Delete(av);
         return res;
@@ -455,7 +525,7 @@ enum result req_complete(struct store *s, struct request *r,
     ddb_expr_name(&e, "#result", "result");
     res = update(s, r, REQ_COMPLETED,
                  "#result = :r, progress = :hundred, processing_ended = :now",
-                 &e, deadline_ms, err);
+                 NULL, &e, deadline_ms, err);
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         r->progress = 100;
@@ -466,6 +536,16 @@ enum result req_complete(struct store *s, struct request *r,
     return res;
 }
 
+/* A copy of at most `max` bytes of `s`, never cut inside a UTF-8
+ * sequence (a cut one would make the whole item invalid). */
+static char *utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    while (n > 0 && s[n] && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return xstrndup(s, n);
+}
+
 enum result req_fail(struct store *s, struct request *r, const char *error,
                      int64_t deadline_ms, struct error_info *err)
 {
@@ -473,14 +553,14 @@ enum result req_fail(struct store *s, struct request *r, const char *error,
         return error_field(err, "status", "only a PROCESSING request can fail");
     if (!error || !*error)
         error = "failed";
-    char *msg = xstrndup(error, REQ_MAX_ERROR_BYTES);
+    char *msg = utf8_prefix(error, REQ_MAX_ERROR_BYTES);
     struct ddb_expr e;
     ddb_expr_init(&e);
     ddb_expr_value(&e, ":e", item_av_s(msg));
     ddb_expr_name(&e, "#error", "error");
-    enum result res = update(s, r, REQ_FAILED,
-                             "#error = :e, processing_ended = :now", &e,
-                             deadline_ms, err);
+    enum result res =
+        update(s, r, REQ_FAILED, "#error = :e, processing_ended = :now", NULL,
+               &e, deadline_ms, err);
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         memcpy(r->processing_ended, r->updated_at, sizeof(r->updated_at));
@@ -536,7 +616,8 @@ static enum result list_by(struct store *s, const char *index,
                           .descending = 1,
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
-    e = store_query_page(s, &q, cursor, allowed, limit, &items,
+    struct store_cursor_spec spec = {allowed, attr, value};
+    e = store_query_page(s, &q, cursor, &spec, limit, &items,
                          &page->next_cursor, err);
     size_t n = (size_t)cJSON_GetArraySize(items);
     page->items = xcalloc(n ? n : 1, sizeof(*page->items));

@@ -116,7 +116,9 @@ enum result req_update_status(struct store *s, struct request *r,
  * Sets progress (0-100), progress_message (may be NULL) and
  * progress_details (a JSON object, borrowed; may be NULL) while the
  * request is PROCESSING at r->version; RESULT_CONDITION_FAILED otherwise
- * (e.g. it was cancelled).
+ * (e.g. it was cancelled). A NULL message or details removes the stored
+ * one. RESULT_INVALID_INPUT naming the field, before any call, for a bad
+ * value or details that would take the item past 400 KB.
  */
 enum result req_update_progress(struct store *s, struct request *r,
                                 int progress, const char *message,
@@ -124,12 +126,14 @@ enum result req_update_progress(struct store *s, struct request *r,
                                 struct error_info *err) WARN_UNUSED;
 
 /* PROCESSING → COMPLETED with `result` (a JSON object, borrowed), progress
- * 100 and processing_ended. */
+ * 100 and processing_ended. A result that would take the whole item past
+ * 400 KB is RESULT_INVALID_INPUT ("result") before any call. */
 enum result req_complete(struct store *s, struct request *r,
                          const cJSON *result, int64_t deadline_ms,
                          struct error_info *err) WARN_UNUSED;
 
-/* PROCESSING → FAILED with `error` saved. */
+/* PROCESSING → FAILED with `error` saved (cut to REQ_MAX_ERROR_BYTES at
+ * a UTF-8 character boundary). */
 enum result req_fail(struct store *s, struct request *r, const char *error,
                      int64_t deadline_ms,
                      struct error_info *err) WARN_UNUSED;

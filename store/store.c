@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,12 +56,12 @@ enum result store_check_id(const char *field, const char *id,
                            STORE_MAX_ID_BYTES);
     const unsigned char *p = (const unsigned char *)id;
     for (size_t i = 0; i < len;) {
-        if (p[i] < 0x20 || p[i] == 0x7f)
-            return error_field(err, field, "%s has a control character",
-                               field);
         size_t n = utf8_len(p + i, len - i);
         if (!n)
             return error_field(err, field, "%s is not valid UTF-8", field);
+        /* C0, DEL and C1 (U+0080-U+009F, encoded C2 80-C2 9F). */
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0))
+            return error_field(err, field, "%s has a control character", field);
         i += n;
     }
     return RESULT_OK;
@@ -138,17 +139,35 @@ static int b64url_decode(const char *in, size_t n, unsigned char *out)
     return len < 0 ? -1 : len - (int)pad;
 }
 
-static int allowed_name(const char *name, const char *const *allowed)
+/*
+ * A key we made for this list has exactly the spec's attributes, each
+ * once, each a non-empty S, and is in the list's partition. A partial or
+ * foreign key is refused here, before the service sees it.
+ */
+static int key_matches(const cJSON *k, const struct store_cursor_spec *spec)
 {
-    for (; *allowed; allowed++)
-        if (strcmp(name, *allowed) == 0)
-            return 1;
-    return 0;
+    if (!cJSON_IsObject(k))
+        return 0;
+    size_t want = 0, got = 0;
+    for (; spec->keys[want]; want++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(k, spec->keys[want]);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(a, "S");
+        if (!cJSON_IsObject(a) || !cJSON_IsString(s) || a->child != s ||
+            s->next || !*s->valuestring)
+            return 0;
+    }
+    for (const cJSON *a = k->child; a; a = a->next)
+        got++;
+    if (got != want) /* something else, or a name twice */
+        return 0;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(k, spec->partition), "S");
+    return cJSON_IsString(p) && strcmp(p->valuestring, spec->value) == 0;
 }
 
 enum result store_cursor_decode(const char *cursor,
-                                const char *const *allowed, cJSON **key,
-                                struct error_info *err)
+                                const struct store_cursor_spec *spec,
+                                cJSON **key, struct error_info *err)
 {
     *key = NULL;
     if (!cursor || !*cursor)
@@ -161,14 +180,7 @@ enum result store_cursor_decode(const char *cursor,
     cJSON *k = len > 0 ? cJSON_ParseWithLength((char *)raw, (size_t)len)
                        : NULL;
     free(raw);
-    int ok = cJSON_IsObject(k) && k->child;
-    for (const cJSON *a = k ? k->child : NULL; ok && a; a = a->next) {
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(a, "S");
-        ok = a->string && allowed_name(a->string, allowed) &&
-             cJSON_IsObject(a) && cJSON_IsString(s) && a->child == s &&
-             !s->next && *s->valuestring;
-    }
-    if (!ok) {
+    if (!key_matches(k, spec)) {
         cJSON_Delete(k);
         return error_field(err, "cursor", "cursor is not valid");
     }
@@ -187,13 +199,14 @@ cJSON *store_key(const char *pk, const char *sk)
 }
 
 enum result store_query_page(struct store *s, const struct ddb_query *q,
-                             const char *cursor, const char *const *allowed,
-                             int limit, cJSON **items, char **next_cursor,
+                             const char *cursor,
+                             const struct store_cursor_spec *spec, int limit,
+                             cJSON **items, char **next_cursor,
                              struct error_info *err)
 {
     cJSON *start = NULL;
     struct ddb_page page = {0};
-    enum result r = store_cursor_decode(cursor, allowed, &start, err);
+    enum result r = store_cursor_decode(cursor, spec, &start, err);
     if (r != RESULT_OK)
         return r;
     struct ddb_query query = *q;
@@ -204,6 +217,10 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
         *next_cursor = store_cursor_encode(page.last_evaluated_key);
         *items = page.items;
         page.items = NULL;
+    } else if (r == RESULT_INVALID_INPUT && start && err && !err->field[0]) {
+        /* Our queries are valid; with a start key, the key is at fault
+         * ("does not match the range key predicate"). */
+        snprintf(err->field, sizeof(err->field), "cursor");
     }
     ddb_page_cleanup(&page);
     cJSON_Delete(start);

@@ -32,7 +32,8 @@ void store_cleanup(struct store *s);
 
 /*
  * Checks an id: non-empty, at most STORE_MAX_ID_BYTES bytes, valid UTF-8
- * without control characters. RESULT_INVALID_INPUT naming `field`.
+ * without control characters (C0, DEL, C1). RESULT_INVALID_INPUT naming
+ * `field`.
  */
 enum result store_check_id(const char *field, const char *id,
                            struct error_info *err) WARN_UNUSED;
@@ -50,14 +51,27 @@ int64_t store_ttl(const struct store *s, int64_t offset_s);
 char *store_cursor_encode(const cJSON *key);
 
 /*
+ * What a list's cursor must hold: exactly the attributes `keys` (the
+ * table's key and the index's, as a LastEvaluatedKey has them), each a
+ * non-empty S, with `partition` (pk, or the index's hash key) equal to
+ * `value`, the partition the list reads: a cursor cannot be carried from
+ * one list to another. Every pointer is borrowed.
+ */
+struct store_cursor_spec {
+    const char *const *keys; /* NULL-terminated */
+    const char *partition;
+    const char *value;
+};
+
+/*
  * Decodes a cursor into an ExclusiveStartKey (caller owns; cJSON_Delete).
  * A NULL or empty cursor gives `*key` = NULL (first page). Anything that
- * is not a cursor we made — bad base64, not JSON, not a map of string
- * attributes named in `allowed` (NULL-terminated), over 1 KB — is
- * RESULT_INVALID_INPUT naming "cursor".
+ * is not a cursor we made for this list — bad base64, not JSON, over
+ * 1 KB, not what `spec` says — is RESULT_INVALID_INPUT naming "cursor".
  */
 enum result store_cursor_decode(const char *cursor,
-                                const char *const *allowed, cJSON **key,
+                                const struct store_cursor_spec *spec,
+                                cJSON **key,
                                 struct error_info *err) WARN_UNUSED;
 
 /* Clamps a caller's page size into 1..STORE_MAX_PAGE (0 means the max). */
@@ -67,14 +81,17 @@ int store_page_limit(int limit);
 char *store_dup_s(const cJSON *item, const char *name);
 
 /*
- * One page of `q` resumed from `cursor` (see store_cursor_decode; its keys
- * must be among `allowed`), at most `limit` items (clamped). `*items` gets
- * the page's items (caller owns; cJSON_Delete) and `*next_cursor` the
- * cursor of the next page or NULL on the last (caller frees).
+ * One page of `q` resumed from `cursor` (checked against `spec`, see
+ * store_cursor_decode; a start key the service still refuses is also
+ * RESULT_INVALID_INPUT naming "cursor"), at most `limit` items (clamped).
+ * `*items` gets the page's items (caller owns; cJSON_Delete) and
+ * `*next_cursor` the cursor of the next page or NULL on the last (caller
+ * frees).
  */
 enum result store_query_page(struct store *s, const struct ddb_query *q,
-                             const char *cursor, const char *const *allowed,
-                             int limit, cJSON **items, char **next_cursor,
+                             const char *cursor,
+                             const struct store_cursor_spec *spec, int limit,
+                             cJSON **items, char **next_cursor,
                              struct error_info *err) WARN_UNUSED;
 
 /*

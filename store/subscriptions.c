@@ -265,7 +265,8 @@ enum result sub_list_by_connection(struct store *s, const char *connection_id,
                           .consistent = 1,
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
-    r = store_query_page(s, &q, cursor, base_keys, limit, &items,
+    struct store_cursor_spec spec = {base_keys, "pk", pk};
+    r = store_query_page(s, &q, cursor, &spec, limit, &items,
                          &page->next_cursor, err);
     ddb_expr_cleanup(&e);
     return to_page(r, items, page, err);
@@ -289,7 +290,9 @@ enum result sub_list_by_request(struct store *s, const char *request_id,
                           .expr = &e,
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
-    r = store_query_page(s, &q, cursor, request_index_keys, limit, &items,
+    struct store_cursor_spec spec = {request_index_keys, "request_id",
+                                     request_id};
+    r = store_query_page(s, &q, cursor, &spec, limit, &items,
                          &page->next_cursor, err);
     ddb_expr_cleanup(&e);
     return to_page(r, items, page, err);

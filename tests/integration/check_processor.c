@@ -639,8 +639,9 @@ END_TEST
 
 /* ---- An injected store fault: a proxy in front of DynamoDB Local ------ */
 
-/* While set, UpdateItems naming this text answer 500 InternalFailure. */
-static char fault_marker[64];
+/* While set, UpdateItems naming this text (and fault_also, when set)
+ * answer 500 InternalFailure. */
+static char fault_marker[64], fault_also[64];
 
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
 {
@@ -654,7 +655,8 @@ static void on_proxy(void *ctx, const struct test_http_request *req,
     (void)ctx;
     const char *target = test_http_header(req, "X-Amz-Target");
     if (*fault_marker && target && strstr(target, "UpdateItem") &&
-        strstr(req->body, fault_marker)) {
+        strstr(req->body, fault_marker) &&
+        (!*fault_also || strstr(req->body, fault_also))) {
         reply->status = 500;
         snprintf(reply->headers, sizeof(reply->headers),
                  "Content-Type: application/x-amz-json-1.0\r\n");
@@ -702,6 +704,7 @@ static struct test_http *proxy;
 static void setup_proxy(void)
 {
     fault_marker[0] = '\0';
+    fault_also[0] = '\0';
     proxy = test_http_start(on_proxy, NULL);
     ck_assert_ptr_nonnull(proxy);
     start(test_http_url(proxy));
@@ -751,6 +754,34 @@ START_TEST(partial_batch_failure_for_a_store_fault)
 }
 END_TEST
 
+START_TEST(store_fault_mid_run_hands_the_request_back)
+{
+    add_connection("conn-a=");
+    enqueue("req-mid", "process_data", "{\"items\":[4,5,6]}");
+    subscribe("conn-a=", "req-mid", SUB_ALL);
+    cJSON *rec = record_for("req-mid", "INSERT", "950");
+    cJSON *again = cJSON_Duplicate(rec, 1);
+    /* Progress writes fail; the claim and the hand-back do not. */
+    snprintf(fault_marker, sizeof(fault_marker), "REQ#req-mid");
+    snprintf(fault_also, sizeof(fault_also), "progress_message");
+    char *failed = run_batch(&rec, 1, app_fixture_deadline());
+    ck_assert_str_eq(failed, "950");
+    free(failed);
+    fault_marker[0] = '\0';
+    struct request r = get_request("req-mid");
+    ck_assert_str_eq(req_status_str(r.status), "RETRYING");
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 0);
+
+    expect_no_failures(again);
+    r = get_request("req-mid");
+    ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
+    ck_assert_double_eq(num(r.result, "sum"), 15);
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
+}
+END_TEST
+
 Suite *processor_suite(void)
 {
     Suite *s = suite_create("processor");
@@ -785,6 +816,7 @@ Suite *processor_suite(void)
     tcase_add_checked_fixture(tc, setup_proxy, teardown_proxy);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, partial_batch_failure_for_a_store_fault);
+    tcase_add_test(tc, store_fault_mid_run_hands_the_request_back);
     suite_add_tcase(s, tc);
     return s;
 }
