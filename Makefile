@@ -100,25 +100,6 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS) $(CHECK_LIBS)
 
-# `make run` until the local gateway lands: sample events through the
-# bootstrap, served by the tests' Runtime API server.
-SAMPLE_OBJ := $(patsubst %.c,$(BUILD)/%.o,local/sample_run.c \
-              tests/support/fake_rapi.c tests/support/test_http.c \
-              tests/support/proc.c)
-$(BUILD)/local/%.o: CFLAGS += -Itests/support
-$(BUILD)/sample_run: $(SAMPLE_OBJ)
-	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread
-
-# Benchmarks: bench/<name>.c linked with the library (and the tests'
-# DynamoDB Local launcher); run by scripts/bench.
-$(BUILD)/bench/%.o: CFLAGS += -Itests/support
-$(BUILD)/ddb_bench: $(BUILD)/bench/ddb_bench.o \
-                    $(BUILD)/tests/support/ddb_local.o \
-                    $(BUILD)/tests/support/net_util.o $(BUILD)/libstreamer.a
-	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-
 # Installs what is missing (apt-get, npm ci); cheap when nothing is.
 deps:
 	$(Q)scripts/deps
@@ -142,7 +123,7 @@ test: deps
 asan: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
 
-run: deps all $(BUILD)/sample_run
+run: deps all $(BUILD)/gateway
 	$(Q)scripts/run
 
 bench: deps all

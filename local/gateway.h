@@ -1,0 +1,111 @@
+/* The local gateway's parts: settings, invoker, WebSocket API, poller. */
+#ifndef STREAMER_GATEWAY_H
+#define STREAMER_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The gateway's settings, from the command line (gateway.c). */
+struct gateway_options {
+    int port;                 /* WebSocket + Management API; 0: any free */
+    const char *bootstrap;    /* the function's executable */
+    const char *stage;        /* "prod" */
+    long timeout_ms;          /* the function's timeout */
+    const char *ddb_endpoint; /* DynamoDB Local, or NULL */
+    int create_tables;
+    int stream;
+};
+
+/* Epoch milliseconds (CLOCK_REALTIME). */
+int64_t gateway_now_ms(void);
+
+/*
+ * One readable line on stderr: "HH:MM:SS.mmm gateway: <message>". Safe
+ * from any thread (one fprintf per line).
+ */
+void gateway_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * `n` random bytes as standard base64 with '+' '/' made URL-safe ('-'
+ * '_'), so an id never needs escaping in a path; e.g. 11 bytes give 16
+ * characters ending in '=' like API Gateway's connection ids. `out` holds
+ * at least 4 * ((n + 2) / 3) + 1 bytes.
+ */
+void gateway_random_id(char *out, size_t n);
+
+/* ---- invoker.c: the Lambda Runtime API and the bootstrap process ---- */
+
+struct invoker;
+
+/*
+ * Starts the Runtime API on a free loopback port and the supervisor that
+ * keeps one `bootstrap` process running (restarted when it dies). The
+ * process inherits the environment. Returns NULL (logged) on failure.
+ * Free with invoker_free().
+ */
+struct invoker *invoker_new(const char *bootstrap, long timeout_ms);
+
+/* "127.0.0.1:PORT" of the Runtime API (owned by `inv`). */
+const char *invoker_address(const struct invoker *inv);
+
+/* Spawns the bootstrap; 0 when it reached its first /next within
+ * `wait_ms`, -1 (logged) when it failed to initialise or exit. */
+int invoker_start(struct invoker *inv, long wait_ms);
+
+/*
+ * Invokes the function with `event` (JSON text, borrowed) and waits for
+ * its answer, events being handed over one at a time in arrival order.
+ * `label` names the event in the log. Returns 0 with `*answer` the
+ * function's response, 1 with `*answer` its error document (a function
+ * error, a crash or a timeout), -1 when the gateway is stopping
+ * (`*answer` NULL). Caller owns `*answer`; free with free().
+ */
+int invoker_invoke(struct invoker *inv, const char *label, const char *event,
+                   char **answer);
+
+/* Refuses new events, fails waiting ones and stops the bootstrap. */
+void invoker_stop(struct invoker *inv);
+
+/* Stops everything (if not yet) and frees `inv`; NULL is a no-op. */
+void invoker_free(struct invoker *inv);
+
+/* ---- wsapi.c: WebSocket API and Management API ---- */
+
+struct wsapi;
+
+/* Serves ws://127.0.0.1:PORT/<stage> and the Management API; NULL
+ * (logged) when the port cannot be bound. Free with wsapi_free(). */
+struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv);
+
+/* The port actually bound. */
+int wsapi_port(const struct wsapi *ws);
+
+/* Stops serving: closes every connection (no $disconnect) and frees. */
+void wsapi_free(struct wsapi *ws);
+
+/* ---- poller.c: DynamoDB Streams → the function ---- */
+
+struct poller;
+
+/*
+ * Polls the stream of `table` at `endpoint` on its own thread and invokes
+ * the function with batches. `from_start`: TRIM_HORIZON for the shards
+ * open at start, else LATEST. NULL (logged) when the thread cannot start.
+ */
+struct poller *poller_new(const char *endpoint, const char *region,
+                          const char *table, int from_start,
+                          struct invoker *inv);
+
+/* Stops the thread and frees; NULL is a no-op. */
+void poller_free(struct poller *p);
+
+/* ---- devtoken.c ---- */
+
+/*
+ * Prints an RS256 JWT signed by the PEM private key at `key_path` (sub
+ * "dev-user", tenant_id "dev-tenant", exp in 24 h; iss and aud from
+ * JWT_ISSUER / JWT_AUDIENCE when set) on stdout. 0, or -1 (logged).
+ */
+int devtoken_print(const char *key_path);
+
+#endif
