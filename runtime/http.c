@@ -6,13 +6,59 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "xmalloc.h"
 
 struct http_client {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
+    /* TLS trust, chosen once (choose_trust); NULL = not set. */
+    char *ca_file;
+    char *ca_path;
 };
+
+/* Hashed CA folders, first found wins: Amazon Linux 2023's (what
+ * provided.al2023 has, from ca-certificates' update-ca-trust), then
+ * Debian's. */
+static const char *const ca_dirs[] = {
+    "/etc/pki/ca-trust/extracted/pem/directory-hash",
+    "/etc/ssl/certs",
+};
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/*
+ * Where TLS peers' CA certificates are looked up. A hashed folder
+ * (OpenSSL's X509_LOOKUP_hash_dir) is read lazily, one certificate per
+ * issuer asked for, about 3 ms on the first connection; a full bundle
+ * file is parsed whole on every new connection's SSL_CTX, about 47 ms
+ * with OpenSSL 3.0 (DESIGN.md §7). So no bundle file is used unless one
+ * is asked for: AWS_CA_BUNDLE (the AWS SDKs' setting) or SSL_CERT_FILE
+ * name a file, SSL_CERT_DIR a folder (OpenSSL's own variables); any of
+ * them replaces the default folder. The packaged libcurl is built without
+ * a default bundle or path (deploy/build-curl), Debian's has both, so
+ * both options are always set, NULL where unused.
+ */
+static void choose_trust(struct http_client *c)
+{
+    const char *file = env_nonempty("AWS_CA_BUNDLE");
+    if (!file)
+        file = env_nonempty("SSL_CERT_FILE");
+    const char *dir = env_nonempty("SSL_CERT_DIR");
+    if (!file && !dir)
+        for (size_t i = 0; i < sizeof(ca_dirs) / sizeof(ca_dirs[0]); i++)
+            if (access(ca_dirs[i], R_OK | X_OK) == 0) {
+                dir = ca_dirs[i];
+                break;
+            }
+    c->ca_file = file ? xstrdup(file) : NULL;
+    c->ca_path = dir ? xstrdup(dir) : NULL;
+}
 
 void http_response_init(struct http_response *r, size_t max_body_bytes)
 {
@@ -47,8 +93,12 @@ const char *http_response_header(const struct http_response *r,
 
 struct http_client *http_client_new(void)
 {
-    /* curl_global_init is idempotent and cheap without SSL use; libcurl
-     * initialises OpenSSL lazily on the first TLS connection. */
+    /* Since curl 7.57 curl_global_init always initialises the TLS library
+     * whatever the flags (curl_global_init(3): CURL_GLOBAL_SSL "serves no
+     * meaning"); with OpenSSL 3 that is OPENSSL_init_ssl() alone, which
+     * loads no CA certificates and no configuration file in the packaged
+     * build (deploy/build-curl: --disable-openssl-auto-load-config). The
+     * trust store is only read when the first TLS connection is made. */
     static int global_done;
     if (!global_done) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -60,6 +110,7 @@ struct http_client *http_client_new(void)
         free(c);
         return NULL;
     }
+    choose_trust(c);
     return c;
 }
 
@@ -68,6 +119,8 @@ void http_client_free(struct http_client *c)
     if (!c)
         return;
     curl_easy_cleanup(c->curl);
+    free(c->ca_file);
+    free(c->ca_path);
     free(c);
 }
 
@@ -167,6 +220,10 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* The same strings on every request, so kept-alive TLS connections
+     * still match and are reused. */
+    curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(h, CURLOPT_CAPATH, c->ca_path);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms ? req->connect_timeout_ms
                                              : HTTP_CONNECT_TIMEOUT_MS);

@@ -50,7 +50,10 @@ const char *http_response_header(const struct http_response *r,
 
 /*
  * Creates a client: one curl easy handle kept for the life of the process,
- * HTTP/1.1, keep-alive, TCP_NODELAY, no "Expect: 100-continue".
+ * HTTP/1.1, keep-alive, TCP_NODELAY, no "Expect: 100-continue". TLS peers
+ * are checked against AWS_CA_BUNDLE or SSL_CERT_FILE (a PEM file) and/or
+ * SSL_CERT_DIR (a hashed folder), read now; when none is set, the first
+ * hashed CA folder that exists of Amazon Linux 2023's and Debian's.
  * Caller owns the result; free with http_client_free(). Aborts on OOM.
  */
 struct http_client *http_client_new(void);
