@@ -48,3 +48,28 @@ char *xstrndup(const char *s, size_t n)
     p[len] = '\0';
     return p;
 }
+
+static void json_oom(void)
+{
+    fprintf(stderr, "streamer: out of memory building JSON\n");
+    abort();
+}
+
+cJSON *xjson(cJSON *node)
+{
+    if (!node)
+        json_oom();
+    return node;
+}
+
+void xjson_add(cJSON *object, const char *name, cJSON *value)
+{
+    if (!cJSON_AddItemToObject(object, name, xjson(value)))
+        json_oom();
+}
+
+void xjson_append(cJSON *array, cJSON *value)
+{
+    if (!cJSON_AddItemToArray(array, xjson(value)))
+        json_oom();
+}

@@ -2,6 +2,7 @@
 #ifndef STREAMER_XMALLOC_H
 #define STREAMER_XMALLOC_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 /*
@@ -14,5 +15,15 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Copies at most `n` bytes of `s` and NUL-terminates the copy. */
 char *xstrndup(const char *s, size_t n);
+
+/*
+ * The same for building JSON: cJSON returns NULL from a constructor, or
+ * false from an add, only when malloc failed. xjson() passes `node`
+ * through; xjson_add() / xjson_append() take ownership of `value` (which
+ * may come straight from a constructor).
+ */
+cJSON *xjson(cJSON *node);
+void xjson_add(cJSON *object, const char *name, cJSON *value);
+void xjson_append(cJSON *array, cJSON *value);
 
 #endif

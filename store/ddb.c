@@ -41,27 +41,9 @@ static const char *const return_names[] = {
 
 /* ---- cJSON helpers --------------------------------------------------- */
 
-/* cJSON returns NULL from a constructor only when malloc failed. */
-static cJSON *must(cJSON *node)
-{
-    if (!node) {
-        fprintf(stderr, "streamer: out of memory building JSON\n");
-        abort();
-    }
-    return node;
-}
-
-static void add_member(cJSON *object, const char *name, cJSON *value)
-{
-    if (!cJSON_AddItemToObject(object, name, must(value))) {
-        fprintf(stderr, "streamer: out of memory building JSON\n");
-        abort();
-    }
-}
-
 static void add_string(cJSON *object, const char *name, const char *s)
 {
-    add_member(object, name, cJSON_CreateString(s));
+    xjson_add(object, name, cJSON_CreateString(s));
 }
 
 /*
@@ -90,7 +72,7 @@ static void set_member(cJSON *object, const char *name, cJSON *value)
     if (cJSON_GetObjectItemCaseSensitive(object, name))
         cJSON_ReplaceItemInObjectCaseSensitive(object, name, value);
     else
-        add_member(object, name, value);
+        xjson_add(object, name, value);
 }
 
 static const cJSON *member(const cJSON *object, const char *name)
@@ -399,8 +381,8 @@ void ddb_expr_name(struct ddb_expr *e, const char *placeholder,
                    const char *attribute)
 {
     if (!e->names)
-        e->names = must(cJSON_CreateObject());
-    set_member(e->names, placeholder, must(cJSON_CreateString(attribute)));
+        e->names = xjson(cJSON_CreateObject());
+    set_member(e->names, placeholder, xjson(cJSON_CreateString(attribute)));
 }
 
 void ddb_expr_value(struct ddb_expr *e, const char *placeholder, cJSON *av)
@@ -408,7 +390,7 @@ void ddb_expr_value(struct ddb_expr *e, const char *placeholder, cJSON *av)
     if (!av)
         return;
     if (!e->values)
-        e->values = must(cJSON_CreateObject());
+        e->values = xjson(cJSON_CreateObject());
     set_member(e->values, placeholder, av);
 }
 
@@ -451,7 +433,7 @@ static enum result write_request(const char *table,
         if (r != RESULT_OK)
             return r;
     }
-    cJSON *req = must(cJSON_CreateObject());
+    cJSON *req = xjson(cJSON_CreateObject());
     add_string(req, "TableName", table);
     if (o) {
         if (o->condition && *o->condition)
@@ -478,7 +460,7 @@ static void key_of_item(struct ddb *d, const char *table, const cJSON *item,
     *key = NULL;
     if (ddb_describe_table(d, table, deadline_ms, &desc, &e) != RESULT_OK)
         return;
-    cJSON *k = must(cJSON_CreateObject());
+    cJSON *k = xjson(cJSON_CreateObject());
     const cJSON *schema = member(desc, "KeySchema");
     const cJSON *part;
     if (!cJSON_IsArray(schema))
@@ -628,11 +610,11 @@ enum result ddb_get_item(struct ddb *d, const char *table, const cJSON *key,
     if (r != RESULT_OK)
         goto done;
 
-    req = must(cJSON_CreateObject());
+    req = xjson(cJSON_CreateObject());
     add_string(req, "TableName", table);
     add_ref(req, "Key", key);
     if (consistent)
-        add_member(req, "ConsistentRead", cJSON_CreateTrue());
+        xjson_add(req, "ConsistentRead", cJSON_CreateTrue());
     r = call(d, "GetItem", req, deadline_ms, &resp, &e);
     if (r == RESULT_OK)
         r = take_item(resp, "Item", "GetItem", &found, &e);
@@ -677,7 +659,7 @@ static enum result query_request(const struct ddb_query *q, cJSON **out,
     if (r != RESULT_OK)
         return r;
 
-    cJSON *req = must(cJSON_CreateObject());
+    cJSON *req = xjson(cJSON_CreateObject());
     add_string(req, "TableName", q->table);
     if (q->index && *q->index)
         add_string(req, "IndexName", q->index);
@@ -686,13 +668,13 @@ static enum result query_request(const struct ddb_query *q, cJSON **out,
         add_string(req, "FilterExpression", q->filter);
     add_expr(req, q->expr);
     if (q->descending)
-        add_member(req, "ScanIndexForward", cJSON_CreateFalse());
+        xjson_add(req, "ScanIndexForward", cJSON_CreateFalse());
     if (q->limit > 0)
-        add_member(req, "Limit", cJSON_CreateNumber(q->limit));
+        xjson_add(req, "Limit", cJSON_CreateNumber(q->limit));
     if (q->exclusive_start_key)
         add_ref(req, "ExclusiveStartKey", q->exclusive_start_key);
     if (q->consistent)
-        add_member(req, "ConsistentRead", cJSON_CreateTrue());
+        xjson_add(req, "ConsistentRead", cJSON_CreateTrue());
     *out = req;
     return RESULT_OK;
 }
@@ -777,14 +759,14 @@ enum result ddb_query_all(struct ddb *d, const struct ddb_query *q,
     struct error_info e;
     struct ddb_page page = {NULL, NULL};
     struct ddb_query pq = *q;
-    cJSON *all = must(cJSON_CreateArray());
+    cJSON *all = xjson(cJSON_CreateArray());
     cJSON *start = NULL;
     size_t count = 0;
     enum result r = RESULT_OK;
 
     error_clear(&e);
     if (q->exclusive_start_key)
-        start = must(cJSON_Duplicate(q->exclusive_start_key, 1));
+        start = xjson(cJSON_Duplicate(q->exclusive_start_key, 1));
     for (;;) {
         pq.exclusive_start_key = start;
         /* With a cap, read no more than the items still wanted. */
@@ -867,15 +849,15 @@ static enum result batch_chunk(struct ddb *d, const char *table,
                                int64_t deadline_ms, struct error_info *e)
 {
     enum result r = RESULT_OK;
-    cJSON *req = must(cJSON_CreateObject());
-    cJSON *tables = must(cJSON_CreateObject());
-    cJSON *pending = must(cJSON_CreateArray());
+    cJSON *req = xjson(cJSON_CreateObject());
+    cJSON *tables = xjson(cJSON_CreateObject());
+    cJSON *pending = xjson(cJSON_CreateArray());
     const cJSON *it = first;
 
     for (int i = 0; i < count && it; i++, it = it->next)
         add_ref_element(pending, it);
-    add_member(req, "RequestItems", tables);
-    add_member(tables, table, pending);
+    xjson_add(req, "RequestItems", tables);
+    xjson_add(tables, table, pending);
 
     for (int attempt = 1;; attempt++) {
         cJSON *resp = NULL, *left = NULL;
@@ -968,7 +950,7 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                         CLIENT_TOKEN_MAX_BYTES);
         goto done;
     }
-    req = must(cJSON_CreateObject());
+    req = xjson(cJSON_CreateObject());
     add_ref(req, "TransactItems", items);
     if (client_token)
         add_string(req, "ClientRequestToken", client_token);
@@ -985,7 +967,7 @@ done:
 /* {"TableName": table}, the request of several table operations. */
 static cJSON *table_request(const char *table)
 {
-    cJSON *req = must(cJSON_CreateObject());
+    cJSON *req = xjson(cJSON_CreateObject());
     add_string(req, "TableName", table);
     return req;
 }
@@ -1121,10 +1103,10 @@ enum result ddb_update_ttl(struct ddb *d, const char *table,
         goto done;
 
     req = table_request(table);
-    cJSON *spec = must(cJSON_CreateObject());
-    add_member(req, "TimeToLiveSpecification", spec);
+    cJSON *spec = xjson(cJSON_CreateObject());
+    xjson_add(req, "TimeToLiveSpecification", spec);
     add_string(spec, "AttributeName", attribute);
-    add_member(spec, "Enabled", cJSON_CreateBool(enabled != 0));
+    xjson_add(spec, "Enabled", cJSON_CreateBool(enabled != 0));
     r = call(d, "UpdateTimeToLive", req, deadline_ms, &resp, &e);
     /* UpdateTimeToLive refuses to set the state the table already has,
      * with ValidationException "TimeToLive is already enabled" (or

@@ -24,37 +24,11 @@
 /* Base64 is encoded/decoded in pieces OpenSSL's int lengths can take. */
 #define B64_CHUNK_BYTES (3 * 16384)
 
-/* cJSON returns NULL from a constructor only when malloc failed. */
-static cJSON *must(cJSON *node)
-{
-    if (!node) {
-        fprintf(stderr, "streamer: out of memory building JSON\n");
-        abort();
-    }
-    return node;
-}
-
-static void add_member(cJSON *object, const char *name, cJSON *value)
-{
-    if (!cJSON_AddItemToObject(object, name, value)) {
-        fprintf(stderr, "streamer: out of memory building JSON\n");
-        abort();
-    }
-}
-
-static void add_element(cJSON *array, cJSON *value)
-{
-    if (!cJSON_AddItemToArray(array, value)) {
-        fprintf(stderr, "streamer: out of memory building JSON\n");
-        abort();
-    }
-}
-
 /* Wraps `value` (owned) as {type: value}. */
 static cJSON *wrap(const char *type, cJSON *value)
 {
-    cJSON *av = must(cJSON_CreateObject());
-    add_member(av, type, value);
+    cJSON *av = xjson(cJSON_CreateObject());
+    xjson_add(av, type, value);
     return av;
 }
 
@@ -389,12 +363,12 @@ static bool double_text(double v, char *out, size_t cap)
 static cJSON *raw_number(const char *text)
 {
     if (json_number_syntax(text))
-        return must(cJSON_CreateRaw(text));
+        return xjson(cJSON_CreateRaw(text));
     struct number n;
     char buf[NUMBER_TEXT_BYTES];
     (void)number_parse(text, &n);
     number_format(&n, buf);
-    return must(cJSON_CreateRaw(buf));
+    return xjson(cJSON_CreateRaw(buf));
 }
 
 /* ---- Strings, names, base64 ---------------------------------------------- */
@@ -735,34 +709,34 @@ enum result item_validate(const cJSON *item, struct error_info *err)
 
 cJSON *item_av_s(const char *s)
 {
-    return wrap("S", must(cJSON_CreateString(s)));
+    return wrap("S", xjson(cJSON_CreateString(s)));
 }
 
 cJSON *item_av_i64(int64_t v)
 {
     char text[24];
     snprintf(text, sizeof(text), "%" PRId64, v);
-    return wrap("N", must(cJSON_CreateString(text)));
+    return wrap("N", xjson(cJSON_CreateString(text)));
 }
 
 cJSON *item_av_bool(bool v)
 {
-    return wrap("BOOL", must(cJSON_CreateBool(v)));
+    return wrap("BOOL", xjson(cJSON_CreateBool(v)));
 }
 
 cJSON *item_av_null(void)
 {
-    return wrap("NULL", must(cJSON_CreateTrue()));
+    return wrap("NULL", xjson(cJSON_CreateTrue()));
 }
 
 cJSON *item_av_m(cJSON *map)
 {
-    return wrap("M", map ? map : must(cJSON_CreateObject()));
+    return wrap("M", map ? map : xjson(cJSON_CreateObject()));
 }
 
 cJSON *item_av_l(cJSON *list)
 {
-    return wrap("L", list ? list : must(cJSON_CreateArray()));
+    return wrap("L", list ? list : xjson(cJSON_CreateArray()));
 }
 
 cJSON *item_av_b(const void *bytes, size_t len)
@@ -776,7 +750,7 @@ cJSON *item_av_b(const void *bytes, size_t len)
         at +=
             (size_t)EVP_EncodeBlock((unsigned char *)text + at, in + i, (int)n);
     }
-    cJSON *av = wrap("B", must(cJSON_CreateString(text)));
+    cJSON *av = wrap("B", xjson(cJSON_CreateString(text)));
     free(text);
     return av;
 }
@@ -792,7 +766,7 @@ enum result item_av_n(const char *text, const char *field, cJSON **out,
     enum number_status s = number_parse(text, &n);
     if (s != NUMBER_OK)
         return invalid(err, &p, "an N value %s", number_problem(s));
-    *out = wrap("N", must(cJSON_CreateString(text)));
+    *out = wrap("N", xjson(cJSON_CreateString(text)));
     return RESULT_OK;
 }
 
@@ -811,10 +785,10 @@ static enum result make_set(char kind, const char *const *values, size_t count,
     if (count == 0 || !values)
         return invalid(err, &p, "a %s must not be empty", type);
     sorted = xmalloc(count * sizeof(*sorted));
-    array = must(cJSON_CreateArray());
+    array = xjson(cJSON_CreateArray());
     for (size_t i = 0; i < count; i++) {
         size_t mark = path_push(&p, "[%zu]", i);
-        cJSON *e = values[i] ? must(cJSON_CreateString(values[i])) : NULL;
+        cJSON *e = values[i] ? xjson(cJSON_CreateString(values[i])) : NULL;
         r = e ? check_scalar(kind, e, &p, err)
               : invalid(err, &p, "a %s value is NULL", type);
         path_pop(&p, mark);
@@ -822,7 +796,7 @@ static enum result make_set(char kind, const char *const *values, size_t count,
             cJSON_Delete(e);
             goto done;
         }
-        add_element(array, e);
+        xjson_append(array, e);
         sorted[i] = values[i];
     }
     r = check_unique(kind, sorted, count, &p, err);
@@ -867,7 +841,7 @@ static enum result from_plain_object(const cJSON *json, bool top_level,
         return error_field(err, dup, "attribute '%.64s' appears twice", dup);
     if (dup)
         return invalid(err, p, "the object has the key '%.64s' twice", dup);
-    map = must(cJSON_CreateObject());
+    map = xjson(cJSON_CreateObject());
     for (const cJSON *c = json->child; c; c = c->next) {
         cJSON *av = NULL;
         r = check_name(c->string, top_level, p, err);
@@ -878,7 +852,7 @@ static enum result from_plain_object(const cJSON *json, bool top_level,
         path_pop(p, mark);
         if (r != RESULT_OK)
             goto done;
-        add_member(map, c->string, av);
+        xjson_add(map, c->string, av);
     }
     *out = top_level ? map : wrap("M", map);
     map = NULL;
@@ -892,7 +866,7 @@ static enum result from_plain_array(const cJSON *json, int depth,
                                     struct error_info *err)
 {
     enum result r = RESULT_OK;
-    cJSON *list = must(cJSON_CreateArray());
+    cJSON *list = xjson(cJSON_CreateArray());
     size_t i = 0;
 
     for (const cJSON *c = json->child; c; c = c->next, i++) {
@@ -902,7 +876,7 @@ static enum result from_plain_array(const cJSON *json, int depth,
         path_pop(p, mark);
         if (r != RESULT_OK)
             goto done;
-        add_element(list, av);
+        xjson_append(list, av);
     }
     *out = wrap("L", list);
     list = NULL;
@@ -930,7 +904,7 @@ static enum result from_plain_number(const cJSON *json, const struct path *p,
         return invalid(err, p, "a raw JSON value is not a number");
     if (s != NUMBER_OK)
         return invalid(err, p, "the number %s", number_problem(s));
-    *out = wrap("N", must(cJSON_CreateString(text)));
+    *out = wrap("N", xjson(cJSON_CreateString(text)));
     return RESULT_OK;
 }
 
@@ -970,11 +944,11 @@ static cJSON *to_plain(const cJSON *av);
 /* The elements of a valid set as strings ('S', 'B') or Raw numbers. */
 static cJSON *set_to_plain(char kind, const cJSON *set)
 {
-    cJSON *array = must(cJSON_CreateArray());
+    cJSON *array = xjson(cJSON_CreateArray());
     for (const cJSON *e = set->child; e; e = e->next)
-        add_element(array, kind == 'N'
+        xjson_append(array, kind == 'N'
                                ? raw_number(e->valuestring)
-                               : must(cJSON_CreateString(e->valuestring)));
+                               : xjson(cJSON_CreateString(e->valuestring)));
     return array;
 }
 
@@ -985,23 +959,23 @@ static cJSON *to_plain(const cJSON *av)
     const char *type = v->string;
 
     if (!strcmp(type, "S") || !strcmp(type, "B"))
-        return must(cJSON_CreateString(v->valuestring));
+        return xjson(cJSON_CreateString(v->valuestring));
     if (!strcmp(type, "N"))
         return raw_number(v->valuestring);
     if (!strcmp(type, "BOOL"))
-        return must(cJSON_CreateBool(cJSON_IsTrue(v)));
+        return xjson(cJSON_CreateBool(cJSON_IsTrue(v)));
     if (!strcmp(type, "NULL"))
-        return must(cJSON_CreateNull());
+        return xjson(cJSON_CreateNull());
     if (!strcmp(type, "M")) {
-        cJSON *object = must(cJSON_CreateObject());
+        cJSON *object = xjson(cJSON_CreateObject());
         for (const cJSON *c = v->child; c; c = c->next)
-            add_member(object, c->string, to_plain(c));
+            xjson_add(object, c->string, to_plain(c));
         return object;
     }
     if (!strcmp(type, "L")) {
-        cJSON *array = must(cJSON_CreateArray());
+        cJSON *array = xjson(cJSON_CreateArray());
         for (const cJSON *c = v->child; c; c = c->next)
-            add_element(array, to_plain(c));
+            xjson_append(array, to_plain(c));
         return array;
     }
     return set_to_plain(type[0], v);
@@ -1040,9 +1014,9 @@ enum result item_to_json(const cJSON *item, cJSON **out, struct error_info *err)
     enum result r = item_validate(item, err);
     if (r != RESULT_OK)
         return r;
-    cJSON *object = must(cJSON_CreateObject());
+    cJSON *object = xjson(cJSON_CreateObject());
     for (const cJSON *a = item->child; a; a = a->next)
-        add_member(object, a->string, to_plain(a));
+        xjson_add(object, a->string, to_plain(a));
     *out = object;
     return RESULT_OK;
 }
@@ -1052,7 +1026,7 @@ enum result item_to_json(const cJSON *item, cJSON **out, struct error_info *err)
 
 cJSON *item_new(void)
 {
-    return must(cJSON_CreateObject());
+    return xjson(cJSON_CreateObject());
 }
 
 const cJSON *item_get_av(const cJSON *item, const char *name)
