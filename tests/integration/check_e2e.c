@@ -1,5 +1,6 @@
 /* End-to-end tests: a real WebSocket client, the local gateway, bootstrap. */
 #include <check.h>
+#include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -601,6 +602,94 @@ START_TEST(fifty_concurrent_requests)
 }
 END_TEST
 
+
+/* ---- The gateway's Management API ------------------------------------ */
+
+struct mgmt_answer {
+    long status;
+    char body[4096];
+    size_t len;
+};
+
+static size_t mgmt_collect(char *p, size_t size, size_t n, void *ctx)
+{
+    struct mgmt_answer *a = ctx;
+    size_t take = size * n;
+    if (take > sizeof(a->body) - 1 - a->len)
+        take = sizeof(a->body) - 1 - a->len;
+    memcpy(a->body + a->len, p, take);
+    a->len += take;
+    a->body[a->len] = '\0';
+    return size * n;
+}
+
+/* `method` on /prod/@connections/<id> (the id percent-encoded). */
+static struct mgmt_answer mgmt_call(const char *method, const char *id,
+                                    const char *body)
+{
+    struct mgmt_answer a = {0};
+    CURL *h = curl_easy_init();
+    ck_assert_ptr_nonnull(h);
+    char *escaped = curl_easy_escape(h, id, 0);
+    char url[512];
+    snprintf(url, sizeof(url), "http://%s:%d%s/@connections/%s", gw.host,
+             gw.port, gw.path, escaped);
+    curl_free(escaped);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mgmt_collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)FRAME_MS);
+    CURLcode rc = curl_easy_perform(h);
+    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, url,
+                  curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.status);
+    curl_easy_cleanup(h);
+    return a;
+}
+
+START_TEST(management_api_post_get_delete)
+{
+    struct ws_client *c = open_as("mallory");
+    char *id = only_connection_of("mallory");
+
+    struct mgmt_answer a = mgmt_call("GET", id, NULL);
+    ck_assert_int_eq(a.status, 200);
+    cJSON *info = cJSON_Parse(a.body);
+    ck_assert_msg(info != NULL, "GET answered %s", a.body);
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(info, "connectedAt"));
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItemCaseSensitive(info, "lastActiveAt"));
+    const cJSON *identity = cJSON_GetObjectItemCaseSensitive(info, "identity");
+    ck_assert_str_eq(str(identity, "sourceIp"), "127.0.0.1");
+    cJSON_Delete(info);
+
+    a = mgmt_call("POST", id, "{\"type\":\"notice\",\"request_id\":\"m-1\"}");
+    ck_assert_int_eq(a.status, 200);
+    cJSON *frame = ws_client_wait(c, "notice", "m-1", FRAME_MS);
+    ck_assert_msg(frame != NULL, "no frame from POST @connections");
+    cJSON_Delete(frame);
+
+    a = mgmt_call("DELETE", id, NULL);
+    ck_assert_int_lt(a.status, 300);
+    for (int i = 0; i < 100 && !ws_client_closed(c); i++)
+        sleep_ms(50);
+    ck_assert_msg(ws_client_closed(c), "DELETE did not close the client");
+    ck_assert_int_eq(mgmt_call("GET", id, NULL).status, 410);
+    ck_assert_int_eq(mgmt_call("POST", id, "{}").status, 410);
+    ck_assert_int_eq(mgmt_call("GET", "NoSuchConnId=", NULL).status, 410);
+    /* The client answers the close (civetweb's client leaves that to its
+     * owner); then the gateway sends $disconnect, as API Gateway does. */
+    ws_client_close(c, CLOSE_MS);
+    expect_forgotten(id);
+    free(id);
+}
+END_TEST
+
 Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -616,6 +705,7 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, process_data_then_status_after_reconnect);
     tcase_add_test(tc, subscriber_hears_pushes);
     tcase_add_test(tc, disconnect_forgets_connection);
+    tcase_add_test(tc, management_api_post_get_delete);
     tcase_add_test(tc, fifty_concurrent_requests);
     suite_add_tcase(s, tc);
     return s;
