@@ -119,6 +119,7 @@ test: deps
 	$(Q)scripts/lint-template
 	$(Q)$(MAKE) --no-print-directory VARIANT=release test-variant
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
+	$(Q)$(MAKE) --no-print-directory bench BENCH_SMOKE=1
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant

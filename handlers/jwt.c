@@ -3,10 +3,11 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <openssl/decoder.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
+#include <openssl/param_build.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,209 @@
 /* RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used". */
 #define MIN_KEY_BITS 2048
 
+/*
+ * The key is read at init (its DER, checked, and its size) but built on
+ * the first verification: OpenSSL 3's first key-management fetch costs
+ * ~3 M instructions, and init has 2.5 ms in all (DESIGN.md §7).
+ */
 struct jwt_verifier {
-    EVP_PKEY *key;
+    unsigned char *n, *e; /* modulus and exponent, big-endian */
+    size_t n_len, e_len;
+    EVP_PKEY *key;      /* NULL until the first verification */
+    EVP_MD_CTX *ready;  /* DigestVerifyInit'ed once; copied per token */
     char *issuer;
     char *audience;
 };
+
+/* A DER element (ITU-T X.690 §8.1): tag, definite length, contents. */
+struct der {
+    const unsigned char *p;
+    size_t n;
+};
+
+/* Takes the next element of `d` if its tag is `tag`; -1 otherwise. */
+static int der_take(struct der *d, unsigned char tag, struct der *out)
+{
+    if (d->n < 2 || d->p[0] != tag)
+        return -1;
+    size_t len = d->p[1], head = 2;
+    if (len & 0x80) {
+        size_t bytes = len & 0x7f;
+        if (bytes < 1 || bytes > 3 || d->n < 2 + bytes)
+            return -1;
+        len = 0;
+        for (size_t i = 0; i < bytes; i++)
+            len = len << 8 | d->p[2 + i];
+        head = 2 + bytes;
+    }
+    if (d->n - head < len)
+        return -1;
+    out->p = d->p + head;
+    out->n = len;
+    d->p += head + len;
+    d->n -= head + len;
+    return 0;
+}
+
+#define DER_INTEGER 0x02
+#define DER_BIT_STRING 0x03
+#define DER_NULL 0x05
+#define DER_OID 0x06
+#define DER_SEQUENCE 0x30
+
+/* RFC 8017 §A.1.1 RSAPublicKey ::= SEQUENCE { modulus, publicExponent }. */
+static int der_rsa_public_key(struct der d, struct der *n, struct der *e)
+{
+    struct der seq;
+    if (der_take(&d, DER_SEQUENCE, &seq) || d.n ||
+        der_take(&seq, DER_INTEGER, n) || der_take(&seq, DER_INTEGER, e) ||
+        seq.n || !n->n || !e->n || (n->p[0] & 0x80) || (e->p[0] & 0x80))
+        return -1;
+    return 0;
+}
+
+/* RFC 5280 §4.1 SubjectPublicKeyInfo with RFC 3279 §2.3.1 rsaEncryption
+ * (OID 1.2.840.113549.1.1.1, NULL parameters) around an RSAPublicKey. */
+static int der_spki(struct der d, struct der *n, struct der *e)
+{
+    static const unsigned char rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                            0x0d, 0x01, 0x01, 0x01};
+    struct der spki, alg, oid, null, bits;
+    if (der_take(&d, DER_SEQUENCE, &spki) || d.n ||
+        der_take(&spki, DER_SEQUENCE, &alg) ||
+        der_take(&spki, DER_BIT_STRING, &bits) || spki.n ||
+        der_take(&alg, DER_OID, &oid) || oid.n != sizeof(rsa_oid) ||
+        memcmp(oid.p, rsa_oid, sizeof(rsa_oid)) != 0 ||
+        (alg.n && (der_take(&alg, DER_NULL, &null) || null.n || alg.n)) ||
+        bits.n < 1 || bits.p[0] != 0)
+        return -1;
+    bits.p++;
+    bits.n--;
+    return der_rsa_public_key(bits, n, e);
+}
+
+/*
+ * The DER inside a PEM block "-----BEGIN <label>-----" (RFC 7468): NULL
+ * when there is no such block or its base64 is bad. `*len` gets its size.
+ */
+static unsigned char *pem_block(const char *pem, const char *label,
+                                size_t *len)
+{
+    char begin[64], end[64];
+    snprintf(begin, sizeof(begin), "-----BEGIN %s-----", label);
+    snprintf(end, sizeof(end), "-----END %s-----", label);
+    const char *from = strstr(pem, begin);
+    const char *to = from ? strstr(from, end) : NULL;
+    if (!to)
+        return NULL;
+    from += strlen(begin);
+    char *text = xmalloc((size_t)(to - from) + 1);
+    size_t k = 0;
+    for (const char *c = from; c < to; c++)
+        if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+            text[k++] = *c;
+    text[k] = '\0';
+    unsigned char *der = xmalloc(k / 4 * 3 + 3);
+    int n = k % 4 == 0 && k > 0
+                ? EVP_DecodeBlock(der, (const unsigned char *)text, (int)k)
+                : -1;
+    if (n >= 0) /* EVP_DecodeBlock counts the padding as zero bytes */
+        for (size_t i = k; i > 0 && text[i - 1] == '='; i--)
+            n--;
+    free(text);
+    if (n < 0) {
+        free(der);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return der;
+}
+
+/* Copies an INTEGER's magnitude without its sign-padding zeros. */
+static unsigned char *integer_bytes(struct der i, size_t *len)
+{
+    while (i.n > 1 && i.p[0] == 0) {
+        i.p++;
+        i.n--;
+    }
+    unsigned char *out = xmalloc(i.n);
+    memcpy(out, i.p, i.n);
+    *len = i.n;
+    return out;
+}
+
+/*
+ * Reads the RSA numbers of a PEM: PKIX "PUBLIC KEY" or PKCS#1 "RSA PUBLIC
+ * KEY" (RFC 7468 labels). -1 when it is neither.
+ */
+static int read_key(const char *pem, struct jwt_verifier *v)
+{
+    size_t len = 0;
+    struct der n, e;
+    int ok = -1;
+    unsigned char *der = pem_block(pem, "PUBLIC KEY", &len);
+    if (der)
+        ok = der_spki((struct der){der, len}, &n, &e);
+    else if ((der = pem_block(pem, "RSA PUBLIC KEY", &len)) != NULL)
+        ok = der_rsa_public_key((struct der){der, len}, &n, &e);
+    if (ok == 0) {
+        v->n = integer_bytes(n, &v->n_len);
+        v->e = integer_bytes(e, &v->e_len);
+    }
+    free(der);
+    return ok;
+}
+
+/* The modulus size in bits. */
+static int key_bits(const struct jwt_verifier *v)
+{
+    int bits = (int)v->n_len * 8;
+    for (unsigned char top = v->n[0]; bits > 0 && !(top & 0x80); top <<= 1)
+        bits--;
+    return bits;
+}
+
+/*
+ * Builds the key from its numbers (EVP_PKEY_fromdata) and a context
+ * initialised for RS256 once, on the first verification. -1 on failure.
+ */
+static int build_key(struct jwt_verifier *v)
+{
+    if (v->ready)
+        return 0;
+    BIGNUM *n = BN_bin2bn(v->n, (int)v->n_len, NULL);
+    BIGNUM *e = BN_bin2bn(v->e, (int)v->e_len, NULL);
+    OSSL_PARAM_BLD *bld = n && e ? OSSL_PARAM_BLD_new() : NULL;
+    OSSL_PARAM *params = NULL;
+    if (bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+        params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *pctx =
+        params ? EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL) : NULL;
+    EVP_PKEY *key = NULL;
+    if (!pctx || EVP_PKEY_fromdata_init(pctx) != 1 ||
+        EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        key = NULL;
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    EVP_MD_CTX *ready = key ? EVP_MD_CTX_new() : NULL;
+    if (ready && EVP_DigestVerifyInit_ex(ready, NULL, "SHA256", NULL, NULL,
+                                         key, NULL) != 1) {
+        EVP_MD_CTX_free(ready);
+        ready = NULL;
+    }
+    if (!ready) {
+        EVP_PKEY_free(key);
+        ERR_clear_error();
+        return -1;
+    }
+    v->key = key;
+    v->ready = ready;
+    return 0;
+}
 
 enum result jwt_verifier_new(const char *pem, const char *issuer,
                              const char *audience, struct jwt_verifier **out,
@@ -28,37 +227,21 @@ enum result jwt_verifier_new(const char *pem, const char *issuer,
     if (!pem || !*pem)
         return error_set(err, RESULT_CONFIG, "InvalidConfig",
                          "JWT_PUBLIC_KEY is not set");
-    /* OpenSSL's decoder reads both PEM forms: PKIX SubjectPublicKeyInfo
-     * ("PUBLIC KEY") and PKCS#1 RSAPublicKey ("RSA PUBLIC KEY"). */
-    EVP_PKEY *key = NULL;
-    OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(
-        &key, "PEM", NULL, "RSA", EVP_PKEY_PUBLIC_KEY, NULL, NULL);
-    const unsigned char *data = (const unsigned char *)pem;
-    size_t len = strlen(pem);
-    if (!dctx || OSSL_DECODER_from_data(dctx, &data, &len) != 1) {
-        EVP_PKEY_free(key);
-        key = NULL;
-    }
-    OSSL_DECODER_CTX_free(dctx);
-    /* A failed decode leaves entries on this thread's OpenSSL error queue,
-     * which the TLS of our HTTP clients shares; they are ours to clear. */
-    ERR_clear_error();
-    if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
-        EVP_PKEY_free(key);
+    struct jwt_verifier *v = xcalloc(1, sizeof(*v));
+    if (read_key(pem, v) != 0) {
+        jwt_verifier_free(v);
         return error_set(err, RESULT_CONFIG, "InvalidConfig",
                          "JWT_PUBLIC_KEY is not a PEM RSA public key "
                          "(PUBLIC KEY or RSA PUBLIC KEY)");
     }
-    if (EVP_PKEY_get_bits(key) < MIN_KEY_BITS) {
-        int bits = EVP_PKEY_get_bits(key);
-        EVP_PKEY_free(key);
+    int bits = key_bits(v);
+    if (bits < MIN_KEY_BITS) {
+        jwt_verifier_free(v);
         return error_set(err, RESULT_CONFIG, "InvalidConfig",
                          "JWT_PUBLIC_KEY is a %d-bit RSA key; RS256 needs "
                          "at least %d bits",
                          bits, MIN_KEY_BITS);
     }
-    struct jwt_verifier *v = xcalloc(1, sizeof(*v));
-    v->key = key;
     v->issuer = issuer && *issuer ? xstrdup(issuer) : NULL;
     v->audience = audience && *audience ? xstrdup(audience) : NULL;
     *out = v;
@@ -69,7 +252,10 @@ void jwt_verifier_free(struct jwt_verifier *v)
 {
     if (!v)
         return;
+    EVP_MD_CTX_free(v->ready);
     EVP_PKEY_free(v->key);
+    free(v->n);
+    free(v->e);
     free(v->issuer);
     free(v->audience);
     free(v);
@@ -155,7 +341,7 @@ static cJSON *json_part(const char *p, size_t n)
     return o;
 }
 
-static enum result check_signature(const struct jwt_verifier *v,
+static enum result check_signature(struct jwt_verifier *v,
                                    const char *token, size_t signed_len,
                                    const char *sig64, size_t sig64_len,
                                    struct error_info *err)
@@ -164,10 +350,12 @@ static enum result check_signature(const struct jwt_verifier *v,
     unsigned char *sig = b64url_decode(sig64, sig64_len, &sig_len);
     if (!sig)
         return reject(err, "malformed", "signature is not base64url");
+    if (build_key(v) != 0) {
+        free(sig);
+        return reject(err, "no_key", "the RSA key could not be built");
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx &&
-             EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, v->key) ==
-                 1 &&
+    int ok = ctx && EVP_MD_CTX_copy_ex(ctx, v->ready) == 1 &&
              EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)token,
                               signed_len) == 1;
     EVP_MD_CTX_free(ctx);
@@ -266,7 +454,7 @@ static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
     return RESULT_OK;
 }
 
-enum result jwt_verify(const struct jwt_verifier *v, const char *token,
+enum result jwt_verify(struct jwt_verifier *v, const char *token,
                        int64_t now, struct jwt_claims *claims,
                        struct error_info *err)
 {

@@ -41,7 +41,7 @@ struct jwt_claims {
  * reason in err->type (e.g. "expired", "bad_signature") and detail in
  * err->message, for the log only.
  */
-enum result jwt_verify(const struct jwt_verifier *v, const char *token,
+enum result jwt_verify(struct jwt_verifier *v, const char *token,
                        int64_t now, struct jwt_claims *claims,
                        struct error_info *err) WARN_UNUSED;
 

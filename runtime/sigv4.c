@@ -3,13 +3,13 @@
 #include "sigv4_int.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "buf.h"
 #include "xmalloc.h"
@@ -62,25 +62,64 @@ static void to_hex(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
+/*
+ * SHA-256, fetched from OpenSSL's provider once: EVP_sha256() in OpenSSL 3
+ * fetches anew on every digest, which was most of a signature's cost.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 of the concatenation of up to two pieces. */
+static enum result sha256(unsigned char out[32], const void *a, size_t a_len,
+                          const void *b, size_t b_len)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
+    unsigned int md_len = 0;
+    int ok = ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1 &&
+             EVP_DigestUpdate(ctx, a, a_len) == 1 &&
+             (!b_len || EVP_DigestUpdate(ctx, b, b_len) == 1) &&
+             EVP_DigestFinal_ex(ctx, out, &md_len) == 1 && md_len == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok ? RESULT_OK : RESULT_INTERNAL;
+}
+
+/* HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || data)). */
 static enum result hmac_sha256(unsigned char out[32], const void *key,
                                size_t key_len, const void *data,
                                size_t data_len)
 {
-    unsigned int md_len = 0;
-    if (key_len > INT_MAX)
-        return RESULT_INVALID_INPUT;
-    if (!HMAC(EVP_sha256(), key, (int)key_len, data, data_len, out, &md_len) ||
-        md_len != 32)
-        return RESULT_INTERNAL;
-    return RESULT_OK;
+    enum { BLOCK = 64 };
+    unsigned char k[BLOCK] = {0}, pad[BLOCK], inner[32];
+    enum result r = RESULT_OK;
+    if (key_len > BLOCK)
+        r = sha256(k, key, key_len, NULL, 0);
+    else
+        memcpy(k, key, key_len);
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    if (r == RESULT_OK)
+        r = sha256(inner, pad, BLOCK, data, data_len);
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    if (r == RESULT_OK)
+        r = sha256(out, pad, BLOCK, inner, sizeof(inner));
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    return r;
 }
 
 enum result sigv4_sha256_hex(char hex[65], const void *p, size_t n)
 {
     unsigned char md[32];
-    unsigned int md_len = 0;
-    if (!EVP_Digest(p, n, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-        return RESULT_INTERNAL;
+    enum result r = sha256(md, p, n, NULL, 0);
+    if (r != RESULT_OK)
+        return r;
     to_hex(hex, md, sizeof(md));
     return RESULT_OK;
 }
