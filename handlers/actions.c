@@ -53,8 +53,10 @@ static enum result validate_generate_report(const cJSON *payload,
     int n = 0;
     for (const cJSON *r = rows->child; r; r = r->next, n++)
         if (!cJSON_IsObject(r))
-            return error_field(err, "rows", "payload.rows[%d] is not an "
-                                            "object", n);
+            return error_field(err, "rows",
+                               "payload.rows[%d] is not an "
+                               "object",
+                               n);
     if (n > MAX_ROWS)
         return error_field(err, "rows", "payload.rows has over %d entries",
                            MAX_ROWS);
@@ -92,8 +94,10 @@ static enum result run_process_data(const struct action_call *call,
             enum result r = call->progress(call->progress_ctx,
                                            (int)((long)done * 100 / n), msg);
             if (r != RESULT_OK)
-                return error_set(err, r, "Stopped", "stopped at %d of %d "
-                                 "items", done, n);
+                return error_set(err, r, "Stopped",
+                                 "stopped at %d of %d "
+                                 "items",
+                                 done, n);
         }
     }
     if (n == 0 || !isfinite(sum))
@@ -111,8 +115,7 @@ static enum result run_process_data(const struct action_call *call,
 }
 
 /* The group a row belongs to: the group_by value as text. */
-static void group_name(const cJSON *row, const char *by, char *out,
-                       size_t size)
+static void group_name(const cJSON *row, const char *by, char *out, size_t size)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, by);
     if (cJSON_IsString(v))

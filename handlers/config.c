@@ -82,9 +82,8 @@ static enum result tenants(struct config *c, const char *v,
             return bad(err, "ALLOWED_TENANTS",
                        "must be a comma-separated list of tenant ids "
                        "(1-128 characters each)");
-        c->allowed_tenants = xrealloc(c->allowed_tenants,
-                                      (c->allowed_tenant_count + 1) *
-                                          sizeof(char *));
+        c->allowed_tenants = xrealloc(
+            c->allowed_tenants, (c->allowed_tenant_count + 1) * sizeof(char *));
         c->allowed_tenants[c->allowed_tenant_count++] =
             xstrndup(a, (size_t)(b - a));
         p = comma ? comma + 1 : end;

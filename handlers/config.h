@@ -11,9 +11,9 @@ struct config {
     char *connections_table;
     char *requests_table;
     char *subscriptions_table;
-    char *jwt_public_key; /* PEM text, or NULL when unset */
-    char *jwt_issuer;     /* NULL when unset: not checked */
-    char *jwt_audience;   /* NULL when unset: not checked */
+    char *jwt_public_key;   /* PEM text, or NULL when unset */
+    char *jwt_issuer;       /* NULL when unset: not checked */
+    char *jwt_audience;     /* NULL when unset: not checked */
     char **allowed_tenants; /* NULL when unset: any tenant */
     size_t allowed_tenant_count;
     char *metrics_namespace;

@@ -15,7 +15,8 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define UNAUTHORIZED_BODY "{\"error\":\"Unauthorized\",\"code\":\"UNAUTHORIZED\"}"
+#define UNAUTHORIZED_BODY                                                      \
+    "{\"error\":\"Unauthorized\",\"code\":\"UNAUTHORIZED\"}"
 
 /* Metadata values come from the client (API Gateway passes up to 10 KB of
  * headers) and are cut to this many bytes, so that a long User-Agent
@@ -31,8 +32,8 @@ struct identity {
  * or userId, and tenantId. Returns 1 when one is present and complete. */
 static int from_authorizer(const cJSON *event, struct identity *id)
 {
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "requestContext");
+    const cJSON *ctx =
+        cJSON_GetObjectItemCaseSensitive(event, "requestContext");
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(ctx, "authorizer");
     if (!cJSON_IsObject(auth))
         return 0;
@@ -79,8 +80,8 @@ static int storable(const struct identity *id, struct error_info *reason)
 }
 
 /* Finds who is connecting; on failure `reason` says why (for the log). */
-static int authenticate(struct app *a, const cJSON *event,
-                        struct identity *id, struct error_info *reason)
+static int authenticate(struct app *a, const cJSON *event, struct identity *id,
+                        struct error_info *reason)
 {
     if (from_authorizer(event, id))
         return storable(id, reason);
@@ -112,8 +113,8 @@ static cJSON *metadata_of(const cJSON *event)
 {
     cJSON *m = cJSON_CreateObject();
     const char *ua = event_header(event, "User-Agent");
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "requestContext");
+    const cJSON *ctx =
+        cJSON_GetObjectItemCaseSensitive(event, "requestContext");
     const cJSON *identity = cJSON_GetObjectItemCaseSensitive(ctx, "identity");
     const cJSON *ip = cJSON_GetObjectItemCaseSensitive(identity, "sourceIp");
     const cJSON *iua = cJSON_GetObjectItemCaseSensitive(identity, "userAgent");
@@ -132,8 +133,8 @@ static enum result refuse(struct app *a, const struct error_info *why,
     const char *reason = why->type[0] ? why->type : "unknown";
     log_kv(LOG_WARN, "connection refused", "reason", reason, "detail",
            why->message, (char *)NULL);
-    metrics_count(a->cfg.metrics_namespace, "AuthenticationFailed", 1,
-                  "reason", reason);
+    metrics_count(a->cfg.metrics_namespace, "AuthenticationFailed", 1, "reason",
+                  reason);
     return reply_route(out, 401, UNAUTHORIZED_BODY);
 }
 
@@ -171,8 +172,8 @@ enum result connect_handle(struct app *a, const cJSON *event,
     enum result r = conn_save(&a->store, &c, deadline_ms, &serr);
     cJSON_Delete(c.metadata);
     if (r != RESULT_OK) {
-        log_kv(LOG_ERROR, "saving the connection failed", "error",
-               serr.message, "result", result_str(r), (char *)NULL);
+        log_kv(LOG_ERROR, "saving the connection failed", "error", serr.message,
+               "result", result_str(r), (char *)NULL);
         return reply_route(out, 500, NULL);
     }
     log_kv(LOG_INFO, "connected", "connectionId", c.connection_id, "userId",

@@ -22,9 +22,8 @@ static int cancel_pending(struct app *a, const char *connection_id,
     do {
         struct req_page page;
         error_clear(&err);
-        enum result r = req_list_by_connection(&a->store, connection_id, 0,
-                                               cursor, &page, deadline_ms,
-                                               &err);
+        enum result r = req_list_by_connection(
+            &a->store, connection_id, 0, cursor, &page, deadline_ms, &err);
         free(cursor);
         cursor = NULL;
         if (r != RESULT_OK) {

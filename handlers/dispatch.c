@@ -13,12 +13,18 @@
 const char *dispatch_kind_str(enum event_kind kind)
 {
     switch (kind) {
-    case EVENT_CONNECT: return "connect";
-    case EVENT_DISCONNECT: return "disconnect";
-    case EVENT_MESSAGE: return "message";
-    case EVENT_STREAM: return "stream";
-    case EVENT_SCHEDULE: return "schedule";
-    case EVENT_UNKNOWN: break;
+    case EVENT_CONNECT:
+        return "connect";
+    case EVENT_DISCONNECT:
+        return "disconnect";
+    case EVENT_MESSAGE:
+        return "message";
+    case EVENT_STREAM:
+        return "stream";
+    case EVENT_SCHEDULE:
+        return "schedule";
+    case EVENT_UNKNOWN:
+        break;
     }
     return "unknown";
 }
@@ -60,8 +66,8 @@ enum event_kind dispatch_classify(const cJSON *event)
 {
     if (!cJSON_IsObject(event))
         return EVENT_UNKNOWN;
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "requestContext");
+    const cJSON *ctx =
+        cJSON_GetObjectItemCaseSensitive(event, "requestContext");
     if (cJSON_IsObject(ctx))
         return websocket_kind(ctx);
     if (is_stream(event))

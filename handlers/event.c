@@ -5,16 +5,16 @@
 
 const char *event_ctx_str(const cJSON *event, const char *name)
 {
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "requestContext");
+    const cJSON *ctx =
+        cJSON_GetObjectItemCaseSensitive(event, "requestContext");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, name);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 double event_ctx_num(const cJSON *event, const char *name, double fallback)
 {
-    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "requestContext");
+    const cJSON *ctx =
+        cJSON_GetObjectItemCaseSensitive(event, "requestContext");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, name);
     return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }

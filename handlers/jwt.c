@@ -24,8 +24,8 @@
 struct jwt_verifier {
     unsigned char *n, *e; /* modulus and exponent, big-endian */
     size_t n_len, e_len;
-    EVP_PKEY *key;      /* NULL until the first verification */
-    EVP_MD_CTX *ready;  /* DigestVerifyInit'ed once; copied per token */
+    EVP_PKEY *key;     /* NULL until the first verification */
+    EVP_MD_CTX *ready; /* DigestVerifyInit'ed once; copied per token */
     char *issuer;
     char *audience;
 };
@@ -101,8 +101,7 @@ static int der_spki(struct der d, struct der *n, struct der *e)
  * The DER inside a PEM block "-----BEGIN <label>-----" (RFC 7468): NULL
  * when there is no such block or its base64 is bad. `*len` gets its size.
  */
-static unsigned char *pem_block(const char *pem, const char *label,
-                                size_t *len)
+static unsigned char *pem_block(const char *pem, const char *label, size_t *len)
 {
     char begin[64], end[64];
     snprintf(begin, sizeof(begin), "-----BEGIN %s-----", label);
@@ -205,8 +204,8 @@ static int build_key(struct jwt_verifier *v)
     BN_free(n);
     BN_free(e);
     EVP_MD_CTX *ready = key ? EVP_MD_CTX_new() : NULL;
-    if (ready && EVP_DigestVerifyInit_ex(ready, NULL, "SHA256", NULL, NULL,
-                                         key, NULL) != 1) {
+    if (ready && EVP_DigestVerifyInit_ex(ready, NULL, "SHA256", NULL, NULL, key,
+                                         NULL) != 1) {
         EVP_MD_CTX_free(ready);
         ready = NULL;
     }
@@ -341,10 +340,9 @@ static cJSON *json_part(const char *p, size_t n)
     return o;
 }
 
-static enum result check_signature(struct jwt_verifier *v,
-                                   const char *token, size_t signed_len,
-                                   const char *sig64, size_t sig64_len,
-                                   struct error_info *err)
+static enum result check_signature(struct jwt_verifier *v, const char *token,
+                                   size_t signed_len, const char *sig64,
+                                   size_t sig64_len, struct error_info *err)
 {
     size_t sig_len = 0;
     unsigned char *sig = b64url_decode(sig64, sig64_len, &sig_len);
@@ -424,8 +422,7 @@ static enum result copy_claim(const cJSON *c, const char *name, char *out,
     if (!cJSON_IsString(v) || !*v->valuestring ||
         strlen(v->valuestring) >= size)
         return error_set(err, RESULT_INVALID_INPUT, "missing_claim",
-                         "%s must be a string of 1-%zu bytes", name,
-                         size - 1);
+                         "%s must be a string of 1-%zu bytes", name, size - 1);
     memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
     return RESULT_OK;
 }
@@ -438,8 +435,8 @@ static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
     if (r != RESULT_OK)
         return r;
     const cJSON *iss = cJSON_GetObjectItemCaseSensitive(c, "iss");
-    if (v->issuer && (!cJSON_IsString(iss) ||
-                      strcmp(iss->valuestring, v->issuer) != 0))
+    if (v->issuer &&
+        (!cJSON_IsString(iss) || strcmp(iss->valuestring, v->issuer) != 0))
         return reject(err, "bad_issuer", "iss does not match JWT_ISSUER");
     if (v->audience &&
         !audience_matches(cJSON_GetObjectItemCaseSensitive(c, "aud"),
@@ -454,9 +451,8 @@ static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
     return RESULT_OK;
 }
 
-enum result jwt_verify(struct jwt_verifier *v, const char *token,
-                       int64_t now, struct jwt_claims *claims,
-                       struct error_info *err)
+enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
+                       struct jwt_claims *claims, struct error_info *err)
 {
     if (!v)
         return reject(err, "no_key", "no JWT_PUBLIC_KEY configured");
@@ -466,8 +462,8 @@ enum result jwt_verify(struct jwt_verifier *v, const char *token,
     if (n > JWT_MAX_TOKEN_BYTES)
         return reject(err, "oversized", "token is too long");
     const char *d1 = memchr(token, '.', n);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token))
-                        : NULL;
+    const char *d2 =
+        d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
     if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
         return reject(err, "malformed", "a JWT has three parts");
     cJSON *header = json_part(token, (size_t)(d1 - token));
@@ -485,8 +481,7 @@ enum result jwt_verify(struct jwt_verifier *v, const char *token,
     if (r == RESULT_OK)
         r = check_signature(v, token, (size_t)(d2 - token), d2 + 1,
                             n - (size_t)(d2 + 1 - token), err);
-    if (r == RESULT_OK &&
-        !(body = json_part(d1 + 1, (size_t)(d2 - d1 - 1))))
+    if (r == RESULT_OK && !(body = json_part(d1 + 1, (size_t)(d2 - d1 - 1))))
         r = reject(err, "malformed", "payload is not base64url JSON");
     if (r == RESULT_OK)
         r = check_claims(v, body, now, claims, err);

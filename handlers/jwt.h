@@ -41,8 +41,8 @@ struct jwt_claims {
  * reason in err->type (e.g. "expired", "bad_signature") and detail in
  * err->message, for the log only.
  */
-enum result jwt_verify(struct jwt_verifier *v, const char *token,
-                       int64_t now, struct jwt_claims *claims,
+enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
+                       struct jwt_claims *claims,
                        struct error_info *err) WARN_UNUSED;
 
 #endif

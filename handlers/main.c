@@ -22,8 +22,7 @@ static int init_failed(struct runtime_api *api, const struct error_info *e)
            "setting", e->field, "errorMessage", e->message, (char *)NULL);
     if (runtime_api_init_error(api, "Runtime.InitError", e->message, &perr) !=
         RESULT_OK)
-        log_msg(LOG_ERROR, "reporting the init error failed: %s",
-                perr.message);
+        log_msg(LOG_ERROR, "reporting the init error failed: %s", perr.message);
     return EXIT_FAILURE;
 }
 

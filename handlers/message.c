@@ -53,8 +53,7 @@ static char *fail(struct msg *m, const char *code, const char *text,
 }
 
 /* A store failure the client cannot fix: logged, answered generically. */
-static char *internal(struct msg *m, const struct error_info *e,
-                      enum result r)
+static char *internal(struct msg *m, const struct error_info *e, enum result r)
 {
     log_kv(LOG_ERROR, "store call failed", "result", result_str(r), "error",
            e->message, "type", e->type, (char *)NULL);
@@ -173,8 +172,8 @@ static int has_nul(const char *text, size_t len)
 static char *body_text(const cJSON *event, size_t *len, int *too_large)
 {
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(event, "body");
-    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(event,
-                                                        "isBase64Encoded");
+    const cJSON *b64 =
+        cJSON_GetObjectItemCaseSensitive(event, "isBase64Encoded");
     *too_large = 0;
     if (!cJSON_IsString(body))
         return NULL;
@@ -212,8 +211,8 @@ static char *parse(struct msg *m, const cJSON *event)
     int too_large = 0;
     char *text = body_text(event, &len, &too_large);
     if (too_large)
-        return fail(m, REPLY_PAYLOAD_TOO_LARGE,
-                    "message body is over 128 KB", NULL);
+        return fail(m, REPLY_PAYLOAD_TOO_LARGE, "message body is over 128 KB",
+                    NULL);
     if (!text)
         return fail(m, REPLY_INVALID_MESSAGE,
                     "message body is missing or not valid base64", NULL);
@@ -227,8 +226,8 @@ static char *parse(struct msg *m, const cJSON *event)
     m->root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
     free(text);
     if (!cJSON_IsObject(m->root))
-        return fail(m, REPLY_INVALID_MESSAGE,
-                    "message must be a JSON object", NULL);
+        return fail(m, REPLY_INVALID_MESSAGE, "message must be a JSON object",
+                    NULL);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->root, "id");
     if (id && (!cJSON_IsString(id) ||
                !valid_chars(id->valuestring, MAX_ID_BYTES, "._:-")))
@@ -237,15 +236,13 @@ static char *parse(struct msg *m, const cJSON *event)
     m->id = id ? id->valuestring : NULL;
     const cJSON *action = cJSON_GetObjectItemCaseSensitive(m->root, "action");
     if (!action)
-        return fail(m, REPLY_INVALID_MESSAGE, "action is required",
-                    "action");
+        return fail(m, REPLY_INVALID_MESSAGE, "action is required", "action");
     if (!cJSON_IsString(action) ||
         !valid_chars(action->valuestring, MAX_ACTION_BYTES, "._-"))
         return fail(m, REPLY_INVALID_ACTION,
                     "action must be 1-64 of A-Z a-z 0-9 . _ -", "action");
     m->action = action->valuestring;
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(m->root,
-                                                           "payload");
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(m->root, "payload");
     if (payload && !cJSON_IsObject(payload))
         return fail(m, REPLY_VALIDATION_ERROR, "payload must be an object",
                     "payload");
@@ -282,9 +279,9 @@ static char *own_request(struct msg *m, struct request *q)
         return fail(m, REPLY_VALIDATION_ERROR,
                     "payload.request_id must be a request id", "request_id");
     enum result r = req_get(&m->a->store, rid, q, m->deadline_ms, &e);
-    if (r == RESULT_OK && (strcmp(q->user_id, m->conn.user_id) != 0 ||
-                           !q->tenant_id ||
-                           strcmp(q->tenant_id, m->conn.tenant_id) != 0)) {
+    if (r == RESULT_OK &&
+        (strcmp(q->user_id, m->conn.user_id) != 0 || !q->tenant_id ||
+         strcmp(q->tenant_id, m->conn.tenant_id) != 0)) {
         req_cleanup(q);
         r = RESULT_NOT_FOUND;
     }
@@ -297,8 +294,8 @@ static char *do_ping(struct msg *m)
 {
     struct error_info e;
     error_clear(&e);
-    enum result r = conn_update_last_ping(&m->a->store, &m->conn,
-                                          m->deadline_ms, &e);
+    enum result r =
+        conn_update_last_ping(&m->a->store, &m->conn, m->deadline_ms, &e);
     if (r == RESULT_CONDITION_FAILED) { /* a concurrent write: reload */
         char *id = xstrdup(m->connection_id);
         conn_cleanup(&m->conn);
@@ -319,8 +316,8 @@ static char *do_echo(struct msg *m)
 /* payload.event_types: absent (all) or an array of known names. */
 static char *event_types(struct msg *m, unsigned *bits)
 {
-    const cJSON *types = cJSON_GetObjectItemCaseSensitive(m->payload,
-                                                         "event_types");
+    const cJSON *types =
+        cJSON_GetObjectItemCaseSensitive(m->payload, "event_types");
     *bits = 0;
     if (!types)
         return NULL;
@@ -502,12 +499,13 @@ static char *do_async(struct msg *m, const struct action *act)
     enum result r = req_enqueue(&m->a->store, &q, m->deadline_ms, &e);
     char *out = NULL;
     if (r == RESULT_ALREADY_EXISTS)
-        out = fail(m, REPLY_DUPLICATE_REQUEST,
-                   "a request with this id exists", "id");
+        out = fail(m, REPLY_DUPLICATE_REQUEST, "a request with this id exists",
+                   "id");
     else if (r == RESULT_INVALID_INPUT)
-        out = fail(m, e.field[0] && strcmp(e.field, "payload") == 0
-                          ? REPLY_PAYLOAD_TOO_LARGE
-                          : REPLY_VALIDATION_ERROR,
+        out = fail(m,
+                   e.field[0] && strcmp(e.field, "payload") == 0
+                       ? REPLY_PAYLOAD_TOO_LARGE
+                       : REPLY_VALIDATION_ERROR,
                    e.message, e.field);
     else if (r != RESULT_OK)
         out = internal(m, &e, r);
@@ -516,13 +514,12 @@ static char *do_async(struct msg *m, const struct action *act)
         sub.connection_id = xstrdup(m->connection_id);
         sub.request_id = xstrdup(q.request_id);
         sub.event_types = SUB_ALL;
-        if (sub_subscribe(&m->a->store, &sub, m->deadline_ms, &e) !=
-            RESULT_OK)
+        if (sub_subscribe(&m->a->store, &sub, m->deadline_ms, &e) != RESULT_OK)
             log_kv(LOG_WARN, "subscribing the sender failed", "requestId",
                    q.request_id, "error", e.message, (char *)NULL);
         sub_cleanup(&sub);
-        metrics_count(m->a->cfg.metrics_namespace, "RequestQueued", 1,
-                      "action", act->name);
+        metrics_count(m->a->cfg.metrics_namespace, "RequestQueued", 1, "action",
+                      act->name);
         out = reply_ack(q.request_id);
     }
     req_cleanup(&q);
@@ -535,9 +532,9 @@ struct builtin {
 };
 
 static const struct builtin builtins[] = {
-    {"ping", do_ping},       {"echo", do_echo},
+    {"ping", do_ping},           {"echo", do_echo},
     {"subscribe", do_subscribe}, {"unsubscribe", do_unsubscribe},
-    {"status", do_status},   {"cancel", do_cancel},
+    {"status", do_status},       {"cancel", do_cancel},
 };
 
 /* Looks up the sender; an unknown connection may not send. */
@@ -545,8 +542,8 @@ static char *load_sender(struct msg *m)
 {
     struct error_info e;
     error_clear(&e);
-    enum result r = conn_get(&m->a->store, m->connection_id, &m->conn,
-                             m->deadline_ms, &e);
+    enum result r =
+        conn_get(&m->a->store, m->connection_id, &m->conn, m->deadline_ms, &e);
     if (r == RESULT_NOT_FOUND || r == RESULT_INVALID_INPUT)
         return fail(m, REPLY_UNAUTHORIZED, "connection is not registered",
                     NULL);

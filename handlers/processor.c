@@ -125,8 +125,8 @@ static void notify(struct job *j, unsigned event, char *message)
         if (!(l->events & event))
             continue;
         struct error_info err;
-        enum result r = push_send(j->a, l->connection_id, l->endpoint,
-                                  message, j->deadline_ms, &err);
+        enum result r = push_send(j->a, l->connection_id, l->endpoint, message,
+                                  j->deadline_ms, &err);
         if (r == RESULT_NOT_FOUND)
             l->events = 0; /* push_send forgot it */
         else if (r != RESULT_OK)
@@ -139,9 +139,9 @@ static void notify(struct job *j, unsigned event, char *message)
 
 static void notify_error(struct job *j, const char *message)
 {
-    notify(j, SUB_ERROR,
-           reply_error(j->req.request_id, REPLY_PROCESSING_FAILED, message,
-                       NULL));
+    notify(
+        j, SUB_ERROR,
+        reply_error(j->req.request_id, REPLY_PROCESSING_FAILED, message, NULL));
 }
 
 /* After a write failed its condition: was the request cancelled? */
@@ -198,8 +198,8 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
 static enum result claim(struct job *j, struct error_info *err)
 {
     struct store *s = &j->a->store;
-    enum result r = req_update_status(s, &j->req, REQ_PROCESSING,
-                                      j->deadline_ms, err);
+    enum result r =
+        req_update_status(s, &j->req, REQ_PROCESSING, j->deadline_ms, err);
     if (r != RESULT_CONDITION_FAILED)
         return r;
     struct request now;
@@ -241,8 +241,10 @@ static enum result finish(struct job *j, enum result run, cJSON *result,
         /* A result DynamoDB cannot hold (over 400 KB, a number out of
          * its range) fails the request: running it again cannot help. */
         struct error_info why;
-        error_set(&why, r, "ResultNotStorable", "the result cannot be "
-                  "stored: %s", err->message);
+        error_set(&why, r, "ResultNotStorable",
+                  "the result cannot be "
+                  "stored: %s",
+                  err->message);
         r = req_fail(s, &j->req, why.message, j->deadline_ms, err);
         if (r == RESULT_OK)
             notify_error(j, why.message);
@@ -271,8 +273,8 @@ static enum result back_off(struct job *j, struct error_info *err)
         delay = PROCESSOR_RETRY_CAP_MS;
     int64_t now = j->a->now_ms();
     clock_rfc3339(now + delay, j->req.retry_after);
-    enum result r = req_update_status(s, &j->req, REQ_RETRYING,
-                                      j->deadline_ms, err);
+    enum result r =
+        req_update_status(s, &j->req, REQ_RETRYING, j->deadline_ms, err);
     if (r != RESULT_OK)
         return r;
     if (j->deadline_ms > 0 &&
@@ -289,8 +291,7 @@ static enum result run_attempts(struct job *j, const struct action *action,
                                 const cJSON *payload, struct error_info *err)
 {
     for (;;) {
-        struct action_call call = {payload, j->req.retry_count, on_progress,
-                                   j};
+        struct action_call call = {payload, j->req.retry_count, on_progress, j};
         cJSON *result = NULL;
         struct error_info run_err;
         error_clear(&run_err);
@@ -306,8 +307,7 @@ static enum result run_attempts(struct job *j, const struct action *action,
             *err = j->infra_err;
             return j->infra;
         }
-        if (run != RESULT_OK &&
-            strcmp(run_err.type, ACTION_RETRYABLE) == 0 &&
+        if (run != RESULT_OK && strcmp(run_err.type, ACTION_RETRYABLE) == 0 &&
             j->req.retry_count < j->req.max_retries) {
             log_kv(LOG_INFO, "retryable failure", "requestId",
                    j->req.request_id, "error", run_err.message, (char *)NULL);
@@ -357,9 +357,11 @@ static void release(struct job *j)
     j->req.retry_after[0] = '\0';
     if (req_update_status(&j->a->store, &j->req, REQ_RETRYING, j->deadline_ms,
                           &err) != RESULT_OK)
-        log_kv(LOG_WARN, "could not hand a failed request back; it stays "
-               "PROCESSING", "requestId", j->req.request_id, "error",
-               err.message, (char *)NULL);
+        log_kv(LOG_WARN,
+               "could not hand a failed request back; it stays "
+               "PROCESSING",
+               "requestId", j->req.request_id, "error", err.message,
+               (char *)NULL);
 }
 
 /*
@@ -426,8 +428,8 @@ enum result processor_handle(struct app *a, const cJSON *event,
             cJSON_GetObjectItemCaseSensitive(record, "dynamodb"),
             "SequenceNumber"));
         log_kv(LOG_WARN, "stream record failed; Lambda will retry it",
-               "sequenceNumber", seq ? seq : "(none)", "error",
-               rec_err.message, (char *)NULL);
+               "sequenceNumber", seq ? seq : "(none)", "error", rec_err.message,
+               (char *)NULL);
         if (seq) {
             cJSON *f = cJSON_CreateObject();
             cJSON_AddStringToObject(f, "itemIdentifier", seq);

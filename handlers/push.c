@@ -24,8 +24,7 @@ enum result push_endpoint_url(const struct app *a, const char *endpoint,
                          err);
 }
 
-void push_forget(struct app *a, const char *connection_id,
-                 int64_t deadline_ms)
+void push_forget(struct app *a, const char *connection_id, int64_t deadline_ms)
 {
     struct error_info err;
     error_clear(&err);

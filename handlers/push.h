@@ -15,12 +15,10 @@
  */
 enum result push_send(struct app *a, const char *connection_id,
                       const char *endpoint, const char *message,
-                      int64_t deadline_ms,
-                      struct error_info *err) WARN_UNUSED;
+                      int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /* Deletes a connection and its subscriptions (best effort; logged). */
-void push_forget(struct app *a, const char *connection_id,
-                 int64_t deadline_ms);
+void push_forget(struct app *a, const char *connection_id, int64_t deadline_ms);
 
 /*
  * The Management API URL for a stored endpoint "domain/stage" (or the

@@ -26,8 +26,8 @@ static cJSON *message(const char *type, const char *request_id)
 
 static void add_copy(cJSON *o, const char *name, const cJSON *v)
 {
-    cJSON_AddItemToObject(o, name, v ? cJSON_Duplicate(v, 1)
-                                     : cJSON_CreateObject());
+    cJSON_AddItemToObject(o, name,
+                          v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject());
 }
 
 char *reply_response(const char *request_id, const cJSON *data)
@@ -45,8 +45,8 @@ char *reply_ack(const char *request_id)
     return print(o);
 }
 
-char *reply_progress(const char *request_id, int percentage,
-                     const char *msg, const char *timestamp)
+char *reply_progress(const char *request_id, int percentage, const char *msg,
+                     const char *timestamp)
 {
     cJSON *o = message("progress", request_id);
     cJSON_AddNumberToObject(o, "percentage", percentage);

@@ -32,8 +32,8 @@ char *reply_progress(const char *request_id, int percentage,
 char *reply_complete(const char *request_id, const cJSON *result,
                      const char *timestamp);
 /* `details` may be NULL. */
-char *reply_error(const char *request_id, const char *code,
-                  const char *message, const cJSON *details);
+char *reply_error(const char *request_id, const char *code, const char *message,
+                  const cJSON *details);
 char *reply_pong(void);
 
 /*

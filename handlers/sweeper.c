@@ -17,17 +17,17 @@ enum result sweeper_handle(struct app *a, const cJSON *event,
     int64_t before = a->now_ms() - (int64_t)a->cfg.stale_after_seconds * 1000;
     char **ids = NULL;
     size_t count = 0;
-    enum result r = conn_delete_stale(&a->store, before, deadline_ms, &ids,
-                                      &count, err);
+    enum result r =
+        conn_delete_stale(&a->store, before, deadline_ms, &ids, &count, err);
     for (size_t i = 0; i < count; i++) {
         struct error_info serr;
         error_clear(&serr);
         if (sub_delete_by_connection(&a->store, ids[i], deadline_ms, NULL,
                                      &serr) != RESULT_OK)
-            log_kv(LOG_WARN, "deleting a stale connection's subscriptions "
-                             "failed",
-                   "connectionId", ids[i], "error", serr.message,
-                   (char *)NULL);
+            log_kv(LOG_WARN,
+                   "deleting a stale connection's subscriptions "
+                   "failed",
+                   "connectionId", ids[i], "error", serr.message, (char *)NULL);
         free(ids[i]);
     }
     free(ids);

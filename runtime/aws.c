@@ -317,9 +317,8 @@ static enum result attempt(struct aws_client *c, const struct call *k,
     if (k->target)
         signed_headers[n_signed++] =
             (struct sigv4_header){"x-amz-target", k->target};
-    struct sigv4_request sreq = {k->method,      k->path,  NULL,
-                                 signed_headers, n_signed, k->body,
-                                 k->body_len};
+    struct sigv4_request sreq = {k->method, k->path, NULL,       signed_headers,
+                                 n_signed,  k->body, k->body_len};
     struct sigv4_output sig;
     enum result r = sigv4_sign(&c->signer, &creds, &params, &sreq, &sig);
     if (r != RESULT_OK)
@@ -472,13 +471,12 @@ enum result aws_call(struct aws_client *c, const char *operation,
                         "and digits",
                         AWS_MAX_OPERATION_BYTES);
     } else {
-        snprintf(target, sizeof(target), "%s.%s", c->target_prefix,
-                 operation);
+        snprintf(target, sizeof(target), "%s.%s", c->target_prefix, operation);
         if (!body || !body_len) {
             body = "{}";
             body_len = 2;
         }
-        struct call k = {"POST", "/",  target, c->content_type,
+        struct call k = {"POST", "/",      target, c->content_type,
                          body,   body_len, target};
         r = run(c, &k, deadline_ms, out, &e);
     }
@@ -515,8 +513,10 @@ enum result aws_rest_call(struct aws_client *c, const char *method,
         r = error_field(&e, "path", "the request path is not valid");
     } else {
         snprintf(what, sizeof(what), "%s %.64s", method, path);
-        struct call k = {method, path, NULL, body ? c->content_type : NULL,
-                         body,   body ? body_len : 0, what};
+        struct call k = {method, path,
+                         NULL,   body ? c->content_type : NULL,
+                         body,   body ? body_len : 0,
+                         what};
         r = run(c, &k, deadline_ms, out, &e);
     }
     if (err)

@@ -31,8 +31,8 @@ enum result buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 enum result buf_appends(struct buf *b, const char *s) WARN_UNUSED;
 enum result buf_appendf(struct buf *b, const char *fmt, ...) WARN_UNUSED
     __attribute__((format(printf, 2, 3)));
-enum result buf_vappendf(struct buf *b, const char *fmt, va_list ap)
-    WARN_UNUSED;
+enum result buf_vappendf(struct buf *b, const char *fmt,
+                         va_list ap) WARN_UNUSED;
 
 /*
  * Returns the bytes as a NUL-terminated string that the caller now owns

@@ -255,7 +255,7 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
         enum result r = map_curl_error(rc, &t);
         return error_set(err, r, "HttpTransport", "%s %s: %s", req->method,
                          req->url,
-                         t.too_large ? "response body over the size cap"
+                         t.too_large    ? "response body over the size cap"
                          : c->errbuf[0] ? c->errbuf
                                         : curl_easy_strerror(rc));
     }

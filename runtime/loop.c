@@ -121,8 +121,10 @@ int loop_run(struct runtime_api *api, loop_handler_fn fn, void *ctx,
                                  &perr) != RESULT_OK)
                 log_msg(LOG_ERROR, "reporting it failed: %s", perr.message);
             if (++bad_answers >= MAX_BAD_ANSWERS) {
-                log_msg(LOG_FATAL, "runtime api: %d unusable answers in a "
-                                   "row; exiting", bad_answers);
+                log_msg(LOG_FATAL,
+                        "runtime api: %d unusable answers in a "
+                        "row; exiting",
+                        bad_answers);
                 break;
             }
             continue;

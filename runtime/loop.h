@@ -14,8 +14,7 @@
  * invocation is freed before it returns.
  */
 typedef enum result (*loop_handler_fn)(void *ctx, const struct invocation *inv,
-                                       struct buf *out,
-                                       struct error_info *err);
+                                       struct buf *out, struct error_info *err);
 
 struct loop_options {
     /* Stop after this many invocations (tests, benchmarks); 0 = never. */

@@ -29,17 +29,14 @@ struct mgmt {
     int retry_attempts;
 };
 
-struct mgmt *mgmt_new(const char *region,
-                      const struct sigv4_credentials *creds)
+struct mgmt *mgmt_new(const char *region, const struct sigv4_credentials *creds)
 {
     struct mgmt *m = xcalloc(1, sizeof(*m));
     m->region = xstrdup(region ? region : "");
-    m->access_key_id = xstrdup(creds && creds->access_key_id
-                                   ? creds->access_key_id
-                                   : "");
-    m->secret_access_key = xstrdup(creds && creds->secret_access_key
-                                       ? creds->secret_access_key
-                                       : "");
+    m->access_key_id =
+        xstrdup(creds && creds->access_key_id ? creds->access_key_id : "");
+    m->secret_access_key = xstrdup(
+        creds && creds->secret_access_key ? creds->secret_access_key : "");
     m->session_token = creds && creds->session_token && *creds->session_token
                            ? xstrdup(creds->session_token)
                            : NULL;
@@ -69,8 +66,7 @@ void mgmt_free(struct mgmt *m)
     free(m);
 }
 
-void mgmt_set_retry(struct mgmt *m, long base_ms, long cap_ms,
-                    int max_attempts)
+void mgmt_set_retry(struct mgmt *m, long base_ms, long cap_ms, int max_attempts)
 {
     m->retry_base_ms = base_ms;
     m->retry_cap_ms = cap_ms;
@@ -112,8 +108,8 @@ enum result mgmt_path(const char *base_path, const char *connection_id,
     for (const unsigned char *p = (const unsigned char *)connection_id;
          r == RESULT_OK && *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-            *p == '.' || *p == '~') {
+            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+            *p == '~') {
             r = buf_append(&b, p, 1);
         } else {
             char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -200,9 +196,8 @@ static enum result call(struct mgmt *m, const char *method,
 }
 
 enum result mgmt_post(struct mgmt *m, const char *endpoint,
-                      const char *connection_id, const char *data,
-                      size_t len, int64_t deadline_ms,
-                      struct error_info *err)
+                      const char *connection_id, const char *data, size_t len,
+                      int64_t deadline_ms, struct error_info *err)
 {
     struct buf out;
     buf_init(&out, MAX_ANSWER_BYTES);

@@ -48,9 +48,8 @@ enum result mgmt_endpoint(const char *override, const char *domain,
  * 429 and 5xx are retried with backoff within `deadline_ms`.
  */
 enum result mgmt_post(struct mgmt *m, const char *endpoint,
-                      const char *connection_id, const char *data,
-                      size_t len, int64_t deadline_ms,
-                      struct error_info *err) WARN_UNUSED;
+                      const char *connection_id, const char *data, size_t len,
+                      int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /* GET a connection's info ({connectedAt, identity, lastActiveAt}); caller
  * owns `*info`. RESULT_NOT_FOUND when gone. */

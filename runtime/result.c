@@ -8,21 +8,36 @@
 const char *result_str(enum result r)
 {
     switch (r) {
-    case RESULT_OK: return "ok";
-    case RESULT_INVALID_INPUT: return "invalid input";
-    case RESULT_NOT_FOUND: return "not found";
-    case RESULT_ALREADY_EXISTS: return "already exists";
-    case RESULT_CONDITION_FAILED: return "condition failed";
-    case RESULT_THROTTLED: return "throttled";
-    case RESULT_SERVICE_ERROR: return "service error";
-    case RESULT_TRANSPORT: return "transport error";
-    case RESULT_TIMEOUT: return "timeout";
-    case RESULT_PARSE: return "parse error";
-    case RESULT_TOO_LARGE: return "too large";
-    case RESULT_CONFIG: return "configuration error";
-    case RESULT_FATAL: return "fatal runtime error";
-    case RESULT_UNSUPPORTED: return "unsupported";
-    case RESULT_INTERNAL: return "internal error";
+    case RESULT_OK:
+        return "ok";
+    case RESULT_INVALID_INPUT:
+        return "invalid input";
+    case RESULT_NOT_FOUND:
+        return "not found";
+    case RESULT_ALREADY_EXISTS:
+        return "already exists";
+    case RESULT_CONDITION_FAILED:
+        return "condition failed";
+    case RESULT_THROTTLED:
+        return "throttled";
+    case RESULT_SERVICE_ERROR:
+        return "service error";
+    case RESULT_TRANSPORT:
+        return "transport error";
+    case RESULT_TIMEOUT:
+        return "timeout";
+    case RESULT_PARSE:
+        return "parse error";
+    case RESULT_TOO_LARGE:
+        return "too large";
+    case RESULT_CONFIG:
+        return "configuration error";
+    case RESULT_FATAL:
+        return "fatal runtime error";
+    case RESULT_UNSUPPORTED:
+        return "unsupported";
+    case RESULT_INTERNAL:
+        return "internal error";
     }
     return "unknown result";
 }

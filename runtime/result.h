@@ -6,20 +6,20 @@
 
 enum result {
     RESULT_OK = 0,
-    RESULT_INVALID_INPUT,     /* a caller's value failed validation */
-    RESULT_NOT_FOUND,         /* the item or resource does not exist */
-    RESULT_ALREADY_EXISTS,    /* a create met an existing item */
-    RESULT_CONDITION_FAILED,  /* stale version or wrong state */
-    RESULT_THROTTLED,         /* throttled, and retries ran out */
-    RESULT_SERVICE_ERROR,     /* an AWS error not named above */
-    RESULT_TRANSPORT,         /* connection refused, reset, DNS, TLS */
-    RESULT_TIMEOUT,           /* a deadline passed */
-    RESULT_PARSE,             /* a peer sent bytes we cannot read */
-    RESULT_TOO_LARGE,         /* a size cap was hit */
-    RESULT_CONFIG,            /* a setting is missing or wrong */
-    RESULT_FATAL,             /* the Runtime API asked us to exit */
-    RESULT_UNSUPPORTED,       /* not implemented, or an unknown event */
-    RESULT_INTERNAL,          /* a bug or a library failure */
+    RESULT_INVALID_INPUT,    /* a caller's value failed validation */
+    RESULT_NOT_FOUND,        /* the item or resource does not exist */
+    RESULT_ALREADY_EXISTS,   /* a create met an existing item */
+    RESULT_CONDITION_FAILED, /* stale version or wrong state */
+    RESULT_THROTTLED,        /* throttled, and retries ran out */
+    RESULT_SERVICE_ERROR,    /* an AWS error not named above */
+    RESULT_TRANSPORT,        /* connection refused, reset, DNS, TLS */
+    RESULT_TIMEOUT,          /* a deadline passed */
+    RESULT_PARSE,            /* a peer sent bytes we cannot read */
+    RESULT_TOO_LARGE,        /* a size cap was hit */
+    RESULT_CONFIG,           /* a setting is missing or wrong */
+    RESULT_FATAL,            /* the Runtime API asked us to exit */
+    RESULT_UNSUPPORTED,      /* not implemented, or an unknown event */
+    RESULT_INTERNAL,         /* a bug or a library failure */
 };
 
 /* Returns a static name for `r`, e.g. "not found"; never NULL. */

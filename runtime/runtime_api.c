@@ -70,8 +70,7 @@ static int valid_address(const char *a)
            port <= 65535;
 }
 
-struct runtime_api *runtime_api_new(const char *address,
-                                    struct error_info *err)
+struct runtime_api *runtime_api_new(const char *address, struct error_info *err)
 {
     if (!address || !*address) {
         error_set(err, RESULT_CONFIG, "InvalidConfig",
@@ -129,8 +128,9 @@ static enum result read_headers(const struct http_response *r,
     copy_header(r, "lambda-runtime-aws-request-id", inv->request_id,
                 sizeof(inv->request_id));
     if (!inv->request_id[0])
-        return error_set(err, RESULT_PARSE, "Runtime.InvalidNext",
-                         "/next answered without Lambda-Runtime-Aws-Request-Id");
+        return error_set(
+            err, RESULT_PARSE, "Runtime.InvalidNext",
+            "/next answered without Lambda-Runtime-Aws-Request-Id");
     const char *d = http_response_header(r, "lambda-runtime-deadline-ms");
     char *end = NULL;
     errno = 0;

@@ -209,8 +209,8 @@ enum result conn_delete(struct store *s, const char *connection_id,
     r = ddb_delete_item(s->ddb, s->connections_table, key, &o, NULL, err);
     cJSON_Delete(key);
     if (r == RESULT_CONDITION_FAILED)
-        return error_set(err, RESULT_NOT_FOUND, "NotFound",
-                         "no connection %s", connection_id);
+        return error_set(err, RESULT_NOT_FOUND, "NotFound", "no connection %s",
+                         connection_id);
     return r;
 }
 
@@ -255,9 +255,9 @@ enum result conn_update_last_ping(struct store *s, struct connection *c,
     return r;
 }
 
-static enum result list_by(struct store *s, const char *index,
-                           const char *attr, const char *const *allowed,
-                           const char *value, int limit, const char *cursor,
+static enum result list_by(struct store *s, const char *index, const char *attr,
+                           const char *const *allowed, const char *value,
+                           int limit, const char *cursor,
                            struct conn_page *page, int64_t deadline_ms,
                            struct error_info *err)
 {
@@ -281,8 +281,8 @@ static enum result list_by(struct store *s, const char *index,
                          &page->next_cursor, err);
     size_t n = (size_t)cJSON_GetArraySize(items);
     page->items = xcalloc(n ? n : 1, sizeof(*page->items));
-    for (const cJSON *it = items ? items->child : NULL;
-         r == RESULT_OK && it; it = it->next) {
+    for (const cJSON *it = items ? items->child : NULL; r == RESULT_OK && it;
+         it = it->next) {
         r = from_item(it, &page->items[page->count], err);
         if (r == RESULT_OK)
             page->count++;
@@ -298,8 +298,8 @@ enum result conn_list_by_user(struct store *s, const char *user_id, int limit,
                               const char *cursor, struct conn_page *page,
                               int64_t deadline_ms, struct error_info *err)
 {
-    return list_by(s, "user-index", "user_id", user_index_keys, user_id,
-                   limit, cursor, page, deadline_ms, err);
+    return list_by(s, "user-index", "user_id", user_index_keys, user_id, limit,
+                   cursor, page, deadline_ms, err);
 }
 
 enum result conn_list_by_tenant(struct store *s, const char *tenant_id,
@@ -307,8 +307,8 @@ enum result conn_list_by_tenant(struct store *s, const char *tenant_id,
                                 struct conn_page *page, int64_t deadline_ms,
                                 struct error_info *err)
 {
-    return list_by(s, "tenant-index", "tenant_id", tenant_index_keys,
-                   tenant_id, limit, cursor, page, deadline_ms, err);
+    return list_by(s, "tenant-index", "tenant_id", tenant_index_keys, tenant_id,
+                   limit, cursor, page, deadline_ms, err);
 }
 
 /* One Scan page of connections idle since before `before`. */

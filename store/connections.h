@@ -49,8 +49,7 @@ void conn_page_cleanup(struct conn_page *p);
  * RESULT_ALREADY_EXISTS when the id is taken (the stored item unchanged).
  */
 enum result conn_save(struct store *s, struct connection *c,
-                      int64_t deadline_ms,
-                      struct error_info *err) WARN_UNUSED;
+                      int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /* Reads a connection into `out` (zeroed first). RESULT_NOT_FOUND. */
 enum result conn_get(struct store *s, const char *connection_id,

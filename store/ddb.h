@@ -73,7 +73,7 @@ enum ddb_return {
 
 /* Options of a write (PutItem, UpdateItem, DeleteItem); all optional. */
 struct ddb_write_opts {
-    const char *condition;      /* ConditionExpression */
+    const char *condition;       /* ConditionExpression */
     const struct ddb_expr *expr; /* names and values of the expressions */
     enum ddb_return return_values;
     /* ReturnValuesOnConditionCheckFailure = ALL_OLD: on a failed
@@ -91,10 +91,9 @@ struct ddb_write_opts {
 enum result ddb_put_item(struct ddb *d, const char *table, const cJSON *item,
                          const struct ddb_write_opts *o, cJSON **attributes,
                          struct error_info *err) WARN_UNUSED;
-enum result ddb_update_item(struct ddb *d, const char *table,
-                            const cJSON *key, const char *update_expression,
-                            const struct ddb_write_opts *o,
-                            cJSON **attributes,
+enum result ddb_update_item(struct ddb *d, const char *table, const cJSON *key,
+                            const char *update_expression,
+                            const struct ddb_write_opts *o, cJSON **attributes,
                             struct error_info *err) WARN_UNUSED;
 enum result ddb_delete_item(struct ddb *d, const char *table, const cJSON *key,
                             const struct ddb_write_opts *o, cJSON **attributes,
@@ -115,8 +114,8 @@ struct ddb_query {
     const char *key_condition;
     const char *filter; /* FilterExpression or NULL */
     const struct ddb_expr *expr;
-    int descending; /* ScanIndexForward = false */
-    int limit;      /* Limit; 0 for none */
+    int descending;                   /* ScanIndexForward = false */
+    int limit;                        /* Limit; 0 for none */
     const cJSON *exclusive_start_key; /* or NULL */
     int consistent;
     int64_t deadline_ms;
@@ -195,8 +194,8 @@ enum result ddb_delete_table(struct ddb *d, const char *table,
  * Any other operation: `request` (borrowed) is sent as is, `*response`
  * gets the parsed answer (caller owns). For calls this header lacks.
  */
-enum result ddb_call(struct ddb *d, const char *operation,
-                     const cJSON *request, int64_t deadline_ms,
-                     cJSON **response, struct error_info *err) WARN_UNUSED;
+enum result ddb_call(struct ddb *d, const char *operation, const cJSON *request,
+                     int64_t deadline_ms, cJSON **response,
+                     struct error_info *err) WARN_UNUSED;
 
 #endif

@@ -947,8 +947,8 @@ static cJSON *set_to_plain(char kind, const cJSON *set)
     cJSON *array = xjson(cJSON_CreateArray());
     for (const cJSON *e = set->child; e; e = e->next)
         xjson_append(array, kind == 'N'
-                               ? raw_number(e->valuestring)
-                               : xjson(cJSON_CreateString(e->valuestring)));
+                                ? raw_number(e->valuestring)
+                                : xjson(cJSON_CreateString(e->valuestring)));
     return array;
 }
 

@@ -14,11 +14,11 @@
 #define SK_METADATA "METADATA"
 #define MAX_RETRIES_CAP 10
 
-static const char *const names[] = {"PENDING",   "PROCESSING", "COMPLETED",
-                                    "FAILED",    "CANCELLED",  "RETRYING"};
+static const char *const names[] = {"PENDING", "PROCESSING", "COMPLETED",
+                                    "FAILED",  "CANCELLED",  "RETRYING"};
 
-static const char *const connection_index_keys[] = {
-    "pk", "sk", "connection_id", "created_at", NULL};
+static const char *const connection_index_keys[] = {"pk", "sk", "connection_id",
+                                                    "created_at", NULL};
 static const char *const status_index_keys[] = {"pk", "sk", "status",
                                                 "created_at", NULL};
 static const char *const user_index_keys[] = {"pk", "sk", "user_id",
@@ -42,14 +42,17 @@ enum result req_status_parse(const char *name, enum req_status *out)
 int req_transition_allowed(enum req_status from, enum req_status to)
 {
     switch (to) {
-    case REQ_PROCESSING: return from == REQ_PENDING || from == REQ_RETRYING;
+    case REQ_PROCESSING:
+        return from == REQ_PENDING || from == REQ_RETRYING;
     case REQ_COMPLETED:
     case REQ_FAILED:
-    case REQ_RETRYING: return from == REQ_PROCESSING;
+    case REQ_RETRYING:
+        return from == REQ_PROCESSING;
     case REQ_CANCELLED:
         return from == REQ_PENDING || from == REQ_PROCESSING ||
                from == REQ_RETRYING;
-    case REQ_PENDING: return 0;
+    case REQ_PENDING:
+        return 0;
     }
     return 0;
 }
@@ -149,8 +152,7 @@ enum result req_from_item(const cJSON *item, struct request *r,
     copy_ts(item, "created_at", r->created_at);
     copy_ts(item, "updated_at", r->updated_at);
     if (!r->request_id || !r->user_id || !r->action ||
-        req_status_parse(item_get_s(item, "status"), &r->status) !=
-            RESULT_OK ||
+        req_status_parse(item_get_s(item, "status"), &r->status) != RESULT_OK ||
         item_get_i64(item, "version", &r->version) != RESULT_OK ||
         item_get_i64(item, "ttl", &r->ttl) != RESULT_OK) {
         req_cleanup(r);
@@ -273,8 +275,8 @@ static enum result check_size_with(const struct request *r, enum req_status to,
     return e;
 }
 
-enum result req_enqueue(struct store *s, struct request *r,
-                        int64_t deadline_ms, struct error_info *err)
+enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
+                        struct error_info *err)
 {
     char id[UUID_STR_SIZE];
     if (!r->request_id) {
@@ -375,11 +377,10 @@ static enum result update(struct store *s, struct request *r,
     }
     cJSON *key = req_key(r->request_id);
     cJSON *old = NULL;
-    struct ddb_write_opts o = {
-        .condition = "#status = :from AND version = :v",
-        .expr = e,
-        .return_old_on_condition_failure = 1,
-        .deadline_ms = deadline_ms};
+    struct ddb_write_opts o = {.condition = "#status = :from AND version = :v",
+                               .expr = e,
+                               .return_old_on_condition_failure = 1,
+                               .deadline_ms = deadline_ms};
     res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr), &o,
                           &old, err);
     if (res == RESULT_CONDITION_FAILED)
@@ -422,8 +423,7 @@ enum result req_update_status(struct store *s, struct request *r,
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         if (to == REQ_PROCESSING)
-            memcpy(r->processing_started, r->updated_at,
-                   sizeof(r->updated_at));
+            memcpy(r->processing_started, r->updated_at, sizeof(r->updated_at));
         else if (to == REQ_RETRYING)
             r->retry_count++;
         else if (from != to)
@@ -502,8 +502,9 @@ enum result req_complete(struct store *s, struct request *r,
                          struct error_info *err)
 {
     if (!req_transition_allowed(r->status, REQ_COMPLETED))
-        return error_field(err, "status", "only a PROCESSING request can "
-                                          "complete");
+        return error_field(err, "status",
+                           "only a PROCESSING request can "
+                           "complete");
     if (result && !cJSON_IsObject(result))
         return error_field(err, "result", "result must be an object");
     cJSON *empty = cJSON_CreateObject();
@@ -572,8 +573,8 @@ enum result req_fail(struct store *s, struct request *r, const char *error,
     return res;
 }
 
-enum result req_cancel(struct store *s, struct request *r,
-                       int64_t deadline_ms, struct error_info *err)
+enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
+                       struct error_info *err)
 {
     return req_update_status(s, r, REQ_CANCELLED, deadline_ms, err);
 }
@@ -595,11 +596,10 @@ enum result req_delete(struct store *s, const char *request_id,
     return e;
 }
 
-static enum result list_by(struct store *s, const char *index,
-                           const char *attr, const char *const *allowed,
-                           const char *value, int limit, const char *cursor,
-                           struct req_page *page, int64_t deadline_ms,
-                           struct error_info *err)
+static enum result list_by(struct store *s, const char *index, const char *attr,
+                           const char *const *allowed, const char *value,
+                           int limit, const char *cursor, struct req_page *page,
+                           int64_t deadline_ms, struct error_info *err)
 {
     memset(page, 0, sizeof(*page));
     enum result e = store_check_id(attr, value, err);
@@ -621,8 +621,8 @@ static enum result list_by(struct store *s, const char *index,
                          &page->next_cursor, err);
     size_t n = (size_t)cJSON_GetArraySize(items);
     page->items = xcalloc(n ? n : 1, sizeof(*page->items));
-    for (const cJSON *it = items ? items->child : NULL;
-         e == RESULT_OK && it; it = it->next) {
+    for (const cJSON *it = items ? items->child : NULL; e == RESULT_OK && it;
+         it = it->next) {
         e = req_from_item(it, &page->items[page->count], err);
         if (e == RESULT_OK)
             page->count++;
@@ -658,6 +658,6 @@ enum result req_list_by_user(struct store *s, const char *user_id, int limit,
                              const char *cursor, struct req_page *page,
                              int64_t deadline_ms, struct error_info *err)
 {
-    return list_by(s, "user-index", "user_id", user_index_keys, user_id,
-                   limit, cursor, page, deadline_ms, err);
+    return list_by(s, "user-index", "user_id", user_index_keys, user_id, limit,
+                   cursor, page, deadline_ms, err);
 }

@@ -89,8 +89,7 @@ enum result req_from_item(const cJSON *item, struct request *out,
  * when it exists, and the first item is unchanged. RESULT_INVALID_INPUT
  * naming the field for bad input, before any call.
  */
-enum result req_enqueue(struct store *s, struct request *r,
-                        int64_t deadline_ms,
+enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
 
 /* Reads a request into `out` (zeroed first). RESULT_NOT_FOUND. */
@@ -135,18 +134,15 @@ enum result req_complete(struct store *s, struct request *r,
 /* PROCESSING → FAILED with `error` saved (cut to REQ_MAX_ERROR_BYTES at
  * a UTF-8 character boundary). */
 enum result req_fail(struct store *s, struct request *r, const char *error,
-                     int64_t deadline_ms,
-                     struct error_info *err) WARN_UNUSED;
+                     int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /* PENDING | PROCESSING | RETRYING → CANCELLED. */
-enum result req_cancel(struct store *s, struct request *r,
-                       int64_t deadline_ms,
+enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
                        struct error_info *err) WARN_UNUSED;
 
 /* Deletes a request. RESULT_NOT_FOUND when there was none. */
 enum result req_delete(struct store *s, const char *request_id,
-                       int64_t deadline_ms,
-                       struct error_info *err) WARN_UNUSED;
+                       int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /*
  * Requests by connection, status or user, newest created_at first, at

@@ -35,8 +35,10 @@ static size_t utf8_len(const unsigned char *p, size_t left)
 {
     if (p[0] < 0x80)
         return 1;
-    size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-                                       : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t n = (p[0] & 0xe0) == 0xc0   ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
     if (!n || n > left || (n == 2 && p[0] < 0xc2))
         return 0;
     for (size_t i = 1; i < n; i++)
@@ -100,8 +102,8 @@ char *store_cursor_encode(const cJSON *key)
         return NULL;
     size_t n = strlen(json);
     char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    int len = EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)json,
-                              (int)n);
+    int len =
+        EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)json, (int)n);
     free(json);
     /* base64url without padding: safe in JSON and URLs alike. */
     for (int i = 0; i < len; i++)
@@ -177,8 +179,7 @@ enum result store_cursor_decode(const char *cursor,
         return error_field(err, "cursor", "cursor is too long");
     unsigned char *raw = xmalloc(n + 4);
     int len = b64url_decode(cursor, n, raw);
-    cJSON *k = len > 0 ? cJSON_ParseWithLength((char *)raw, (size_t)len)
-                       : NULL;
+    cJSON *k = len > 0 ? cJSON_ParseWithLength((char *)raw, (size_t)len) : NULL;
     free(raw);
     if (!key_matches(k, spec)) {
         cJSON_Delete(k);
@@ -229,19 +230,17 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
 
 enum result store_condition_failure(struct store *s, const char *table,
                                     const cJSON *key, const cJSON *old,
-                                    int64_t deadline_ms,
-                                    struct error_info *err)
+                                    int64_t deadline_ms, struct error_info *err)
 {
     if (old)
         return RESULT_CONDITION_FAILED;
     cJSON *item = NULL;
     struct error_info gerr;
     error_clear(&gerr);
-    enum result r = ddb_get_item(s->ddb, table, key, 1, deadline_ms, &item,
-                                 &gerr);
+    enum result r =
+        ddb_get_item(s->ddb, table, key, 1, deadline_ms, &item, &gerr);
     cJSON_Delete(item);
     if (r == RESULT_NOT_FOUND)
-        return error_set(err, RESULT_NOT_FOUND, "NotFound",
-                         "no such item");
+        return error_set(err, RESULT_NOT_FOUND, "NotFound", "no such item");
     return RESULT_CONDITION_FAILED;
 }

@@ -71,8 +71,8 @@ static unsigned events_of(const cJSON *item)
     const cJSON *ss = item_get_ss(item, "event_types");
     unsigned bits = 0, bit;
     for (const cJSON *v = ss ? ss->child : NULL; v; v = v->next)
-        if (cJSON_IsString(v) && sub_event_parse(v->valuestring, &bit) ==
-                                     RESULT_OK)
+        if (cJSON_IsString(v) &&
+            sub_event_parse(v->valuestring, &bit) == RESULT_OK)
             bits |= bit;
     return bits;
 }
@@ -99,8 +99,8 @@ static enum result from_item(const cJSON *item, struct subscription *s,
     return RESULT_OK;
 }
 
-static enum result check_ids(const char *connection_id,
-                             const char *request_id, struct error_info *err)
+static enum result check_ids(const char *connection_id, const char *request_id,
+                             struct error_info *err)
 {
     enum result r = store_check_id("connection_id", connection_id, err);
     return r ? r : store_check_id("request_id", request_id, err);
@@ -129,8 +129,8 @@ static enum result put_new(struct store *s, struct subscription *sub,
     item_set_i64(item, "ttl", ttl);
     struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
                                .deadline_ms = deadline_ms};
-    enum result r = ddb_put_item(s->ddb, s->subscriptions_table, item, &o,
-                                 NULL, err);
+    enum result r =
+        ddb_put_item(s->ddb, s->subscriptions_table, item, &o, NULL, err);
     cJSON_Delete(item);
     if (r == RESULT_OK) {
         free(sub->subscription_id);
@@ -298,8 +298,7 @@ enum result sub_list_by_request(struct store *s, const char *request_id,
     return to_page(r, items, page, err);
 }
 
-enum result sub_delete_by_connection(struct store *s,
-                                     const char *connection_id,
+enum result sub_delete_by_connection(struct store *s, const char *connection_id,
                                      int64_t deadline_ms, size_t *deleted,
                                      struct error_info *err)
 {

@@ -77,8 +77,7 @@ enum result sub_list_by_request(struct store *s, const char *request_id,
  * Deletes every subscription of a connection: Query on its pk, then
  * BatchWriteItem. `*deleted` (may be NULL) gets the count.
  */
-enum result sub_delete_by_connection(struct store *s,
-                                     const char *connection_id,
+enum result sub_delete_by_connection(struct store *s, const char *connection_id,
                                      int64_t deadline_ms, size_t *deleted,
                                      struct error_info *err) WARN_UNUSED;
 

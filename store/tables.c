@@ -56,23 +56,21 @@ static cJSON *table_request(const char *table, const char *const *attrs,
 
 static cJSON *connections_request(const char *table)
 {
-    static const char *const attrs[] = {"pk", "sk", "user_id", "tenant_id",
-                                        "connected_at", NULL};
+    static const char *const attrs[] = {"pk",        "sk",           "user_id",
+                                        "tenant_id", "connected_at", NULL};
     cJSON *idx = cJSON_CreateArray();
     cJSON_AddItemToArray(idx, gsi("user-index", "user_id", "connected_at"));
-    cJSON_AddItemToArray(idx,
-                         gsi("tenant-index", "tenant_id", "connected_at"));
+    cJSON_AddItemToArray(idx, gsi("tenant-index", "tenant_id", "connected_at"));
     return table_request(table, attrs, idx);
 }
 
 static cJSON *requests_request(const char *table)
 {
-    static const char *const attrs[] = {"pk", "sk", "connection_id",
-                                        "status", "user_id", "created_at",
-                                        NULL};
+    static const char *const attrs[] = {
+        "pk", "sk", "connection_id", "status", "user_id", "created_at", NULL};
     cJSON *idx = cJSON_CreateArray();
-    cJSON_AddItemToArray(idx, gsi("connection-index", "connection_id",
-                                  "created_at"));
+    cJSON_AddItemToArray(
+        idx, gsi("connection-index", "connection_id", "created_at"));
     cJSON_AddItemToArray(idx, gsi("status-index", "status", "created_at"));
     cJSON_AddItemToArray(idx, gsi("user-index", "user_id", "created_at"));
     cJSON *req = table_request(table, attrs, idx);
@@ -111,8 +109,8 @@ enum result tables_create_all(struct store *s, int64_t deadline_ms,
 {
     enum result r;
     if ((r = create_one(s, s->connections_table,
-                        connections_request(s->connections_table),
-                        deadline_ms, err)) ||
+                        connections_request(s->connections_table), deadline_ms,
+                        err)) ||
         (r = create_one(s, s->requests_table,
                         requests_request(s->requests_table), deadline_ms,
                         err)) ||

@@ -602,7 +602,6 @@ START_TEST(fifty_concurrent_requests)
 }
 END_TEST
 
-
 /* ---- The gateway's Management API ------------------------------------ */
 
 struct mgmt_answer {
@@ -661,7 +660,8 @@ START_TEST(management_api_post_get_delete)
     ck_assert_int_eq(a.status, 200);
     cJSON *info = cJSON_Parse(a.body);
     ck_assert_msg(info != NULL, "GET answered %s", a.body);
-    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(info, "connectedAt"));
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItemCaseSensitive(info, "connectedAt"));
     ck_assert_ptr_nonnull(
         cJSON_GetObjectItemCaseSensitive(info, "lastActiveAt"));
     const cJSON *identity = cJSON_GetObjectItemCaseSensitive(info, "identity");

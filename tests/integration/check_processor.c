@@ -29,8 +29,8 @@ struct pushes {
     int count;
     char *conn[MAX_PUSHES]; /* the encoded connection id of each POST */
     cJSON *body[MAX_PUSHES];
-    char gone[64];          /* this encoded id answers 410 */
-    int cancel_on_progress; /* cancel the request at the first progress */
+    char gone[64];           /* this encoded id answers 410 */
+    int cancel_on_progress;  /* cancel the request at the first progress */
     struct store *canceller; /* a store with its own client, for that */
 };
 
@@ -50,9 +50,9 @@ static void cancel_in_store(const char *request_id)
 {
     struct request r;
     struct error_info err;
-    ck_assert_int_eq(req_get(P.canceller, request_id, &r,
-                             app_fixture_deadline(), &err),
-                     RESULT_OK);
+    ck_assert_int_eq(
+        req_get(P.canceller, request_id, &r, app_fixture_deadline(), &err),
+        RESULT_OK);
     ck_assert_int_eq(req_cancel(P.canceller, &r, app_fixture_deadline(), &err),
                      RESULT_OK);
     req_cleanup(&r);
@@ -112,8 +112,7 @@ static void start(const char *ddb_url)
     mgmt_server = test_http_start(on_mgmt, NULL);
     ck_assert_ptr_nonnull(mgmt_server);
     char endpoint[128];
-    snprintf(endpoint, sizeof(endpoint), "%s/prod",
-             test_http_url(mgmt_server));
+    snprintf(endpoint, sizeof(endpoint), "%s/prod", test_http_url(mgmt_server));
     app_fixture_init(&F);
     app_fixture_set(&F, "WEBSOCKET_ENDPOINT", endpoint);
     if (ddb_url)
@@ -152,17 +151,16 @@ static void add_connection(const char *id)
     conn_cleanup(&c);
 }
 
-static void subscribe(const char *conn, const char *request_id,
-                      unsigned events)
+static void subscribe(const char *conn, const char *request_id, unsigned events)
 {
     struct subscription s = {0};
     s.connection_id = strdup(conn);
     s.request_id = strdup(request_id);
     s.event_types = events;
     struct error_info err;
-    ck_assert_int_eq(sub_subscribe(&F.app.store, &s, app_fixture_deadline(),
-                                   &err),
-                     RESULT_OK);
+    ck_assert_int_eq(
+        sub_subscribe(&F.app.store, &s, app_fixture_deadline(), &err),
+        RESULT_OK);
     sub_cleanup(&s);
 }
 
@@ -178,8 +176,8 @@ static void enqueue(const char *id, const char *action, const char *payload)
     r.payload = cJSON_Parse(payload);
     ck_assert_ptr_nonnull(r.payload);
     struct error_info err;
-    enum result res = req_enqueue(&F.app.store, &r, app_fixture_deadline(),
-                                  &err);
+    enum result res =
+        req_enqueue(&F.app.store, &r, app_fixture_deadline(), &err);
     ck_assert_msg(res == RESULT_OK, "enqueue: %s", err.message);
     req_cleanup(&r);
 }
@@ -199,9 +197,8 @@ static struct request get_request(const char *id)
 {
     struct request r;
     struct error_info err;
-    ck_assert_int_eq(req_get(&F.app.store, id, &r, app_fixture_deadline(),
-                             &err),
-                     RESULT_OK);
+    ck_assert_int_eq(
+        req_get(&F.app.store, id, &r, app_fixture_deadline(), &err), RESULT_OK);
     return r;
 }
 
@@ -312,8 +309,7 @@ START_TEST(progress_in_order_then_one_complete)
                          "req-1");
         if (!strcmp(push_type(i), "progress")) {
             ck_assert_msg(!seen_complete, "progress after complete");
-            int pct = cJSON_GetObjectItemCaseSensitive(P.body[i],
-                                                       "percentage")
+            int pct = cJSON_GetObjectItemCaseSensitive(P.body[i], "percentage")
                           ->valueint;
             ck_assert_int_gt(pct, last);
             ck_assert_ptr_nonnull(cJSON_GetStringValue(
@@ -325,11 +321,8 @@ START_TEST(progress_in_order_then_one_complete)
             seen_complete++;
             const cJSON *res =
                 cJSON_GetObjectItemCaseSensitive(P.body[i], "result");
-            ck_assert_double_eq(
-                num(res, "sum"), 210);
-            ck_assert_double_eq(
-                num(res, "mean"),
-                10.5);
+            ck_assert_double_eq(num(res, "sum"), 210);
+            ck_assert_double_eq(num(res, "mean"), 10.5);
         }
     }
     ck_assert_int_eq(progress, 10);
@@ -342,12 +335,9 @@ START_TEST(progress_in_order_then_one_complete)
     ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
     ck_assert_int_eq(r.progress, 100);
     ck_assert_ptr_nonnull(r.result);
-    ck_assert_double_eq(
-        num(r.result, "count"), 20);
-    ck_assert_double_eq(
-        num(r.result, "min"), 1);
-    ck_assert_double_eq(
-        num(r.result, "max"), 20);
+    ck_assert_double_eq(num(r.result, "count"), 20);
+    ck_assert_double_eq(num(r.result, "min"), 1);
+    ck_assert_double_eq(num(r.result, "max"), 20);
     ck_assert(*r.processing_started && *r.processing_ended);
     req_cleanup(&r);
 }
@@ -369,10 +359,10 @@ START_TEST(progress_pushes_are_throttled)
     ck_assert_int_ge(P.count, 2);
     ck_assert_str_eq(push_type(P.count - 1), "complete");
     ck_assert_str_eq(push_type(P.count - 2), "progress");
-    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(P.body[P.count - 2],
-                                                      "percentage")
-                         ->valueint,
-                     100);
+    ck_assert_int_eq(
+        cJSON_GetObjectItemCaseSensitive(P.body[P.count - 2], "percentage")
+            ->valueint,
+        100);
     /* The table saw every step even so. */
     struct request r = get_request("req-t");
     ck_assert_int_eq(r.progress, 100);
@@ -396,21 +386,15 @@ START_TEST(generate_report_groups_rows)
     ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
     struct request r = get_request("req-g");
     ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
-    const cJSON *groups =
-        cJSON_GetObjectItemCaseSensitive(r.result, "groups");
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(r.result, "groups");
     const cJSON *eu = cJSON_GetObjectItemCaseSensitive(groups, "eu");
-    ck_assert_double_eq(
-        num(eu, "count"), 2);
+    ck_assert_double_eq(num(eu, "count"), 2);
     const cJSON *totals = cJSON_GetObjectItemCaseSensitive(eu, "totals");
-    ck_assert_double_eq(
-        num(totals, "sales"), 12.5);
-    ck_assert_double_eq(
-        num(totals, "units"), 4);
+    ck_assert_double_eq(num(totals, "sales"), 12.5);
+    ck_assert_double_eq(num(totals, "units"), 4);
     ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(groups, "us"));
     ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(groups, "(none)"));
-    ck_assert_double_eq(
-        num(r.result, "row_count"),
-        4);
+    ck_assert_double_eq(num(r.result, "row_count"), 4);
     req_cleanup(&r);
 }
 END_TEST
@@ -427,8 +411,7 @@ START_TEST(retryable_failure_then_success)
     struct request r = get_request("req-r");
     ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
     ck_assert_int_eq(r.retry_count, 2);
-    ck_assert_double_eq(
-        num(r.result, "mean"), 3);
+    ck_assert_double_eq(num(r.result, "mean"), 3);
     req_cleanup(&r);
     ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
     ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 0);
@@ -513,8 +496,7 @@ END_TEST
 START_TEST(cancel_mid_run)
 {
     add_connection("conn-a=");
-    enqueue("req-c", "process_data",
-            "{\"items\":[1,2,3,4,5,6,7,8,9,10]}");
+    enqueue("req-c", "process_data", "{\"items\":[1,2,3,4,5,6,7,8,9,10]}");
     subscribe("conn-a=", "req-c", SUB_ALL);
     P.cancel_on_progress = 1; /* the server cancels at the first push */
     expect_no_failures(record_for("req-c", "INSERT", "400"));
@@ -595,13 +577,13 @@ START_TEST(gone_subscriber_is_removed)
     ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
     struct connection c;
     struct error_info err;
-    ck_assert_int_eq(conn_get(&F.app.store, "conn-gone=", &c,
-                              app_fixture_deadline(), &err),
-                     RESULT_NOT_FOUND);
+    ck_assert_int_eq(
+        conn_get(&F.app.store, "conn-gone=", &c, app_fixture_deadline(), &err),
+        RESULT_NOT_FOUND);
     struct sub_page page = {0};
-    ck_assert_int_eq(sub_list_by_connection(&F.app.store, "conn-gone=", 0,
-                                            NULL, &page,
-                                            app_fixture_deadline(), &err),
+    ck_assert_int_eq(sub_list_by_connection(&F.app.store, "conn-gone=", 0, NULL,
+                                            &page, app_fixture_deadline(),
+                                            &err),
                      RESULT_OK);
     ck_assert_int_eq(page.count, 0);
     sub_page_cleanup(&page);
@@ -674,8 +656,7 @@ static void on_proxy(void *ctx, const struct test_http_request *req,
             !strcasecmp(name, "Authorization") ||
             !strcasecmp(name, "X-Amz-Date")) {
             char line[4096];
-            snprintf(line, sizeof(line), "%s: %s", name,
-                     req->headers[i].value);
+            snprintf(line, sizeof(line), "%s: %s", name, req->headers[i].value);
             headers = curl_slist_append(headers, line);
         }
     }

@@ -26,8 +26,7 @@ int64_t app_fixture_deadline(void)
     return clock_now_ms() + 30000;
 }
 
-void app_fixture_set(struct app_fixture *f, const char *name,
-                     const char *value)
+void app_fixture_set(struct app_fixture *f, const char *name, const char *value)
 {
     for (int i = 0; i < f->count; i++) {
         if (strcmp(f->names[i], name) == 0) {
@@ -78,8 +77,8 @@ void app_fixture_start(struct app_fixture *f)
                   err.field, err.message);
     f->started = 1;
     r = tables_create_all(&f->app.store, app_fixture_deadline(), &err);
-    ck_assert_msg(r == RESULT_OK, "tables_create_all: %s: %s %s",
-                  result_str(r), err.type, err.message);
+    ck_assert_msg(r == RESULT_OK, "tables_create_all: %s: %s %s", result_str(r),
+                  err.type, err.message);
 }
 
 void app_fixture_stop(struct app_fixture *f)
@@ -90,8 +89,7 @@ void app_fixture_stop(struct app_fixture *f)
             tables_delete_all(&f->app.store, app_fixture_deadline(), &err);
         app_cleanup(&f->app);
         f->started = 0;
-        ck_assert_msg(r == RESULT_OK, "tables_delete_all: %s",
-                      err.message);
+        ck_assert_msg(r == RESULT_OK, "tables_delete_all: %s", err.message);
     }
     for (int i = 0; i < f->count; i++)
         free(f->values[i]);

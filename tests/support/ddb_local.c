@@ -55,8 +55,8 @@ static pid_t spawn(const char *dir, int port)
 {
     char port_s[16], libpath[1600], jar[1600];
     snprintf(port_s, sizeof(port_s), "%d", port);
-    snprintf(libpath, sizeof(libpath), "-Djava.library.path=%s/DynamoDBLocal_lib",
-             dir);
+    snprintf(libpath, sizeof(libpath),
+             "-Djava.library.path=%s/DynamoDBLocal_lib", dir);
     snprintf(jar, sizeof(jar), "%s/DynamoDBLocal.jar", dir);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -70,9 +70,9 @@ static pid_t spawn(const char *dir, int port)
         dup2(null, STDOUT_FILENO);
         dup2(null, STDERR_FILENO);
     }
-    execlp("java", "java", "-XX:+UseSerialGC", "-Xshare:auto", libpath,
-           "-jar", jar, "-inMemory", "-sharedDb", "-disableTelemetry",
-           "-port", port_s, (char *)NULL);
+    execlp("java", "java", "-XX:+UseSerialGC", "-Xshare:auto", libpath, "-jar",
+           jar, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", port_s,
+           (char *)NULL);
     _exit(127);
 }
 
@@ -112,8 +112,9 @@ int ddb_local_start(void)
         }
         ddb_local_stop();
     }
-    fprintf(stderr, "ddb_local: DynamoDB Local did not start "
-                    "(is Java 17 installed? set STREAMER_TEST_DDB_VERBOSE=1)\n");
+    fprintf(stderr,
+            "ddb_local: DynamoDB Local did not start "
+            "(is Java 17 installed? set STREAMER_TEST_DDB_VERBOSE=1)\n");
     return -1;
 }
 

@@ -80,7 +80,9 @@ static void answer_next(struct fake_rapi *f, struct test_http_reply *rep)
     if (f->fault_count > 0) {
         f->fault_count--;
         switch (f->fault) {
-        case FAKE_RAPI_CLOSE: rep->action = TEST_HTTP_CLOSE; return;
+        case FAKE_RAPI_CLOSE:
+            rep->action = TEST_HTTP_CLOSE;
+            return;
         case FAKE_RAPI_500:
             rep->status = 500;
             test_http_reply_body(rep, "{\"errorMessage\":\"boom\"}");
@@ -88,7 +90,8 @@ static void answer_next(struct fake_rapi *f, struct test_http_reply *rep)
         case FAKE_RAPI_GARBAGE:
             test_http_reply_body(rep, "not an event");
             return;
-        case FAKE_RAPI_OK: break;
+        case FAKE_RAPI_OK:
+            break;
         }
     }
     if (f->event_next == f->event_count && f->idle_wait_ms > 0) {
@@ -149,7 +152,8 @@ static void record_post(struct fake_rapi *f,
     } else {
         snprintf(p.kind, sizeof(p.kind), "unknown");
     }
-    p.error_type = dup(test_http_header(req, "Lambda-Runtime-Function-Error-Type"));
+    p.error_type =
+        dup(test_http_header(req, "Lambda-Runtime-Function-Error-Type"));
     p.content_type = dup(test_http_header(req, "Content-Type"));
     p.body = malloc(req->body_len + 1);
     if (!p.body)
@@ -159,8 +163,9 @@ static void record_post(struct fake_rapi *f,
     int known = !p.request_id || was_issued(f, p.request_id);
     p.status = strcmp(p.kind, "unknown") != 0 && known ? 202 : 400;
     rep->status = p.status;
-    test_http_reply_body(rep, p.status == 202 ? "{\"status\":\"OK\"}"
-                                              : "{\"errorType\":\"InvalidRequestID\"}");
+    test_http_reply_body(rep, p.status == 202
+                                  ? "{\"status\":\"OK\"}"
+                                  : "{\"errorType\":\"InvalidRequestID\"}");
     f->posts = realloc(f->posts, (f->post_count + 1) * sizeof(*f->posts));
     if (!f->posts)
         abort();

@@ -152,8 +152,8 @@ static int read_request(int fd, char *pending, size_t *pending_len,
     while (!(end = memmem(pending, *pending_len, "\r\n\r\n", 4))) {
         if (*pending_len >= MAX_HEAD_BYTES)
             return -1;
-        ssize_t n = recv(fd, pending + *pending_len,
-                         MAX_HEAD_BYTES - *pending_len, 0);
+        ssize_t n =
+            recv(fd, pending + *pending_len, MAX_HEAD_BYTES - *pending_len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -197,11 +197,10 @@ static int send_reply(int fd, const struct test_http_reply *rep)
     if (rep->action == TEST_HTTP_RAW)
         return send_all(fd, rep->raw ? rep->raw : "", rep->raw_len);
     char head[8192];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     rep->status ? rep->status : 200, rep->body_len,
-                     rep->headers,
-                     rep->close_after ? "Connection: close\r\n" : "");
+    int n = snprintf(
+        head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s\r\n",
+        rep->status ? rep->status : 200, rep->body_len, rep->headers,
+        rep->close_after ? "Connection: close\r\n" : "");
     if (send_all(fd, head, (size_t)n) != 0)
         return -1;
     return send_all(fd, rep->body ? rep->body : "", rep->body_len);

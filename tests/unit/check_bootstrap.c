@@ -107,8 +107,8 @@ START_TEST(bad_setting_is_an_init_error)
     cJSON *body = cJSON_Parse(p->body);
     ck_assert_ptr_nonnull(body);
     const char *msg = cJSON_GetObjectItem(body, "errorMessage")->valuestring;
-    ck_assert_msg(strstr(msg, bad_settings[_i].named),
-                  "'%s' does not name %s", msg, bad_settings[_i].named);
+    ck_assert_msg(strstr(msg, bad_settings[_i].named), "'%s' does not name %s",
+                  msg, bad_settings[_i].named);
     ck_assert_str_eq(cJSON_GetObjectItem(body, "errorType")->valuestring,
                      "Runtime.InitError");
     ck_assert(cJSON_IsArray(cJSON_GetObjectItem(body, "stackTrace")));

@@ -39,18 +39,30 @@ END_TEST
 START_TEST(everything_set)
 {
     static const char *const env[] = {
-        "AWS_DEFAULT_REGION", "us-west-2",
-        "CONNECTIONS_TABLE", "my.conns-1",
-        "REQUESTS_TABLE", "reqs_2",
-        "SUBSCRIPTIONS_TABLE", "subs",
-        "JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
-        "JWT_ISSUER", "https://issuer",
-        "JWT_AUDIENCE", "streamer",
-        "ALLOWED_TENANTS", " acme , globex,initech ",
-        "METRICS_NAMESPACE", "Team/Streamer",
-        "STALE_AFTER_SECONDS", "60",
-        "WEBSOCKET_ENDPOINT", "https://abc.execute-api.us-east-1.amazonaws.com/prod",
-        "AWS_LAMBDA_FUNCTION_NAME", "fn",
+        "AWS_DEFAULT_REGION",
+        "us-west-2",
+        "CONNECTIONS_TABLE",
+        "my.conns-1",
+        "REQUESTS_TABLE",
+        "reqs_2",
+        "SUBSCRIPTIONS_TABLE",
+        "subs",
+        "JWT_PUBLIC_KEY",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        "JWT_ISSUER",
+        "https://issuer",
+        "JWT_AUDIENCE",
+        "streamer",
+        "ALLOWED_TENANTS",
+        " acme , globex,initech ",
+        "METRICS_NAMESPACE",
+        "Team/Streamer",
+        "STALE_AFTER_SECONDS",
+        "60",
+        "WEBSOCKET_ENDPOINT",
+        "https://abc.execute-api.us-east-1.amazonaws.com/prod",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "fn",
         NULL};
     fake_env = env;
     struct config c;
@@ -90,8 +102,8 @@ static const struct {
 
 START_TEST(bad_value_names_the_setting)
 {
-    const char *env[] = {"AWS_REGION", "us-east-1", bad[_i].name,
-                         bad[_i].value, NULL};
+    const char *env[] = {"AWS_REGION", "us-east-1", bad[_i].name, bad[_i].value,
+                         NULL};
     fake_env = env;
     struct config c;
     struct error_info err;

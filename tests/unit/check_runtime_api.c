@@ -17,7 +17,7 @@ struct probe {
     char trace_env[512];
     int trace_env_set;
     int calls;
-    size_t answer_bytes; /* answer this many 'x' in a JSON string */
+    size_t answer_bytes;  /* answer this many 'x' in a JSON string */
     int fail_every_other; /* odd calls fail */
 };
 
@@ -77,7 +77,8 @@ START_TEST(headers_are_parsed)
         .request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
         .deadline_ms = 1542409706888,
         .function_arn = "arn:aws:lambda:us-east-2:123456789012:function:f",
-        .trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+        .trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent="
+                    "9a9197af755a6419;Sampled=1",
         .client_context = "{\"client\":{}}",
         .cognito_identity = "{\"cognitoIdentityId\":\"x\"}",
     };
@@ -148,8 +149,9 @@ START_TEST(handler_error_is_posted_and_loop_goes_on)
     ck_assert_str_eq(e->kind, "error");
     ck_assert_str_eq(e->error_type, "Custom.Bad");
     ck_assert_str_eq(e->content_type, "application/json");
-    ck_assert_str_eq(e->body, "{\"errorMessage\":\"call 1 failed\","
-                              "\"errorType\":\"Custom.Bad\",\"stackTrace\":[]}");
+    ck_assert_str_eq(e->body,
+                     "{\"errorMessage\":\"call 1 failed\","
+                     "\"errorType\":\"Custom.Bad\",\"stackTrace\":[]}");
     ck_assert_str_eq(fake_rapi_post_at(f, 1)->kind, "response");
     ck_assert_str_eq(fake_rapi_post_at(f, 2)->kind, "error");
     ck_assert_str_eq(fake_rapi_post_at(f, 3)->kind, "response");
@@ -293,11 +295,11 @@ START_TEST(address_forms)
         const char *address;
         int ok;
     } rows[] = {
-        {"127.0.0.1:9001", 1},   {"http://127.0.0.1:9001", 1},
-        {"localhost:80/", 1},    {"", 0},
-        {"127.0.0.1", 0},        {"127.0.0.1:0", 0},
-        {"127.0.0.1:70000", 0},  {":9001", 0},
-        {"host:9001/path", 0},   {"127.0.0.1:90x", 0},
+        {"127.0.0.1:9001", 1},  {"http://127.0.0.1:9001", 1},
+        {"localhost:80/", 1},   {"", 0},
+        {"127.0.0.1", 0},       {"127.0.0.1:0", 0},
+        {"127.0.0.1:70000", 0}, {":9001", 0},
+        {"host:9001/path", 0},  {"127.0.0.1:90x", 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct error_info err;
@@ -322,8 +324,8 @@ START_TEST(thousand_invocations)
     for (int i = 0; i < 1000; i++) {
         char body[64];
         snprintf(body, sizeof(body), "{\"i\":%d}", i);
-        struct fake_rapi_event ev = {.body = body, .trace_id = "Root=1-x",
-                                     .client_context = "{}"};
+        struct fake_rapi_event ev = {
+            .body = body, .trace_id = "Root=1-x", .client_context = "{}"};
         fake_rapi_push(f, &ev);
     }
     ck_assert_int_eq(run_loop(f, &p, 1000), 0);
