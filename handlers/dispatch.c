@@ -97,7 +97,8 @@ enum result dispatch_handle(void *ctx, const struct invocation *inv,
         r = disconnect_handle(a, event, deadline, out, err);
         break;
     case EVENT_MESSAGE:
-        r = message_handle(a, event, deadline, out, err);
+        r = message_handle(a, event, buf_str(&inv->event), inv->event.len,
+                           deadline, out, err);
         break;
     case EVENT_SCHEDULE:
         r = sweeper_handle(a, event, deadline, out, err);

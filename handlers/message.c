@@ -561,8 +561,8 @@ static char *route(struct msg *m)
     return fail(m, REPLY_INVALID_ACTION, "unknown action", "action");
 }
 
-enum result message_handle(struct app *a, const cJSON *event,
-                           int64_t deadline_ms, struct buf *out,
+enum result message_handle(struct app *a, const cJSON *event, const char *raw,
+                           size_t raw_len, int64_t deadline_ms, struct buf *out,
                            struct error_info *err)
 {
     (void)err;
@@ -571,7 +571,15 @@ enum result message_handle(struct app *a, const cJSON *event,
     m.a = a;
     m.deadline_ms = deadline_ms;
     m.connection_id = event_ctx_str(event, "connectionId");
-    char *reply = parse(&m, event);
+    /* A text frame holding a NUL reaches us as a body string with the
+     * escape \u0000, which cJSON cut short when the event was parsed: only
+     * the event's own text still shows it. */
+    char *reply = raw && has_nul(raw, raw_len)
+                      ? fail(&m, REPLY_INVALID_MESSAGE,
+                             "message must be UTF-8 text without NUL "
+                             "characters",
+                             NULL)
+                      : parse(&m, event);
     if (!reply)
         reply = load_sender(&m);
     if (!reply)

@@ -3,6 +3,7 @@
 #define STREAMER_MESSAGE_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -20,10 +21,12 @@
  * registered async actions are validated, enqueued (the client's id is
  * the request id), the sender subscribed, and acknowledged. Every answer,
  * errors included, is the route response {"statusCode":200,"body":...}
- * ($default is a two-way route). Fails only when `out` cannot hold it.
+ * ($default is a two-way route). `raw` (may be NULL) is the event's
+ * JSON text, checked for NUL escapes that parsing hid. Fails only when
+ * `out` cannot hold the answer.
  */
-enum result message_handle(struct app *a, const cJSON *event,
-                           int64_t deadline_ms, struct buf *out,
+enum result message_handle(struct app *a, const cJSON *event, const char *raw,
+                           size_t raw_len, int64_t deadline_ms, struct buf *out,
                            struct error_info *err) WARN_UNUSED;
 
 #endif

@@ -226,9 +226,16 @@ static void set_body(cJSON *ev, const char *body, int b64)
  * the route response {"statusCode":200,"body":"<text>"} and nothing else;
  * returns the body text (caller frees).
  */
+static char *invoke_text(char *text);
+
 static char *invoke(const cJSON *ev)
 {
-    char *text = cJSON_PrintUnformatted(ev);
+    return invoke_text(cJSON_PrintUnformatted(ev));
+}
+
+/* As invoke(), from the event's JSON text (taken). */
+static char *invoke_text(char *text)
+{
     struct invocation inv;
     invocation_init(&inv);
     snprintf(inv.request_id, sizeof(inv.request_id), "8476a536-e9f4-11e8");
@@ -1185,6 +1192,38 @@ START_TEST(malformed_message)
 }
 END_TEST
 
+/* A text frame with a NUL: the event's body string holds the escape
+ * \u0000, which parsing the event would otherwise cut short. */
+START_TEST(text_frame_with_a_nul_character)
+{
+    add_conn(ALICE, "alice", "acme");
+    char *before = snapshot();
+    cJSON *ev = event_new(ALICE);
+    set_body(ev, "BODY-MARK", 0);
+    char *printed = cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+    const char *body = "{\\\"action\\\":\\\"process_data\\\",\\\"id\\\":"
+                       "\\\"nul-1\\\",\\\"payload\\\":{\\\"items\\\":[1]}}"
+                       "\\u0000junk";
+    char *mark = strstr(printed, "BODY-MARK");
+    ck_assert_ptr_nonnull(mark);
+    size_t n = strlen(printed) + strlen(body);
+    char *text = malloc(n + 1);
+    snprintf(text, n + 1, "%.*s%s%s", (int)(mark - printed), printed, body,
+             mark + strlen("BODY-MARK"));
+    free(printed);
+    char *answer = invoke_text(text);
+    cJSON *reply = parse_reply(answer);
+    expect_error(reply, "INVALID_MESSAGE", NULL, "NUL in a text frame");
+    cJSON_Delete(reply);
+    free(answer);
+    char *after = snapshot();
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+}
+END_TEST
+
 Suite *message_suite(void)
 {
     Suite *s = suite_create("message");
@@ -1195,6 +1234,7 @@ Suite *message_suite(void)
     tcase_add_test(tc, unregistered_connection_is_unauthorized);
     tcase_add_test(tc, echo_answers_the_payload);
     tcase_add_test(tc, body_of_exactly_128_kb_is_accepted);
+    tcase_add_test(tc, text_frame_with_a_nul_character);
     tcase_add_test(tc, subscribe_and_unsubscribe);
     tcase_add_test(tc, subscribe_to_others_request_is_not_found);
     tcase_add_test(tc, status_of_own_request);
