@@ -410,6 +410,25 @@ static enum result process_record(struct app *a, const cJSON *record,
     return r;
 }
 
+enum result processor_abandon(struct app *a, struct request *req,
+                              const char *why, int64_t deadline_ms,
+                              struct error_info *err)
+{
+    enum result r = RESULT_OK;
+    if (req->status == REQ_RETRYING) /* RETRYING cannot fail directly */
+        r = req_update_status(&a->store, req, REQ_PROCESSING, deadline_ms, err);
+    if (r != RESULT_OK)
+        return r;
+    struct job j = {.a = a, .deadline_ms = deadline_ms};
+    j.req = *req; /* borrowed, and handed back below */
+    r = req_fail(&a->store, &j.req, why, deadline_ms, err);
+    if (r == RESULT_OK)
+        notify_error(&j, why);
+    *req = j.req;
+    listeners_free(j.listeners, j.count);
+    return r;
+}
+
 enum result processor_handle(struct app *a, const cJSON *event,
                              int64_t deadline_ms, struct buf *out,
                              struct error_info *err)

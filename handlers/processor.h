@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "requests.h"
 #include "result.h"
 
 /* At most one progress push per request this often (the 100% always goes). */
@@ -35,5 +36,14 @@
 enum result processor_handle(struct app *a, const cJSON *event,
                              int64_t deadline_ms, struct buf *out,
                              struct error_info *err) WARN_UNUSED;
+
+/*
+ * Ends a request nobody will finish (the sweeper finds it PROCESSING or
+ * RETRYING long after any invocation could still hold it): FAILED with
+ * `why` saved, and an error pushed to its subscribers. `req` is updated.
+ */
+enum result processor_abandon(struct app *a, struct request *req,
+                              const char *why, int64_t deadline_ms,
+                              struct error_info *err) WARN_UNUSED;
 
 #endif

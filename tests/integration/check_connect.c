@@ -968,7 +968,7 @@ START_TEST(sweeper_removes_stale)
     cJSON *e = schedule_event();
     struct outcome o = call(&f, NULL, e);
     ck_assert_msg(o.r == RESULT_OK, "%s", o.err.message);
-    ck_assert_str_eq(o.answer, "{\"removed\":3}");
+    ck_assert_str_eq(o.answer, "{\"removed\":3,\"abandoned\":0}");
     ck_assert(!conn_exists(&f, "Stale1="));
     ck_assert(!conn_exists(&f, "Stale2="));
     ck_assert(!conn_exists(&f, "Stale3="));
@@ -983,7 +983,7 @@ START_TEST(sweeper_removes_stale)
     /* Nothing left to sweep. */
     o = call(&f, sweeper_handle, e);
     ck_assert_int_eq(o.r, RESULT_OK);
-    ck_assert_str_eq(o.answer, "{\"removed\":0}");
+    ck_assert_str_eq(o.answer, "{\"removed\":0,\"abandoned\":0}");
     ck_assert(conn_exists(&f, "Fresh1="));
     outcome_cleanup(&o);
     cJSON_Delete(e);
@@ -1011,7 +1011,7 @@ START_TEST(sweeper_default_age)
     conn_cleanup(&c);
     cJSON *e = schedule_event();
     struct outcome o = call(&f, sweeper_handle, e);
-    ck_assert_str_eq(o.answer, "{\"removed\":1}");
+    ck_assert_str_eq(o.answer, "{\"removed\":1,\"abandoned\":0}");
     ck_assert(!conn_exists(&f, "Old="));
     ck_assert(conn_exists(&f, "Pinged="));
     ck_assert(conn_exists(&f, "Young="));

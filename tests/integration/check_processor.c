@@ -19,6 +19,7 @@
 #include "processor.h"
 #include "requests.h"
 #include "subscriptions.h"
+#include "sweeper.h"
 #include "test_http.h"
 
 #define MAX_PUSHES 256
@@ -619,6 +620,90 @@ START_TEST(stream_event_through_dispatch)
 }
 END_TEST
 
+/* ---- The sweeper ends requests their invocation lost ------------------ */
+
+static int64_t long_ago(void)
+{
+    return clock_now_ms() - (int64_t)(SWEEPER_STUCK_AFTER_SECONDS + 60) * 1000;
+}
+
+START_TEST(sweeper_fails_stuck_requests)
+{
+    add_connection("conn-a=");
+    enqueue("req-stuck", "process_data", "{\"items\":[1]}");
+    enqueue("req-retry", "process_data", "{\"items\":[1]}");
+    enqueue("req-fresh", "process_data", "{\"items\":[1]}");
+    enqueue("req-wait", "process_data", "{\"items\":[1]}");
+    subscribe("conn-a=", "req-stuck", SUB_ALL);
+    struct error_info err;
+    /* Claimed 17 minutes ago; one of them then left to a retry. */
+    F.app.store.now_ms = long_ago;
+    struct request r = get_request("req-stuck");
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_PROCESSING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    req_cleanup(&r);
+    r = get_request("req-retry");
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_PROCESSING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    clock_rfc3339(long_ago(), r.retry_after);
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_RETRYING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    req_cleanup(&r);
+    F.app.store.now_ms = clock_now_ms;
+    /* Claimed just now, or waiting for a retry due now: left alone. */
+    r = get_request("req-fresh");
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_PROCESSING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    req_cleanup(&r);
+    r = get_request("req-wait");
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_PROCESSING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    clock_rfc3339(clock_now_ms(), r.retry_after);
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_RETRYING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    req_cleanup(&r);
+
+    cJSON *event = cJSON_Parse("{\"source\":\"aws.events\",\"detail-type\":"
+                               "\"Scheduled Event\",\"detail\":{}}");
+    struct buf out;
+    buf_init(&out, 4096);
+    F.app.now_ms = clock_now_ms;
+    ck_assert_int_eq(
+        sweeper_handle(&F.app, event, app_fixture_deadline(), &out, &err),
+        RESULT_OK);
+    ck_assert_str_eq(buf_str(&out), "{\"removed\":0,\"abandoned\":2}");
+    buf_cleanup(&out);
+    cJSON_Delete(event);
+
+    static const struct {
+        const char *id, *status;
+    } want[] = {{"req-stuck", "FAILED"},
+                {"req-retry", "FAILED"},
+                {"req-fresh", "PROCESSING"},
+                {"req-wait", "RETRYING"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        r = get_request(want[i].id);
+        ck_assert_msg(strcmp(req_status_str(r.status), want[i].status) == 0,
+                      "%s is %s, want %s", want[i].id, req_status_str(r.status),
+                      want[i].status);
+        if (!strcmp(want[i].status, "FAILED"))
+            ck_assert_ptr_nonnull(strstr(r.error, "interrupted"));
+        req_cleanup(&r);
+    }
+    /* The subscriber hears the end. */
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                         P.body[P.count - 1], "request_id")),
+                     "req-stuck");
+}
+END_TEST
+
 /* ---- An injected store fault: a proxy in front of DynamoDB Local ------ */
 
 /* While set, UpdateItems naming this text (and fault_also, when set)
@@ -791,6 +876,7 @@ Suite *processor_suite(void)
     tcase_add_test(tc, claimed_record_is_skipped);
     tcase_add_test(tc, other_records_are_ignored);
     tcase_add_test(tc, gone_subscriber_is_removed);
+    tcase_add_test(tc, sweeper_fails_stuck_requests);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");
