@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "xmalloc.h"
 
 /* RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used". */
@@ -117,19 +118,8 @@ static unsigned char *pem_block(const char *pem, const char *label, size_t *len)
         if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
             text[k++] = *c;
     text[k] = '\0';
-    unsigned char *der = xmalloc(k / 4 * 3 + 3);
-    int n = k % 4 == 0 && k > 0
-                ? EVP_DecodeBlock(der, (const unsigned char *)text, (int)k)
-                : -1;
-    if (n >= 0) /* EVP_DecodeBlock counts the padding as zero bytes */
-        for (size_t i = k; i > 0 && text[i - 1] == '='; i--)
-            n--;
+    unsigned char *der = k ? base64_decode(text, k, BASE64_STD, len) : NULL;
     free(text);
-    if (n < 0) {
-        free(der);
-        return NULL;
-    }
-    *len = (size_t)n;
     return der;
 }
 
@@ -266,39 +256,6 @@ static enum result reject(struct error_info *err, const char *reason,
     return error_set(err, RESULT_INVALID_INPUT, reason, "%s", detail);
 }
 
-/* base64url without padding (RFC 7515 §2) into a malloc'd buffer. */
-static unsigned char *b64url_decode(const char *in, size_t n, size_t *out_len)
-{
-    if (n % 4 == 1)
-        return NULL;
-    size_t padded = n + (4 - n % 4) % 4;
-    char *std = xmalloc(padded + 1);
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                   (c >= '0' && c <= '9'))) {
-            free(std);
-            return NULL;
-        }
-        std[i] = c;
-    }
-    memset(std + n, '=', padded - n);
-    unsigned char *out = xmalloc(padded / 4 * 3 + 1);
-    int len = EVP_DecodeBlock(out, (unsigned char *)std, (int)padded);
-    free(std);
-    if (len < 0) {
-        free(out);
-        return NULL;
-    }
-    *out_len = (size_t)len - (padded - n);
-    out[*out_len] = '\0';
-    return out;
-}
-
 /*
  * Whether JSON text holds a NUL character, raw or as the escape \u0000:
  * cJSON keeps strings NUL-terminated, so a "sub" of "admin\u0000x" would
@@ -324,7 +281,7 @@ static int has_nul(const char *text, size_t len)
 static cJSON *json_part(const char *p, size_t n)
 {
     size_t len = 0;
-    unsigned char *raw = b64url_decode(p, n, &len);
+    unsigned char *raw = base64_decode(p, n, BASE64_URL, &len);
     if (!raw)
         return NULL;
     if (has_nul((const char *)raw, len)) {
@@ -345,7 +302,7 @@ static enum result check_signature(struct jwt_verifier *v, const char *token,
                                    size_t sig64_len, struct error_info *err)
 {
     size_t sig_len = 0;
-    unsigned char *sig = b64url_decode(sig64, sig64_len, &sig_len);
+    unsigned char *sig = base64_decode(sig64, sig64_len, BASE64_URL, &sig_len);
     if (!sig)
         return reject(err, "malformed", "signature is not base64url");
     if (build_key(v) != 0) {

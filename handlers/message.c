@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "actions.h"
+#include "base64.h"
 #include "connections.h"
 #include "event.h"
 #include "log.h"
@@ -69,46 +70,6 @@ static int valid_chars(const char *s, size_t max, const char *extra)
         if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
             return 0;
     return 1;
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/*
- * Strict RFC 4648 base64 (API Gateway's encoding of binary frames): a
- * multiple of 4 characters of the standard alphabet, '=' only as the
- * last one or two. OpenSSL's EVP_DecodeBlock is laxer (blanks, '='
- * anywhere). Returns the decoded length, or -1; `out` holds n / 4 * 3.
- */
-static long b64_decode(const char *in, size_t n, unsigned char *out)
-{
-    if (n % 4)
-        return -1;
-    size_t pad = 0;
-    if (n && in[n - 1] == '=')
-        pad = in[n - 2] == '=' ? 2 : 1;
-    size_t len = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        unsigned long v = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int d = i + k >= n - pad ? 0 : b64_value((unsigned char)in[i + k]);
-            if (d < 0)
-                return -1;
-            v = v << 6 | (unsigned long)d;
-        }
-        out[len++] = (unsigned char)(v >> 16);
-        out[len++] = (unsigned char)(v >> 8);
-        out[len++] = (unsigned char)v;
-    }
-    return (long)(len - pad);
 }
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or > U+10FFFF. */
@@ -188,14 +149,10 @@ static char *body_text(const cJSON *event, size_t *len, int *too_large)
         *too_large = 1;
         return NULL;
     }
-    unsigned char *raw = xmalloc(n / 4 * 3 + 1);
-    long got = b64_decode(body->valuestring, n, raw);
-    if (got < 0) {
-        free(raw);
+    /* Strict: OpenSSL's EVP_DecodeBlock would take blanks and inner '='. */
+    unsigned char *raw = base64_decode(body->valuestring, n, BASE64_STD, len);
+    if (!raw)
         return NULL;
-    }
-    *len = (size_t)got;
-    raw[*len] = '\0';
     if (*len > MESSAGE_MAX_BODY_BYTES) {
         *too_large = 1;
         free(raw);

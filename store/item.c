@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "base64.h"
 #include "xmalloc.h"
 
 /* DynamoDB number range: 1E-130 to 9.99...E+125 (38 nines), or zero. */
@@ -406,12 +407,6 @@ static bool utf8_valid(const char *text)
     return true;
 }
 
-static bool b64_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) ||
-           c == '+' || c == '/';
-}
-
 /* Padding characters at the end of base64 text of length `len`. */
 static size_t b64_padding(const char *s, size_t len)
 {
@@ -422,14 +417,10 @@ static size_t b64_padding(const char *s, size_t len)
 
 static bool b64_valid(const char *s)
 {
-    size_t len = strlen(s);
-    if (len % 4)
-        return false;
-    size_t data = len - b64_padding(s, len);
-    for (size_t i = 0; i < data; i++)
-        if (!b64_char(s[i]))
-            return false;
-    return true;
+    size_t n = 0;
+    unsigned char *bytes = base64_decode(s, strlen(s), BASE64_STD, &n);
+    free(bytes);
+    return bytes != NULL;
 }
 
 /* Decoded length of base64 text (valid or not: then a rough figure). */
@@ -439,22 +430,6 @@ static size_t b64_decoded_len(const char *s)
     if (len % 4)
         return len / 4 * 3;
     return len / 4 * 3 - b64_padding(s, len);
-}
-
-/* Decodes valid base64; the caller owns the result (free with free()). */
-static unsigned char *b64_decode(const char *s, size_t *out_len)
-{
-    size_t len = strlen(s), chunk = B64_CHUNK_BYTES / 3 * 4, at = 0;
-    unsigned char *out = xmalloc(len / 4 * 3 + 1);
-    for (size_t i = 0; i < len; i += chunk) {
-        size_t n = len - i < chunk ? len - i : chunk;
-        int got =
-            EVP_DecodeBlock(out + at, (const unsigned char *)s + i, (int)n);
-        if (got > 0)
-            at += (size_t)got;
-    }
-    *out_len = b64_decoded_len(s);
-    return out;
 }
 
 /* The name check for top-level attributes and (top_level false) map keys. */
@@ -560,7 +535,8 @@ static bool blobs_unique(const char **texts, size_t n)
     struct blob *v = xmalloc(n * sizeof(*v));
     bool unique = true;
     for (size_t i = 0; i < n; i++)
-        v[i].bytes = b64_decode(texts[i], &v[i].len);
+        v[i].bytes =
+            base64_decode(texts[i], strlen(texts[i]), BASE64_STD, &v[i].len);
     qsort(v, n, sizeof(*v), blob_cmp);
     for (size_t i = 1; i < n && unique; i++)
         unique = blob_cmp(&v[i - 1], &v[i]) != 0;
@@ -1116,9 +1092,14 @@ enum result item_get_b(const cJSON *item, const char *name, unsigned char **out,
     if (!item_get_av(item, name))
         return RESULT_NOT_FOUND;
     const cJSON *v = typed(item, name, "B");
-    if (!cJSON_IsString(v) || !v->valuestring || !b64_valid(v->valuestring))
+    unsigned char *bytes =
+        cJSON_IsString(v) && v->valuestring
+            ? base64_decode(v->valuestring, strlen(v->valuestring), BASE64_STD,
+                            len)
+            : NULL;
+    if (!bytes)
         return RESULT_INVALID_INPUT;
-    *out = b64_decode(v->valuestring, len);
+    *out = bytes;
     return RESULT_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "clock.h"
 #include "xmalloc.h"
@@ -114,33 +115,6 @@ char *store_cursor_encode(const cJSON *key)
     return b64;
 }
 
-/* base64url (unpadded) to bytes; -1 on a bad character. */
-static int b64url_decode(const char *in, size_t n, unsigned char *out)
-{
-    char *std = xmalloc(n + 4);
-    size_t i;
-    for (i = 0; i < n; i++) {
-        char c = in[i];
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                   (c >= '0' && c <= '9')))
-            break;
-        std[i] = c;
-    }
-    if (i != n || n % 4 == 1) {
-        free(std);
-        return -1;
-    }
-    size_t pad = (4 - n % 4) % 4;
-    memset(std + n, '=', pad);
-    int len = EVP_DecodeBlock(out, (unsigned char *)std, (int)(n + pad));
-    free(std);
-    return len < 0 ? -1 : len - (int)pad;
-}
-
 /*
  * A key we made for this list has exactly the spec's attributes, each
  * once, each a non-empty S, and is in the list's partition. A partial or
@@ -177,9 +151,9 @@ enum result store_cursor_decode(const char *cursor,
     size_t n = strlen(cursor);
     if (n > CURSOR_MAX_BYTES)
         return error_field(err, "cursor", "cursor is too long");
-    unsigned char *raw = xmalloc(n + 4);
-    int len = b64url_decode(cursor, n, raw);
-    cJSON *k = len > 0 ? cJSON_ParseWithLength((char *)raw, (size_t)len) : NULL;
+    size_t len = 0;
+    unsigned char *raw = base64_decode(cursor, n, BASE64_URL, &len);
+    cJSON *k = raw && len ? cJSON_ParseWithLength((char *)raw, len) : NULL;
     free(raw);
     if (!key_matches(k, spec)) {
         cJSON_Delete(k);

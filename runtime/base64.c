@@ -1,0 +1,56 @@
+/* Strict base64 and base64url decoding (RFC 4648). */
+#include "base64.h"
+
+#include <stdlib.h>
+
+#include "xmalloc.h"
+
+/* The 6-bit value of `c` in `alphabet`, or -1. */
+static int sextet(unsigned char c, enum base64_alphabet alphabet)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == (alphabet == BASE64_URL ? '-' : '+'))
+        return 62;
+    if (c == (alphabet == BASE64_URL ? '_' : '/'))
+        return 63;
+    return -1;
+}
+
+unsigned char *base64_decode(const char *in, size_t n,
+                             enum base64_alphabet alphabet, size_t *out_len)
+{
+    size_t pad = 0;
+    if (alphabet == BASE64_STD) {
+        if (n % 4)
+            return NULL;
+        if (n && in[n - 1] == '=')
+            pad = in[n - 2] == '=' ? 2 : 1;
+    } else if (n % 4 == 1) {
+        return NULL;
+    }
+    unsigned char *out = xmalloc(n / 4 * 3 + 3);
+    size_t len = 0;
+    unsigned long acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n - pad; i++) {
+        int d = sextet((unsigned char)in[i], alphabet);
+        if (d < 0) {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6 | (unsigned long)d) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[len++] = (unsigned char)(acc >> bits);
+        }
+    }
+    out[len] = '\0';
+    *out_len = len;
+    return out;
+}

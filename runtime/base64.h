@@ -1,0 +1,22 @@
+/* Strict base64 and base64url decoding (RFC 4648). */
+#ifndef STREAMER_BASE64_H
+#define STREAMER_BASE64_H
+
+#include <stddef.h>
+
+enum base64_alphabet {
+    BASE64_STD, /* RFC 4648 §4: padded to a multiple of 4 with '=' */
+    BASE64_URL, /* RFC 4648 §5 without padding (JWT, our cursors) */
+};
+
+/*
+ * Decodes `n` characters of `in`. BASE64_STD: a multiple of 4 characters,
+ * '=' only as the last one or two. BASE64_URL: no '=', a length that is
+ * not 1 more than a multiple of 4. Any other character (blanks included)
+ * is an error. Returns a malloc'd buffer of `*out_len` bytes followed by
+ * a NUL (caller frees), or NULL.
+ */
+unsigned char *base64_decode(const char *in, size_t n,
+                             enum base64_alphabet alphabet, size_t *out_len);
+
+#endif
