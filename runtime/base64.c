@@ -50,6 +50,13 @@ unsigned char *base64_decode(const char *in, size_t n,
             out[len++] = (unsigned char)(acc >> bits);
         }
     }
+    /* RFC 4648 §3.5: the bits left over after the last whole byte are
+     * zero in a canonical encoding. Refusing anything else gives every
+     * byte string one encoding (one JWT signature, one cursor). */
+    if (bits && (acc & ((1ul << bits) - 1))) {
+        free(out);
+        return NULL;
+    }
     out[len] = '\0';
     *out_len = len;
     return out;

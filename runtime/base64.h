@@ -13,7 +13,8 @@ enum base64_alphabet {
  * Decodes `n` characters of `in`. BASE64_STD: a multiple of 4 characters,
  * '=' only as the last one or two. BASE64_URL: no '=', a length that is
  * not 1 more than a multiple of 4. Any other character (blanks included)
- * is an error. Returns a malloc'd buffer of `*out_len` bytes followed by
+ * is an error, and so is a non-canonical encoding: one whose last
+ * character carries non-zero bits past the last byte (RFC 4648 §3.5). Returns a malloc'd buffer of `*out_len` bytes followed by
  * a NUL (caller frees), or NULL.
  */
 unsigned char *base64_decode(const char *in, size_t n,

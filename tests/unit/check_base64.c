@@ -72,7 +72,39 @@ static const struct {
     {"Zg==", BASE64_URL},       /* padding in base64url */
     {"Zm9vY", BASE64_URL},      /* length 1 mod 4 */
     {"Zm9v+mFy", BASE64_URL},   /* the standard alphabet's '+' */
+    /* RFC 4648 §3.5: non-zero bits after the last byte. "Zg" is the
+     * canonical "f"; "Zh".."Zv" decode to the same byte with junk bits. */
+    {"Zh==", BASE64_STD},
+    {"Zv==", BASE64_STD},
+    {"Zm9=", BASE64_STD}, /* "Zm8=" is "fo" */
+    {"Zm/=", BASE64_STD},
+    {"Zh", BASE64_URL},
+    {"Zm9vYh", BASE64_URL},
+    {"Zm9", BASE64_URL},
+    {"Zm_", BASE64_URL},
+    {"AB", BASE64_URL}, /* 0x00 with the low bits 0001 */
+    {"AAB", BASE64_URL},
 };
+
+/* Each last character that leaves zero bits over is accepted: the check
+ * refuses exactly the non-canonical ones. */
+START_TEST(canonical_last_characters)
+{
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int i = 0; i < 64; i++) {
+        char two[3] = {'Q', alphabet[i], 0},
+             three[4] = {'Q', 'Q', alphabet[i], 0};
+        size_t len = 0;
+        unsigned char *out = base64_decode(two, 2, BASE64_URL, &len);
+        ck_assert_msg((out != NULL) == (i % 16 == 0), "\"%s\"", two);
+        free(out);
+        out = base64_decode(three, 3, BASE64_URL, &len);
+        ck_assert_msg((out != NULL) == (i % 4 == 0), "\"%s\"", three);
+        free(out);
+    }
+}
+END_TEST
 
 START_TEST(strictness)
 {
@@ -91,6 +123,7 @@ Suite *base64_suite(void)
     tcase_add_loop_test(tc, rfc4648_vectors, 0,
                         (int)(sizeof(vectors) / sizeof(vectors[0])));
     tcase_add_test(tc, alphabets_differ);
+    tcase_add_test(tc, canonical_last_characters);
     tcase_add_loop_test(tc, strictness, 0,
                         (int)(sizeof(refused) / sizeof(refused[0])));
     suite_add_tcase(s, tc);

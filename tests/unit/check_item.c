@@ -556,8 +556,9 @@ static const struct {
     {"BS empty", "{\"a\":{\"BS\":[]}}", "a"},
     {"BS bad element", "{\"a\":{\"BS\":[\"AA==\",\"A\"]}}", "a[1]"},
     {"BS duplicate", "{\"a\":{\"BS\":[\"AAE=\",\"AAE=\"]}}", "a"},
-    {"BS same bytes, other pad bits", "{\"a\":{\"BS\":[\"AAE=\",\"AAF=\"]}}",
-     "a"},
+    /* Non-zero pad bits (RFC 4648 §3.5): not a second spelling of AAE=. */
+    {"BS non-canonical element", "{\"a\":{\"BS\":[\"AAE=\",\"AAF=\"]}}",
+     "a[1]"},
     {"empty attribute name", "{\"\":{\"S\":\"x\"}}", "item"},
     {"attribute twice", "{\"a\":{\"S\":\"x\"},\"a\":{\"S\":\"y\"}}", "a"},
     {"attribute name bad UTF-8", "{\"\xC3\":{\"S\":\"x\"}}", "item"},

@@ -418,6 +418,33 @@ START_TEST(no_token_or_key)
 }
 END_TEST
 
+/* RFC 4648 §3.5: an RS256 signature (256 bytes) is 342 base64url
+ * characters whose last one carries 2 bits of the signature and 4 zero
+ * bits. Setting one of those 4 bits decodes to the same signature; the
+ * token must still be refused, so that a token has one encoding. */
+START_TEST(signature_has_one_encoding)
+{
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *token = test_jwt_token(key, HDR, GOOD);
+    struct jwt_claims c;
+    struct error_info err;
+    ck_assert_int_eq(jwt_verify(plain, token, NOW, &c, &err), RESULT_OK);
+    size_t n = strlen(token);
+    ck_assert_uint_eq(n - (size_t)(strrchr(token, '.') - token) - 1, 342);
+    int v = (int)(strchr(alphabet, token[n - 1]) - alphabet);
+    ck_assert_int_eq(v % 16, 0);
+    for (int junk = 1; junk < 16; junk++) {
+        token[n - 1] = alphabet[v | junk];
+        error_clear(&err);
+        ck_assert_msg(jwt_verify(plain, token, NOW, &c, &err) ==
+                          RESULT_INVALID_INPUT,
+                      "signature ending '%c' accepted", token[n - 1]);
+    }
+    free(token);
+}
+END_TEST
+
 START_TEST(both_pem_forms)
 {
     ck_assert_ptr_nonnull(strstr(pkix_pem, "-----BEGIN PUBLIC KEY-----"));
@@ -538,6 +565,7 @@ Suite *jwt_suite(void)
     tcase_add_test(t, escaped_backslash_is_not_nul);
     tcase_add_test(t, size_limit);
     tcase_add_test(t, no_token_or_key);
+    tcase_add_test(t, signature_has_one_encoding);
     tcase_add_test(t, both_pem_forms);
     tcase_add_test(t, bad_pem);
     suite_add_tcase(s, t);
