@@ -7,6 +7,14 @@
 
 #include "clock.h"
 
+/* getenv() returns char *, so calling it through a pointer to a function
+ * returning const char * is undefined behaviour (C11 6.5.2.2p9); this
+ * wrapper has exactly the type of the callback. */
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
 static enum result clients(struct app *a, config_get_fn get,
                            struct error_info *err)
 {
@@ -42,7 +50,7 @@ enum result app_init(struct app *a, config_get_fn get, struct error_info *err)
     memset(a, 0, sizeof(*a));
     a->now_ms = clock_now_ms;
     if (!get)
-        get = (config_get_fn)getenv;
+        get = env_get;
     enum result r = config_load(&a->cfg, get, err);
     if (r == RESULT_OK)
         r = clients(a, get, err);

@@ -153,11 +153,19 @@ static enum result read_all(struct config *c, config_get_fn get,
     return RESULT_OK;
 }
 
+/* getenv() returns char *, so calling it through a pointer to a function
+ * returning const char * is undefined behaviour (C11 6.5.2.2p9); this
+ * wrapper has exactly the type of the callback. */
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
 enum result config_load(struct config *c, config_get_fn get,
                         struct error_info *err)
 {
     memset(c, 0, sizeof(*c));
-    enum result r = read_all(c, get ? get : (config_get_fn)getenv, err);
+    enum result r = read_all(c, get ? get : env_get, err);
     if (r != RESULT_OK)
         config_cleanup(c);
     return r;

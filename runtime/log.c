@@ -28,11 +28,19 @@ const char *log_level_str(enum log_level level)
     return level <= LOG_FATAL ? level_names[level] : "INFO";
 }
 
+/* getenv() returns char *, so calling it through a pointer to a function
+ * returning const char * is undefined behaviour (C11 6.5.2.2p9); this
+ * wrapper has exactly the type of the callback. */
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
 enum result log_init(const char *(*get)(const char *name),
                      struct error_info *err)
 {
     if (!get)
-        get = (const char *(*)(const char *))getenv;
+        get = env_get;
     state.min = LOG_INFO;
     state.json = 0;
     const char *fmt = get("AWS_LAMBDA_LOG_FORMAT");
