@@ -170,6 +170,61 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
     return len;
 }
 
+int http_header_name_valid(const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+            return 0;
+    return 1;
+}
+
+/* A byte a field value may hold: HTAB, SP, VCHAR and obs-text (RFC 9110
+ * §5.5), so every control character but HTAB is out, and DEL. */
+static int value_byte_ok(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+int http_header_value_valid(const char *value)
+{
+    if (!value)
+        return 0;
+    for (const char *p = value; *p; p++)
+        if (!value_byte_ok((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+void http_header_value_clean(const char *value, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = value ? value : ""; *p && n + 1 < size; p++)
+        out[n++] = value_byte_ok((unsigned char)*p) ? *p : ' ';
+    out[n] = '\0';
+}
+
+/* Refuses the request before anything is sent when a header would break
+ * the message (CR/LF injection) or is not a header at all. */
+static enum result check_headers(const struct http_request *req,
+                                 struct error_info *err)
+{
+    for (size_t i = 0; i < req->header_count; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (!http_header_name_valid(h->name))
+            return error_set(err, RESULT_INVALID_INPUT, "HttpHeader",
+                             "header name '%.64s' is not a token",
+                             h->name ? h->name : "(null)");
+        if (!http_header_value_valid(h->value))
+            return error_set(err, RESULT_INVALID_INPUT, "HttpHeader",
+                             "header %.64s: the value holds CR, LF or "
+                             "another control character",
+                             h->name);
+    }
+    return RESULT_OK;
+}
+
 static struct curl_slist *build_headers(const struct http_request *req)
 {
     struct curl_slist *list = NULL;
@@ -210,6 +265,9 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
     clear_headers(resp);
     buf_reset(&resp->body);
     resp->status = 0;
+    enum result hr = check_headers(req, err);
+    if (hr != RESULT_OK)
+        return hr;
 
     /* Reset per-request options but keep the connection cache. */
     curl_easy_reset(h);

@@ -60,11 +60,36 @@ struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);
 
 /*
+ * 1 when `name` is an HTTP field name (an RFC 9110 §5.6.2 token: one or
+ * more of ALPHA DIGIT ! # $ % & ' * + - . ^ _ ` | ~), else 0.
+ */
+int http_header_name_valid(const char *name);
+
+/*
+ * 1 when `value` may be sent as a field value: no control character but
+ * HTAB (RFC 9110 §5.5: CR, LF and NUL are invalid and dangerous; a CR or
+ * LF would end the header and let the rest of the value inject headers
+ * or a request of its own), no DEL; else 0.
+ */
+int http_header_value_valid(const char *value);
+
+/*
+ * Copies `value` into `out` (`size` > 0 bytes, always NUL-terminated,
+ * truncated to fit) with every byte that http_header_value_valid()
+ * refuses replaced by a space: for values that come from outside (an
+ * AWS error's __type becoming Lambda-Runtime-Function-Error-Type) and
+ * must be sent anyway. NULL `value` gives "".
+ */
+void http_header_value_clean(const char *value, char *out, size_t size);
+
+/*
  * Performs `req`, filling `resp` (which the caller has initialised; it is
  * reset first). RESULT_OK for any HTTP status; RESULT_TRANSPORT when the
  * connection failed or broke; RESULT_TIMEOUT when a timeout expired;
- * RESULT_TOO_LARGE when the body exceeded the response's cap. `err` gets
- * libcurl's message on failure.
+ * RESULT_TOO_LARGE when the body exceeded the response's cap;
+ * RESULT_INVALID_INPUT, with nothing sent, when a header's name or value
+ * is not valid (http_header_name_valid(), http_header_value_valid()).
+ * `err` gets libcurl's message or the bad header's name on failure.
  */
 enum result http_perform(struct http_client *c, const struct http_request *req,
                          struct http_response *resp,

@@ -19,6 +19,14 @@
 /* Posting a result goes to a local agent; a minute is generous. */
 #define POST_TIMEOUT_MS 60000L
 #define CONNECT_TIMEOUT_MS 1000L
+/*
+ * The error type goes out as the Lambda-Runtime-Function-Error-Type
+ * header, and it may come from outside (an AWS error's __type): it is
+ * cleaned of CR, LF and other controls (http_header_value_clean) so that
+ * it can neither be refused nor inject a header. 256 bytes is more than
+ * any type we make or AWS sends.
+ */
+#define ERROR_TYPE_BYTES 256
 
 struct runtime_api {
     char base[300]; /* "http://host:port/2018-06-01/runtime" */
@@ -272,8 +280,10 @@ enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                          "unsafe request id");
     char path[300];
     snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
-    char *body = error_body(error_type, message);
-    enum result r = post(api, path, error_type, body, strlen(body), err);
+    char type[ERROR_TYPE_BYTES];
+    http_header_value_clean(error_type, type, sizeof(type));
+    char *body = error_body(type, message);
+    enum result r = post(api, path, type, body, strlen(body), err);
     free(body);
     return r;
 }
@@ -282,9 +292,10 @@ enum result runtime_api_init_error(struct runtime_api *api,
                                    const char *error_type, const char *message,
                                    struct error_info *err)
 {
-    char *body = error_body(error_type, message);
-    enum result r =
-        post(api, "/init/error", error_type, body, strlen(body), err);
+    char type[ERROR_TYPE_BYTES];
+    http_header_value_clean(error_type, type, sizeof(type));
+    char *body = error_body(type, message);
+    enum result r = post(api, "/init/error", type, body, strlen(body), err);
     free(body);
     return r;
 }

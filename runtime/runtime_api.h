@@ -66,7 +66,10 @@ enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
 /*
  * POST /2018-06-01/runtime/invocation/{id}/error: header
  * Lambda-Runtime-Function-Error-Type: `error_type`, body
- * {"errorMessage","errorType","stackTrace":[]}.
+ * {"errorMessage","errorType","stackTrace":[]}. The error type may come
+ * from outside (an AWS error's __type): CR, LF and other control
+ * characters in it are sent as spaces, in the header and the body alike
+ * (http_header_value_clean()), and it is cut at 255 bytes.
  */
 enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,

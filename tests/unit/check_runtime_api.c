@@ -135,6 +135,43 @@ START_TEST(response_is_posted_exactly)
 }
 END_TEST
 
+/* An error type from outside (an AWS error's __type) with CR LF in it
+ * cannot inject a header: it is sent with the controls as spaces, for
+ * an invocation error and an init error alike. */
+START_TEST(error_type_cannot_inject_a_header)
+{
+    struct fake_rapi *f = fake_rapi_start();
+    struct error_info err;
+    error_clear(&err);
+    struct fake_rapi_event ev = {.body = "{}", .request_id = "req-1"};
+    fake_rapi_push(f, &ev);
+    struct runtime_api *api = runtime_api_new(fake_rapi_address(f), &err);
+    ck_assert_ptr_nonnull(api);
+    struct invocation inv;
+    invocation_init(&inv);
+    ck_assert_int_eq(runtime_api_next(api, &inv, &err), RESULT_OK);
+    invocation_cleanup(&inv);
+    const char *type = "Dynamo\r\nX-Injected: 1";
+    ck_assert_int_eq(runtime_api_fail(api, "req-1", type, "m", &err),
+                     RESULT_OK);
+    ck_assert_int_eq(runtime_api_init_error(api, type, "m", &err), RESULT_OK);
+    runtime_api_free(api);
+    ck_assert_uint_eq(fake_rapi_post_count(f), 2);
+    const char *kinds[] = {"error", "init_error"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct fake_rapi_post *post = fake_rapi_post_at(f, i);
+        ck_assert_str_eq(post->kind, kinds[i]);
+        ck_assert_str_eq(post->error_type, "Dynamo  X-Injected: 1");
+        cJSON *body = cJSON_Parse(post->body);
+        ck_assert_ptr_nonnull(body);
+        ck_assert_str_eq(cJSON_GetObjectItem(body, "errorType")->valuestring,
+                         "Dynamo  X-Injected: 1");
+        cJSON_Delete(body);
+    }
+    fake_rapi_stop(f);
+}
+END_TEST
+
 START_TEST(handler_error_is_posted_and_loop_goes_on)
 {
     struct fake_rapi *f = fake_rapi_start();
@@ -351,6 +388,7 @@ Suite *runtime_api_suite(void)
     tcase_add_test(t, headers_are_parsed);
     tcase_add_test(t, trace_env_unset_when_absent);
     tcase_add_test(t, response_is_posted_exactly);
+    tcase_add_test(t, error_type_cannot_inject_a_header);
     tcase_add_test(t, handler_error_is_posted_and_loop_goes_on);
     tcase_add_test(t, http_500_exits_at_once);
     tcase_add_test(t, broken_connection_is_retried_then_recovers);
