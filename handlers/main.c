@@ -1,6 +1,8 @@
 /* main(): init, configuration, then the runtime loop. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app.h"
 #include "dispatch.h"
@@ -26,12 +28,33 @@ static int init_failed(struct runtime_api *api, const struct error_info *e)
     return EXIT_FAILURE;
 }
 
+/*
+ * A write to a connection its peer has closed raises SIGPIPE, whose
+ * default action kills the process. runtime/http.c sets
+ * CURLOPT_NOSIGNAL=1, and CURLOPT_NOSIGNAL(3) says that this "makes
+ * libcurl NOT ask the system to ignore SIGPIPE signals", which it tries
+ * to avoid but may still trigger in corner cases (an OpenSSL write to a
+ * TLS connection the peer has closed). So the process ignores SIGPIPE
+ * itself, first of all, and a dropped keep-alive TLS
+ * connection to AWS, or any other socket, fails the write with EPIPE,
+ * which the HTTP layer reports as a transport error and retries.
+ */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 int main(void)
 {
     struct error_info err;
     struct app app;
     int status;
 
+    ignore_sigpipe();
     error_clear(&err);
     struct runtime_api *api =
         runtime_api_new(getenv("AWS_LAMBDA_RUNTIME_API"), &err);
