@@ -15,6 +15,13 @@ ifeq ($(VARIANT),asan)
 OPT   = -O1 -fno-omit-frame-pointer
 SAN   = -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+# libFuzzer targets (tests/fuzz/): clang, the library instrumented for
+# coverage (fuzzer-no-link), ASan and UBSan; `make fuzz` builds and runs.
+ifeq ($(VARIANT),fuzz)
+CC    = clang
+OPT   = -O1 -fno-omit-frame-pointer
+SAN   = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+endif
 ifeq ($(VARIANT),coverage)
 OPT   = -O0
 SAN   = --coverage
@@ -62,7 +69,7 @@ TEST_LIBS :=
 include $(wildcard local/*.mk deploy/*.mk bench/*.mk)
 
 .PHONY: all deps test test-release test-asan asan run clean format bench \
-        check-format
+        check-format fuzz fuzz-variant
 
 all: build/bootstrap
 
@@ -119,10 +126,50 @@ test: deps
 	$(Q)scripts/lint-template
 	$(Q)$(MAKE) --no-print-directory VARIANT=release test-variant
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
+	$(Q)$(MAKE) --no-print-directory VARIANT=fuzz fuzz-variant FUZZ_SECONDS=10
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SMOKE=1
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
+
+# Fuzzing: every tests/fuzz/fuzz_<name>.c is a libFuzzer target,
+# build/fuzz/fuzz_<name>, linked with the support files beside it. Each
+# runs FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/<name>);
+# what it finds new goes to build/fuzz/corpus/<name>, a crash to
+# build/fuzz/crash-<name>-*, and the run fails.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_SUPPORT := $(filter-out $(FUZZ_SRC),$(wildcard tests/fuzz/*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/tests/fuzz/%.o: CFLAGS += -Itests/fuzz
+$(patsubst %.c,$(BUILD)/%.o,$(FUZZ_SRC) $(FUZZ_SUPPORT)): $(SUITES_H)
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+                 $(FUZZ_SUPPORT:%.c=$(BUILD)/%.o) $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=fuzz fuzz-variant
+
+fuzz-variant: $(FUZZ_BINS)
+	@echo "== fuzz ($(FUZZ_SECONDS) s each) =="
+	$(Q)set -e; for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(BUILD)/corpus/$$n; \
+	    ASAN_OPTIONS=detect_leaks=1:$(ASAN_OPTIONS) \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/crash-$$n- \
+	        $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	        > $(BUILD)/fuzz_$$n.log 2>&1 || \
+	        { tail -n 60 $(BUILD)/fuzz_$$n.log; \
+	          echo "fuzz_$$n: FAILED (log: $(BUILD)/fuzz_$$n.log)"; exit 1; }; \
+	    echo "  fuzz_$$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+	        $(BUILD)/fuzz_$$n.log) runs, $$(sed -n \
+	        's/^stat::new_units_added: *//p' $(BUILD)/fuzz_$$n.log) new inputs"; \
+	done
 
 run: deps all $(BUILD)/gateway
 	$(Q)scripts/run

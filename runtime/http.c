@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http_int.h"
 #include "xmalloc.h"
 
 struct http_client {
@@ -25,6 +26,16 @@ static const char *const ca_dirs[] = {
     "/etc/pki/ca-trust/extracted/pem/directory-hash",
     "/etc/ssl/certs",
 };
+
+/* The test and fuzz transport (http_int.h); NULL: libcurl. */
+static http_transport_fn transport;
+static void *transport_ctx;
+
+void http_set_transport(http_transport_fn fn, void *ctx)
+{
+    transport = fn;
+    transport_ctx = ctx;
+}
 
 static const char *env_nonempty(const char *name)
 {
@@ -140,20 +151,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return len;
 }
 
-/* Collects "Name: value" lines of the final response (a new status line
- * starts over, so 1xx and redirect heads are dropped). */
-static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+void http_response_add_line(struct http_response *r, const char *p, size_t len)
 {
-    struct transfer *t = userdata;
-    struct http_response *r = t->resp;
-    size_t len = size * n;
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         clear_headers(r);
-        return len;
+        return;
     }
-    char *colon = memchr(p, ':', len);
+    const char *colon = memchr(p, ':', len);
     if (!colon || r->header_count >= HTTP_MAX_HEADERS)
-        return len;
+        return;
     size_t name_len = (size_t)(colon - p);
     const char *v = colon + 1;
     size_t v_len = len - name_len - 1;
@@ -167,7 +173,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
     r->headers[r->header_count].name = name;
     r->headers[r->header_count].value = xstrndup(v, v_len);
     r->header_count++;
-    return len;
+}
+
+/* Collects "Name: value" lines of the final response (a new status line
+ * starts over, so 1xx and redirect heads are dropped). */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+    struct transfer *t = userdata;
+    http_response_add_line(t->resp, p, size * n);
+    return size * n;
 }
 
 int http_header_name_valid(const char *name)
@@ -268,6 +282,8 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
     enum result hr = check_headers(req, err);
     if (hr != RESULT_OK)
         return hr;
+    if (transport)
+        return transport(transport_ctx, req, resp, err);
 
     /* Reset per-request options but keep the connection cache. */
     curl_easy_reset(h);
