@@ -151,7 +151,11 @@ enum result req_from_item(const cJSON *item, struct request *r,
     copy_ts(item, "processing_ended", r->processing_ended);
     copy_ts(item, "created_at", r->created_at);
     copy_ts(item, "updated_at", r->updated_at);
-    if (!r->request_id || !r->user_id || !r->action ||
+    /* Every attribute that writing the request back needs (base_item)
+     * is required: an image without connection_id or tenant_id (a stream
+     * record is outside input) must not reach a later write. */
+    if (!r->request_id || !r->connection_id || !r->user_id || !r->tenant_id ||
+        !r->action ||
         req_status_parse(item_get_s(item, "status"), &r->status) != RESULT_OK ||
         item_get_i64(item, "version", &r->version) != RESULT_OK ||
         item_get_i64(item, "ttl", &r->ttl) != RESULT_OK) {
