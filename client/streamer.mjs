@@ -248,6 +248,9 @@ class Client {
         if (this.#calls.has(id)) this.#settleCall(this.#calls.get(id), null, f.data);
         return;
       case "acknowledgment": {
+        // An async action sent with call(): the answer is its queueing.
+        if (this.#calls.has(id))
+          return this.#settleCall(this.#calls.get(id), null, { request_id: id, status: f.status });
         const s = this.#submits.get(id);
         if (s && s.phase !== "done") s.phase = "acked";
         return;

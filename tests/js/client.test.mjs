@@ -31,6 +31,10 @@ test("call: echo, ping, and protocol errors carry their code", async () => {
     await assert.rejects(c.call("no_such_action", {}), (e) => e.code === "INVALID_ACTION");
     await assert.rejects(c.call("status", {}), (e) => e.code === "VALIDATION_ERROR" && e.details?.field === "request_id");
     await assert.rejects(c.status("never-submitted"), (e) => e.code === "NOT_FOUND");
+    // An async action through call(): resolved by its acknowledgment.
+    const q = await c.call("process_data", { items: [1, 2] }, { id: `via-call-${Date.now()}` });
+    assert.equal(q.status, "queued");
+    assert.match(q.request_id, /^via-call-/);
   } finally {
     c.close();
   }
