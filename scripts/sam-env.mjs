@@ -24,10 +24,13 @@
 //                              CONNECTIONS_TABLE=ConnectionsTable: there is
 //                              no table of that name, so env.local.json
 //                              sets the real names)
-//     !Sub "..."            -> ${Name} replaced as !Ref would be;
-//                              ${Res.Attr} cannot be resolved: "" (blank)
-//     anything else (!GetAtt, !Join, ...) -> "" (SAM blanks what it cannot
-//                              resolve)
+//     !GetAtt Res.Arn       -> SAM's placeholder ARN, always in Lambda's
+//                              form: arn:aws:lambda:us-east-1:123456789012:
+//                              function:<FunctionName or logical id>
+//     !Sub "..."            -> ${Name} and ${Res.Arn} replaced as above
+//     anything else (another attribute, !Join, ...) -> "" (SAM leaves it
+//                              unresolved, and an unresolved value is
+//                              blanked)
 // - The --env-vars file overrides only variables the template declares:
 //   first its "Parameters" object (for every function), then the object
 //   named by the function's logical id. A variable the template lacks is
@@ -181,6 +184,14 @@ function resolveRef(tpl, name) {
   return null;
 }
 
+// SAM's arn_resolver: every resource's Arn in Lambda's form.
+function resolveAttr(tpl, id, attr) {
+  const r = tpl.Resources?.[id];
+  if (!r || attr !== "Arn") return null;
+  const name = r.Properties?.FunctionName;
+  return `arn:aws:lambda:${PSEUDO["AWS::Region"]}:${PSEUDO["AWS::AccountId"]}:function:${typeof name === "string" ? name : id}`;
+}
+
 function resolveValue(tpl, v) {
   if (v === null || v === undefined) return "";
   if (v === true || v === false) return v ? "true" : "false";
@@ -189,11 +200,18 @@ function resolveValue(tpl, v) {
   if ("Fn::Sub" in v && typeof v["Fn::Sub"] === "string") {
     let blank = false;
     const out = v["Fn::Sub"].replace(/\$\{([^}!]+)\}/g, (_, n) => {
-      const r = n.includes(".") && !n.startsWith("AWS::") ? null : resolveRef(tpl, n);
+      const dot = n.indexOf(".");
+      const r = dot > 0 && !n.startsWith("AWS::")
+        ? resolveAttr(tpl, n.slice(0, dot), n.slice(dot + 1))
+        : resolveRef(tpl, n);
       if (r === null) blank = true;
       return r ?? "";
     });
     return blank ? "" : out;
+  }
+  if ("Fn::GetAtt" in v && typeof v["Fn::GetAtt"] === "string") {
+    const [id, ...rest] = v["Fn::GetAtt"].split(".");
+    return resolveAttr(tpl, id, rest.join(".")) ?? "";
   }
   return "";
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
-import { samEnvironmentFromFiles } from "../../scripts/sam-env.mjs";
+import { samEnvironment, samEnvironmentFromFiles } from "../../scripts/sam-env.mjs";
 import {
   ROOT, startDynamoDB, createTables, devToken, strangerToken, startGateway,
   RuntimeApi, InvokeApi, startBootstrap, sleep,
@@ -60,6 +60,56 @@ test("the environment SAM gives the function, from template.yaml and env.local.j
   // ignores the others).
   const file = JSON.parse(readFileSync(ENV_FILE, "utf8")).StreamerFunction;
   for (const [k, v] of Object.entries(file)) assert.equal(env[k], v, k);
+});
+
+test("the resolver: Globals merged under the function's own, Ref, Sub, GetAtt, overrides", () => {
+  const tpl = `
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Globals:
+  Function:
+    Timeout: 12
+    Environment:
+      Variables:
+        SHARED: from-globals
+        OVERRIDDEN: globals # a comment
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: bootstrap
+      MemorySize: 256
+      Environment:
+        Variables:
+          OVERRIDDEN: "function's"
+          STAGE: !Ref Stage
+          TABLE: !Ref Table
+          URL: !Sub "https://\${Table}.\${AWS::Region}.\${AWS::URLSuffix}/\${Stage}"
+          ARN: !GetAtt Table.Arn
+          ATTR_SUB: !Sub "\${Table.Arn}/index"
+          STREAM: !GetAtt Table.StreamArn
+          FLAG: true
+          FROM_FILE: ""
+`;
+  const env = samEnvironment(tpl, { Parameters: { FROM_FILE: "all", UNDECLARED: "x" }, Fn: { STAGE: "file" } }, "Fn");
+  assert.equal(env.SHARED, "from-globals");
+  assert.equal(env.OVERRIDDEN, "function's");
+  assert.equal(env.STAGE, "file");
+  assert.equal(env.TABLE, "Table");
+  assert.equal(env.URL, "https://Table.us-east-1.amazonaws.com/dev");
+  assert.equal(env.ARN, "arn:aws:lambda:us-east-1:123456789012:function:Table");
+  assert.equal(env.ATTR_SUB, "arn:aws:lambda:us-east-1:123456789012:function:Table/index");
+  assert.equal(env.STREAM, "");
+  assert.equal(env.FLAG, "true");
+  assert.equal(env.FROM_FILE, "all");
+  assert.equal(env.UNDECLARED, undefined);
+  assert.equal(env.AWS_LAMBDA_FUNCTION_TIMEOUT, "12");
+  assert.equal(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "256");
+  assert.throws(() => samEnvironment(tpl, null, "Table"), /no AWS::Serverless::Function named Table/);
 });
 
 /* What each sample event's answer holds, in one warm process. */
