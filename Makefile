@@ -125,8 +125,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lint-template
 	$(Q)$(MAKE) --no-print-directory VARIANT=release test-variant
+	$(Q)$(MAKE) --no-print-directory VARIANT=release test-js
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-variant
 	$(Q)$(MAKE) --no-print-directory VARIANT=fuzz fuzz-variant FUZZ_SECONDS=10
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan test-js \
+	    JS_TESTS="tests/js/sam_local.test.mjs tests/js/client.test.mjs"
 	$(Q)$(MAKE) --no-print-directory bench BENCH_SMOKE=1
 
 asan: deps

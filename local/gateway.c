@@ -30,12 +30,18 @@
 static const char USAGE[] =
     "usage: gateway --bootstrap PATH [--port N] [--stage NAME]\n"
     "               [--timeout-ms N] [--ddb-endpoint URL] [--create-tables]\n"
-    "               [--no-stream]\n"
+    "               [--no-stream] [--lambda-endpoint URL] [--console DIR]\n"
+    "       gateway --ddb-endpoint URL --create-tables --tables-only\n"
     "       gateway --print-dev-token PRIVATE_KEY.pem\n"
     "Serves ws://127.0.0.1:PORT/<stage> with the API Gateway Management API\n"
     "at http://127.0.0.1:PORT/<stage>/@connections/{id}, runs the bootstrap\n"
     "as Lambda would and feeds it the requests table's stream. Prints\n"
-    "\"READY ws://127.0.0.1:PORT/<stage>\" on stdout when serving.\n";
+    "\"READY ws://127.0.0.1:PORT/<stage>\" on stdout when serving.\n"
+    "--lambda-endpoint (or STREAMER_LAMBDA_ENDPOINT), e.g. the\n"
+    "http://127.0.0.1:3001 of `sam local start-lambda`: no bootstrap is run;\n"
+    "every event goes to the Lambda Invoke API for the function named by\n"
+    "STREAMER_LAMBDA_FUNCTION (default StreamerFunction). --console DIR\n"
+    "serves DIR's files (the browser console) at http://127.0.0.1:PORT/.\n";
 
 int64_t gateway_now_ms(void)
 {
@@ -107,6 +113,8 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
             o->create_tables = 1;
         else if (strcmp(a, "--no-stream") == 0)
             o->stream = 0;
+        else if (strcmp(a, "--tables-only") == 0)
+            o->tables_only = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(USAGE, stderr);
             exit(0);
@@ -125,6 +133,10 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
             o->stage = v, i++;
         else if (strcmp(a, "--ddb-endpoint") == 0)
             o->ddb_endpoint = v, i++;
+        else if (strcmp(a, "--console") == 0)
+            o->console_dir = v, i++;
+        else if (strcmp(a, "--lambda-endpoint") == 0)
+            o->lambda_endpoint = v, i++;
         else if (strcmp(a, "--print-dev-token") == 0)
             *dev_key = v, i++;
         else {
@@ -133,8 +145,14 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
             return -1;
         }
     }
-    if (*dev_key)
+    if (*dev_key || o->tables_only)
         return 0;
+    if (!o->lambda_endpoint)
+        o->lambda_endpoint = getenv("STREAMER_LAMBDA_ENDPOINT");
+    if (o->lambda_endpoint && !*o->lambda_endpoint)
+        o->lambda_endpoint = NULL;
+    if (o->lambda_endpoint)
+        return 0; /* no bootstrap: events go to the Invoke API */
     if (!o->bootstrap || access(o->bootstrap, X_OK) != 0) {
         fprintf(stderr, "gateway: --bootstrap %s: not an executable file\n",
                 o->bootstrap ? o->bootstrap : "(missing)");
@@ -143,19 +161,18 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
     return 0;
 }
 
-/* Only loopback: DynamoDB Local must be on this machine. */
-static int loopback_endpoint(const char *url)
+/* Only loopback: DynamoDB Local (or sam local) must be on this machine. */
+static int loopback_endpoint(const char *option, const char *url)
 {
     struct aws_env_endpoint e;
     struct error_info err;
     if (aws_env_endpoint_parse(url, &e, &err) != RESULT_OK) {
-        gateway_log("--ddb-endpoint %s: %s", url, err.message);
+        gateway_log("%s %s: %s", option, url, err.message);
         return 0;
     }
     if (strcmp(e.host, "127.0.0.1") && strcmp(e.host, "localhost") &&
         strcmp(e.host, "[::1]")) {
-        gateway_log("--ddb-endpoint %s: only a loopback endpoint is allowed",
-                    url);
+        gateway_log("%s %s: only a loopback endpoint is allowed", option, url);
         return 0;
     }
     return 1;
@@ -277,7 +294,10 @@ int main(int argc, char **argv)
         return 2;
     if (dev_key)
         return devtoken_print(dev_key) == 0 ? 0 : 1;
-    if (o.ddb_endpoint && !loopback_endpoint(o.ddb_endpoint))
+    if (o.ddb_endpoint && !loopback_endpoint("--ddb-endpoint", o.ddb_endpoint))
+        return 2;
+    if (o.lambda_endpoint &&
+        !loopback_endpoint("--lambda-endpoint", o.lambda_endpoint))
         return 2;
     if (!o.ddb_endpoint && !getenv("AWS_ENDPOINT_URL_DYNAMODB") &&
         !getenv("AWS_ENDPOINT_URL"))
@@ -297,9 +317,17 @@ int main(int argc, char **argv)
     set_environment(&o);
     if (o.create_tables && create_tables(&o) != 0)
         return 1;
+    if (o.tables_only)
+        return o.create_tables ? 0 : 2;
     mg_init_library(0);
     int status = 1;
-    struct invoker *inv = invoker_new(o.bootstrap, o.timeout_ms);
+    struct invoker *inv =
+        o.lambda_endpoint
+            ? invoker_new_remote(
+                  o.lambda_endpoint,
+                  env_or("STREAMER_LAMBDA_FUNCTION", "StreamerFunction"),
+                  o.timeout_ms)
+            : invoker_new(o.bootstrap, o.timeout_ms);
     struct wsapi *ws = inv ? wsapi_new(&o, inv) : NULL;
     struct poller *poll = NULL;
     if (!ws)
@@ -317,8 +345,11 @@ int main(int argc, char **argv)
                           o.create_tables, inv);
     else if (o.stream)
         gateway_log("stream poller off: no --ddb-endpoint");
-    gateway_log("Runtime API on %s, Management API at %s/@connections",
-                invoker_address(inv), url);
+    if (o.lambda_endpoint)
+        gateway_log("Management API at %s/@connections", url);
+    else
+        gateway_log("Runtime API on %s, Management API at %s/@connections",
+                    invoker_address(inv), url);
     printf("READY ws://127.0.0.1:%d/%s\n", wsapi_port(ws), o.stage);
     fflush(stdout);
     int sig = 0;

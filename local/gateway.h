@@ -14,6 +14,9 @@ struct gateway_options {
     const char *ddb_endpoint; /* DynamoDB Local, or NULL */
     int create_tables;
     int stream;
+    int tables_only;             /* create the tables and exit */
+    const char *lambda_endpoint; /* Invoke-API mode, or NULL */
+    const char *console_dir;     /* static files served at /, or NULL */
 };
 
 /* Epoch milliseconds (CLOCK_REALTIME). */
@@ -65,6 +68,42 @@ int invoker_invoke(struct invoker *inv, const char *label, const char *event,
 
 /* Refuses new events, fails waiting ones and stops the bootstrap. */
 void invoker_stop(struct invoker *inv);
+
+/*
+ * An invoker without a bootstrap: every event goes to the Lambda Invoke
+ * API at `endpoint` (e.g. `sam local start-lambda` on
+ * http://127.0.0.1:3001) for `function`, concurrently, as API Gateway and
+ * the stream mapping call Lambda. invoker_start() then spawns nothing.
+ * NULL (logged) for a bad endpoint. Free with invoker_free().
+ */
+struct invoker *invoker_new_remote(const char *endpoint, const char *function,
+                                   long timeout_ms);
+
+/* ---- lambda.c: the Lambda Invoke API client of invoker_new_remote() ---- */
+
+struct lambda_remote;
+
+/* NULL (logged) when `endpoint` is not an http(s) URL. */
+struct lambda_remote *lambda_remote_new(const char *endpoint,
+                                        const char *function, long timeout_ms);
+
+/* The endpoint's URL (owned by `lr`). */
+const char *lambda_remote_url(const struct lambda_remote *lr);
+
+/*
+ * POSTs `event` to .../functions/<function>/invocations and waits. As
+ * invoker_invoke(): 0 with the function's result, 1 with an error
+ * document (X-Amz-Function-Error set, a non-200 status or no answer), -1
+ * once stopping. Caller owns `*answer`; free with free().
+ */
+int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
+                         const char *event, char **answer);
+
+/* Makes calls in flight and later ones return -1. */
+void lambda_remote_stop(struct lambda_remote *lr);
+
+/* Frees `lr` (calls must have returned); NULL is a no-op. */
+void lambda_remote_free(struct lambda_remote *lr);
 
 /* Stops everything (if not yet) and frees `inv`; NULL is a no-op. */
 void invoker_free(struct invoker *inv);

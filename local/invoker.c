@@ -65,6 +65,7 @@ struct invoker {
     long backoff_ms;
     int stopping, supervising, stopped;
     pthread_t supervisor;
+    struct lambda_remote *remote; /* Invoke-API mode: no bootstrap */
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -402,6 +403,21 @@ struct invoker *invoker_new(const char *bootstrap, long timeout_ms)
     return inv;
 }
 
+struct invoker *invoker_new_remote(const char *endpoint, const char *function,
+                                   long timeout_ms)
+{
+    struct lambda_remote *lr =
+        lambda_remote_new(endpoint, function, timeout_ms);
+    if (!lr)
+        return NULL;
+    struct invoker *inv = xcalloc(1, sizeof(*inv));
+    pthread_mutex_init(&inv->lock, NULL);
+    pthread_cond_init(&inv->changed, NULL);
+    inv->timeout_ms = timeout_ms;
+    inv->remote = lr;
+    return inv;
+}
+
 const char *invoker_address(const struct invoker *inv)
 {
     return inv->address;
@@ -409,6 +425,11 @@ const char *invoker_address(const struct invoker *inv)
 
 int invoker_start(struct invoker *inv, long wait_ms)
 {
+    if (inv->remote) {
+        gateway_log("events go to the Lambda Invoke API at %s",
+                    lambda_remote_url(inv->remote));
+        return 0;
+    }
     if (pthread_create(&inv->supervisor, NULL, supervise, inv) != 0) {
         gateway_log("cannot start the supervisor thread");
         return -1;
@@ -432,6 +453,8 @@ int invoker_start(struct invoker *inv, long wait_ms)
 int invoker_invoke(struct invoker *inv, const char *label, const char *event,
                    char **answer)
 {
+    if (inv->remote)
+        return lambda_remote_invoke(inv->remote, label, event, answer);
     struct job j;
     memset(&j, 0, sizeof(j));
     j.event = event;
@@ -475,6 +498,7 @@ void invoker_stop(struct invoker *inv)
         return;
     }
     inv->stopping = inv->stopped = 1;
+    lambda_remote_stop(inv->remote);
     while (inv->head)
         finish(inv, dequeue(inv), 1, NULL);
     if (inv->running)
@@ -508,6 +532,7 @@ void invoker_free(struct invoker *inv)
     invoker_stop(inv);
     if (inv->ctx)
         mg_stop(inv->ctx);
+    lambda_remote_free(inv->remote);
     free(inv->init_error);
     free(inv->bootstrap);
     pthread_cond_destroy(&inv->changed);

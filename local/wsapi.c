@@ -559,6 +559,8 @@ struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv)
     snprintf(ports, sizeof(ports), "127.0.0.1:%d", o->port);
     /* A WebSocket holds a worker thread while open: room for many. API
      * Gateway's idle timeout is 10 minutes. */
+    /* The browser console's files are served when a folder is given. */
+    const char *doc_root = o->console_dir ? "document_root" : NULL;
     const char *opts[] = {"listening_ports",
                           ports,
                           "num_threads",
@@ -567,6 +569,10 @@ struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv)
                           "600000",
                           "enable_keep_alive",
                           "yes",
+                          "enable_directory_listing",
+                          "no",
+                          doc_root,
+                          o->console_dir,
                           NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
