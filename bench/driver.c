@@ -473,8 +473,7 @@ static void cold_starts(struct ctx *c, struct bench_impl *impls, int n_impls)
         for (int k = 0; k < n_impls; k++) {
             double *init = ms + (size_t)n * (2 * (size_t)k);
             double *cold = init + n;
-            if (cold_start(c, &impls[k], i, &init[got[k]], &cold[got[k]]) ==
-                0)
+            if (cold_start(c, &impls[k], i, &init[got[k]], &cold[got[k]]) == 0)
                 got[k]++;
         }
     for (int k = 0; k < n_impls; k++) {
@@ -755,11 +754,10 @@ static const char *peer_env(const char *name, const char *suffix)
 /* Streamer, then the peers BENCH_PEERS names; their count, or -1. */
 static int impls_init(struct bench_impl *impls, const char *streamer_bin)
 {
-    impls[0] = (struct bench_impl){
-        .name = "streamer",
-        .title = "Streamer",
-        .label = env_or("BENCH_STREAMER_LABEL", ""),
-        .argv = split_words(streamer_bin)};
+    impls[0] = (struct bench_impl){.name = "streamer",
+                                   .title = "Streamer",
+                                   .label = env_or("BENCH_STREAMER_LABEL", ""),
+                                   .argv = split_words(streamer_bin)};
     figures_init(&impls[0].fig);
     impls[0].fig.package_bytes = atol(env_or("BENCH_STREAMER_ZIP_BYTES", "-1"));
     char **names = split_words(env_or("BENCH_PEERS", ""));
@@ -800,9 +798,8 @@ int main(void)
     c.jwt_pem = read_text(c.work, "jwt_public.pem");
     const char *streamer_bin = getenv("BENCH_STREAMER");
     struct bench_impl impls[BENCH_MAX_IMPLS];
-    int n = token && c.jwt_pem && streamer_bin
-                ? impls_init(impls, streamer_bin)
-                : -1;
+    int n = token && c.jwt_pem && streamer_bin ? impls_init(impls, streamer_bin)
+                                               : -1;
     if (n < 0) {
         fprintf(stderr, "bench: run me through scripts/bench\n");
         return 2;
