@@ -32,9 +32,13 @@ struct bench_figures {
     int failures;             /* events answered wrongly or not at all */
 };
 
+/* Streamer and up to three peers. */
+#define BENCH_MAX_IMPLS 4
+
 /* One implementation under test. */
 struct bench_impl {
-    const char *name;  /* "streamer", "peer" */
+    const char *name;  /* "streamer", "node", "go": tables, logs, ids */
+    const char *title; /* its column in the report, e.g. "Go peer" */
     const char *label; /* what it is, for the report */
     char **argv;       /* the command that starts it */
     const char *cwd;   /* its working directory, or NULL */

@@ -18,3 +18,17 @@ BENCH_DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/driver.c \
 $(BUILD)/bench_driver: $(BENCH_DRIVER_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The Go peer (bench/peer-go/): Debian's Go 1.19 and AWS SDK for Go v2
+# (/usr/share/gocode), built in GOPATH mode with no network, as a
+# provided.al2023 function is built: static (CGO_ENABLED=0), stripped.
+# Go's own build cache (GOCACHE, by default under $HOME/.cache) keeps the
+# SDK's packages compiled between builds.
+GO_PEER_SRC := $(wildcard bench/peer-go/*.go)
+build/peer-go/bootstrap: $(GO_PEER_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  GO      $@"
+	$(Q)cd bench/peer-go && GO111MODULE=off GOPATH=/usr/share/gocode \
+	  GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOOS=linux \
+	  $(if $(HOME),,GOCACHE=$(CURDIR)/build/go-cache) \
+	  go build -trimpath -ldflags='-s -w' -o $(CURDIR)/$@ .

@@ -1,4 +1,4 @@
-/* `make bench`: Streamer's bootstrap and the Node peer, side by side. */
+/* `make bench`: Streamer's bootstrap and its peers, side by side. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -33,13 +33,17 @@
  *                    (an RS256 JWT for sub BENCH_USER, tenant BENCH_TENANT)
  *   BENCH_EVENTS     deploy/events
  *   BENCH_STREAMER   the bootstrap; BENCH_STREAMER_LABEL says which
- *   BENCH_PEER       the peer's command (words split on blanks), run in
- *                    BENCH_PEER_CWD; BENCH_PEER_LABEL says what it is
- *   BENCH_STREAMER_ZIP_BYTES, BENCH_PEER_ZIP_BYTES   package sizes
+ *   BENCH_PEERS      the peers' names, e.g. "node go" (the first is the
+ *                    peer DESIGN.md §7's budgets compare with); for each
+ *                    name N (upper-cased in the variables):
+ *     BENCH_PEER_N         its command (words split on blanks)
+ *     BENCH_PEER_N_CWD     where it runs; BENCH_PEER_N_TITLE its column;
+ *     BENCH_PEER_N_LABEL   what it is; BENCH_PEER_N_ZIP_BYTES its package
+ *   BENCH_STREAMER_ZIP_BYTES   Streamer's package size
  *   BENCH_SMOKE=1    a tiny run; BENCH_OUT   where the Markdown goes
  * It starts DynamoDB Local (the tests' launcher) and socat as a TLS
  * terminator in front of it, creates each implementation's tables, warms
- * DynamoDB Local up, runs the cold starts of both in turns, then for each
+ * DynamoDB Local up, runs the cold starts of all in turns, then for each
  * implementation one long warm process and (Streamer, full mode)
  * callgrind, and writes the report. BENCH_LOG_LEVEL sets the functions'
  * AWS_LAMBDA_LOG_LEVEL; BENCH_CALLGRIND=<n> the $connects profiled.
@@ -200,9 +204,10 @@ static int create_tables(const char *endpoint, const char *const *impls, int n)
     return r == RESULT_OK ? 0 : -1;
 }
 
-/* The function's environment: the same for both implementations. */
-static char **function_env(struct ctx *c, const char *impl)
+/* The function's environment: the same for every implementation. */
+static char **function_env(struct ctx *c, const struct bench_impl *im)
 {
+    const char *impl = im->name;
     char names[3][64];
     table_names(impl, names);
     char **env = xcalloc(40, sizeof(char *));
@@ -230,11 +235,12 @@ static char **function_env(struct ctx *c, const char *impl)
     ADD("SUBSCRIPTIONS_TABLE=%s", names[2]);
     ADD("JWT_PUBLIC_KEY=%s", c->jwt_pem);
     ADD("WEBSOCKET_ENDPOINT=%s", bench_rapi_mgmt_url(c->rapi));
-    /* Trust: Streamer reads the hashed directory (the system's CAs and
-     * the test CA); Node keeps its own roots and adds the test CA. */
+    /* Trust: Streamer and Go (crypto/x509 reads SSL_CERT_DIR) read the
+     * hashed directory (the system's CAs and the test CA); Node keeps
+     * its own roots and adds the test CA. */
     ADD("SSL_CERT_DIR=%s/ca-dir", c->work);
     ADD("NODE_EXTRA_CA_CERTS=%s/ca.pem", c->work);
-    ADD("LAMBDA_TASK_ROOT=%s", env_or("BENCH_PEER_CWD", "."));
+    ADD("LAMBDA_TASK_ROOT=%s", im->cwd ? im->cwd : ".");
     ADD("_HANDLER=index.handler");
     if (getenv("BENCH_LOG_LEVEL")) /* e.g. DEBUG, to see why an event failed */
         ADD("AWS_LAMBDA_LOG_LEVEL=%s", getenv("BENCH_LOG_LEVEL"));
@@ -255,7 +261,7 @@ static pid_t spawn(struct ctx *c, const struct bench_impl *impl, char **argv,
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     if (impl->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, impl->cwd);
-    char **env = function_env(c, impl->name);
+    char **env = function_env(c, impl);
     pid_t pid;
     *t0 = bench_now_ns();
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
@@ -454,27 +460,27 @@ static int cold_start(struct ctx *c, struct bench_impl *impl, int i,
 }
 
 /*
- * The cold starts of both, taken in turns (Streamer, peer, Streamer, ...)
- * so that neither gets a warmer DynamoDB Local or a quieter machine.
+ * The cold starts of all, taken in turns (Streamer, Node, Go, Streamer,
+ * ...) so that none gets a warmer DynamoDB Local or a quieter machine.
  */
-static void cold_starts(struct ctx *c, struct bench_impl *impls[2])
+static void cold_starts(struct ctx *c, struct bench_impl *impls, int n_impls)
 {
     int n = c->plan.cold_n;
     fprintf(stderr, "bench: %d cold starts each, in turns\n", n);
-    double *ms = xcalloc((size_t)n * 4, sizeof(double));
-    int got[2] = {0, 0};
+    double *ms = xcalloc((size_t)n * 2 * (size_t)n_impls, sizeof(double));
+    int got[BENCH_MAX_IMPLS] = {0};
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < n_impls; k++) {
             double *init = ms + (size_t)n * (2 * (size_t)k);
             double *cold = init + n;
-            if (cold_start(c, impls[k], i, &init[got[k]], &cold[got[k]]) == 0)
+            if (cold_start(c, &impls[k], i, &init[got[k]], &cold[got[k]]) == 0)
                 got[k]++;
         }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < n_impls; k++) {
         double *init = ms + (size_t)n * (2 * (size_t)k);
-        impls[k]->fig.cold_runs = got[k];
-        impls[k]->fig.init_ms = got[k] ? quantile(init, got[k], 0.5) : -1;
-        impls[k]->fig.cold_ms = got[k] ? quantile(init + n, got[k], 0.5) : -1;
+        impls[k].fig.cold_runs = got[k];
+        impls[k].fig.init_ms = got[k] ? quantile(init, got[k], 0.5) : -1;
+        impls[k].fig.cold_ms = got[k] ? quantile(init + n, got[k], 0.5) : -1;
     }
     free(ms);
 }
@@ -733,6 +739,55 @@ static int missing(const struct bench_impl *impl, const struct plan *p)
     return bad;
 }
 
+/* BENCH_PEER_<NAME><suffix>, or NULL. */
+static const char *peer_env(const char *name, const char *suffix)
+{
+    char var[128];
+    int n = snprintf(var, sizeof(var), "BENCH_PEER_");
+    for (const char *p = name; *p && n < 100; p++)
+        var[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    snprintf(var + n, sizeof(var) - (size_t)n, "%s", suffix);
+    const char *v = getenv(var);
+    return v && *v ? v : NULL;
+}
+
+/* Streamer, then the peers BENCH_PEERS names; their count, or -1. */
+static int impls_init(struct bench_impl *impls, const char *streamer_bin)
+{
+    impls[0] = (struct bench_impl){.name = "streamer",
+                                   .title = "Streamer",
+                                   .label = env_or("BENCH_STREAMER_LABEL", ""),
+                                   .argv = split_words(streamer_bin)};
+    figures_init(&impls[0].fig);
+    impls[0].fig.package_bytes = atol(env_or("BENCH_STREAMER_ZIP_BYTES", "-1"));
+    char **names = split_words(env_or("BENCH_PEERS", ""));
+    int n = 1;
+    for (char **name = names; *name; name++) {
+        const char *cmd = peer_env(*name, "");
+        if (!cmd || n == BENCH_MAX_IMPLS) {
+            fprintf(stderr, "bench: peer %s: %s\n", *name,
+                    cmd ? "too many peers" : "no BENCH_PEER_<NAME> command");
+            return -1;
+        }
+        struct bench_impl *p = &impls[n++];
+        const char *title = peer_env(*name, "_TITLE");
+        const char *label = peer_env(*name, "_LABEL");
+        const char *zip = peer_env(*name, "_ZIP_BYTES");
+        *p = (struct bench_impl){.name = *name,
+                                 .title = title ? title : *name,
+                                 .label = label ? label : "",
+                                 .argv = split_words(cmd),
+                                 .cwd = peer_env(*name, "_CWD")};
+        figures_init(&p->fig);
+        p->fig.package_bytes = zip ? atol(zip) : -1;
+    }
+    if (n < 2) {
+        fprintf(stderr, "bench: BENCH_PEERS names no peer\n");
+        return -1;
+    }
+    return n;
+}
+
 int main(void)
 {
     struct ctx c = {0};
@@ -742,23 +797,14 @@ int main(void)
     char *token = read_text(c.work, "token");
     c.jwt_pem = read_text(c.work, "jwt_public.pem");
     const char *streamer_bin = getenv("BENCH_STREAMER");
-    const char *peer_cmd = getenv("BENCH_PEER");
-    if (!token || !c.jwt_pem || !streamer_bin || !peer_cmd) {
+    struct bench_impl impls[BENCH_MAX_IMPLS];
+    int n = token && c.jwt_pem && streamer_bin ? impls_init(impls, streamer_bin)
+                                               : -1;
+    if (n < 0) {
         fprintf(stderr, "bench: run me through scripts/bench\n");
         return 2;
     }
     c.events = events_load(env_or("BENCH_EVENTS", "deploy/events"), token);
-    struct bench_impl s = {.name = "streamer",
-                           .label = env_or("BENCH_STREAMER_LABEL", ""),
-                           .argv = split_words(streamer_bin)};
-    struct bench_impl p = {.name = "peer",
-                           .label = env_or("BENCH_PEER_LABEL", ""),
-                           .argv = split_words(peer_cmd),
-                           .cwd = getenv("BENCH_PEER_CWD")};
-    figures_init(&s.fig);
-    figures_init(&p.fig);
-    s.fig.package_bytes = atol(env_or("BENCH_STREAMER_ZIP_BYTES", "-1"));
-    p.fig.package_bytes = atol(env_or("BENCH_PEER_ZIP_BYTES", "-1"));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -768,26 +814,29 @@ int main(void)
         return 2;
     const char *plain = ddb_local_endpoint();
     int port = atoi(strrchr(plain, ':') + 1);
-    const char *impls[] = {"streamer", "peer"};
-    if (start_tls(&c, port) != 0 || create_tables(plain, impls, 2) != 0)
+    const char *names[BENCH_MAX_IMPLS];
+    for (int k = 0; k < n; k++)
+        names[k] = impls[k].name;
+    if (start_tls(&c, port) != 0 || create_tables(plain, names, n) != 0)
         return 2;
     struct bench_setup setup = {
         c.plan.smoke,       c.plan.cold_n,
         c.plan.warm_n,      c.plan.total_n,
         c.plan.callgrind_n, "DynamoDB Local behind socat (TLS, a test CA)"};
     server_warmup(&c);
-    struct bench_impl *both[2] = {&s, &p};
-    cold_starts(&c, both);
-    run_impl(&c, &s, 1);
-    run_impl(&c, &p, 0);
-    int status = report_write(out, &setup, &s, &p) != 0;
-    int bad_s = missing(&s, &c.plan), bad_p = missing(&p, &c.plan);
-    if (s.fig.failures || p.fig.failures || bad_s || bad_p) {
-        fprintf(stderr,
-                "bench: FAILED: %d Streamer and %d peer events "
-                "failed%s (logs in %s)\n",
-                s.fig.failures, p.fig.failures,
-                bad_s || bad_p ? "; figures are missing" : "", c.work);
+    cold_starts(&c, impls, n);
+    for (int k = 0; k < n; k++)
+        run_impl(&c, &impls[k], k == 0);
+    int status = report_write(out, &setup, impls, n) != 0;
+    int failed = 0;
+    for (int k = 0; k < n; k++)
+        if (missing(&impls[k], &c.plan) || impls[k].fig.failures) {
+            fprintf(stderr, "bench: %s: %d events failed\n", impls[k].name,
+                    impls[k].fig.failures);
+            failed = 1;
+        }
+    if (failed) {
+        fprintf(stderr, "bench: FAILED (logs in %s)\n", c.work);
         status = 1;
     }
     bench_rapi_free(c.rapi);

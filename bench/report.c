@@ -55,73 +55,112 @@ static void cpu_model(char *out, size_t size)
     fclose(f);
 }
 
-static void row(FILE *f, const char *what, const char *s, const char *p,
-                const char *r)
+/*
+ * One row: a cell per implementation, then per peer its ratio to
+ * Streamer over `vals` (none when `vals` is NULL).
+ */
+static void row(FILE *f, const char *what, const char *const *cells,
+                const double *vals, int n)
 {
-    fprintf(f, "| %s | %s | %s | %s |\n", what, s, p, r);
+    fprintf(f, "| %s |", what);
+    for (int k = 0; k < n; k++)
+        fprintf(f, " %s |", cells[k]);
+    for (int k = 1; k < n; k++)
+        fprintf(f, " %s |", vals ? ratio(vals[0], vals[k]) : "—");
+    fprintf(f, "\n");
+}
+
+/* A row of one figure: Streamer's formatted with `fs`, the peers' `fp`. */
+static void value_row(FILE *f, const char *what, const double *vals, int n,
+                      const char *fs, const char *fp)
+{
+    const char *cells[BENCH_MAX_IMPLS];
+    for (int k = 0; k < n; k++)
+        cells[k] = num(k == 0 ? fs : fp, vals[k]);
+    row(f, what, cells, vals, n);
 }
 
 static void table(FILE *f, const struct bench_setup *u,
-                  const struct bench_figures *s, const struct bench_figures *p)
+                  const struct bench_impl *im, int n)
 {
     static const char *const kinds[BENCH_KINDS] = {
         "$connect (JWT + PutItem)", "sync message (echo)",
         "async enqueue (process_data)", "stream record (process_data run)"};
     char what[256];
-    fprintf(f, "| figure | Streamer | peer | peer / Streamer |\n"
-               "|---|---:|---:|---:|\n");
+    double v[BENCH_MAX_IMPLS] = {0};
+    fprintf(f, "| figure |");
+    for (int k = 0; k < n; k++)
+        fprintf(f, " %s |", im[k].title);
+    for (int k = 1; k < n; k++)
+        fprintf(f, " %s / Streamer |", im[k].title);
+    fprintf(f, "\n|---|");
+    for (int k = 1; k < 2 * n; k++)
+        fprintf(f, "---:|");
+    fprintf(f, "\n");
+#define EACH(expr)                                                             \
+    do {                                                                       \
+        for (int k = 0; k < n; k++) {                                          \
+            const struct bench_figures *g = &im[k].fig;                        \
+            v[k] = (expr);                                                     \
+        }                                                                      \
+    } while (0)
     snprintf(what, sizeof(what), "init: exec → first GET /next (median of %d)",
              u->cold_n);
-    row(f, what, num("%.2f ms", s->init_ms), num("%.1f ms", p->init_ms),
-        ratio(s->init_ms, p->init_ms));
+    EACH(g->init_ms);
+    value_row(f, what, v, n, "%.2f ms", "%.1f ms");
     snprintf(what, sizeof(what),
              "cold first $connect: exec → answer, TLS included (median of %d)",
              u->cold_n);
-    row(f, what, num("%.2f ms", s->cold_ms), num("%.1f ms", p->cold_ms),
-        ratio(s->cold_ms, p->cold_ms));
-    for (int k = 0; k < BENCH_KINDS; k++) {
+    EACH(g->cold_ms);
+    value_row(f, what, v, n, "%.2f ms", "%.1f ms");
+    for (int kind = 0; kind < BENCH_KINDS; kind++) {
         snprintf(what, sizeof(what), "CPU per warm %s, user+sys (N=%ld)",
-                 kinds[k], u->warm_n);
-        row(f, what, num("%.0f µs", s->cpu_us[k]), num("%.0f µs", p->cpu_us[k]),
-            ratio(s->cpu_us[k], p->cpu_us[k]));
+                 kinds[kind], u->warm_n);
+        EACH(g->cpu_us[kind]);
+        value_row(f, what, v, n, "%.0f µs", "%.0f µs");
     }
-    for (int k = 0; k < BENCH_KINDS; k++) {
-        char sv[64], pv[64];
-        snprintf(what, sizeof(what), "latency %s, p50 / p99", kinds[k]);
-        snprintf(sv, sizeof(sv), "%s / %s", num("%.2f", s->p50_ms[k]),
-                 num("%.2f ms", s->p99_ms[k]));
-        snprintf(pv, sizeof(pv), "%s / %s", num("%.2f", p->p50_ms[k]),
-                 num("%.2f ms", p->p99_ms[k]));
-        row(f, what, sv, pv, ratio(s->p50_ms[k], p->p50_ms[k]));
+    for (int kind = 0; kind < BENCH_KINDS; kind++) {
+        char cells[BENCH_MAX_IMPLS][64];
+        const char *c[BENCH_MAX_IMPLS];
+        for (int k = 0; k < n; k++) {
+            snprintf(cells[k], sizeof(cells[k]), "%s / %s",
+                     num("%.2f", im[k].fig.p50_ms[kind]),
+                     num("%.2f ms", im[k].fig.p99_ms[kind]));
+            c[k] = cells[k];
+        }
+        snprintf(what, sizeof(what), "latency %s, p50 / p99", kinds[kind]);
+        EACH(g->p50_ms[kind]);
+        row(f, what, c, v, n);
     }
-    snprintf(what, sizeof(what), "RSS after %ld events", s->early_events);
-    row(f, what, num("%.1f MB", mb(s->rss_early_kb)),
-        num("%.1f MB", mb(p->rss_early_kb)),
-        ratio((double)s->rss_early_kb, (double)p->rss_early_kb));
-    snprintf(what, sizeof(what), "RSS after %ld events", s->events);
-    row(f, what, num("%.1f MB", mb(s->rss_final_kb)),
-        num("%.1f MB", mb(p->rss_final_kb)),
-        ratio((double)s->rss_final_kb, (double)p->rss_final_kb));
+    snprintf(what, sizeof(what), "RSS after %ld events",
+             im[0].fig.early_events);
+    EACH(mb(g->rss_early_kb));
+    value_row(f, what, v, n, "%.1f MB", "%.1f MB");
+    snprintf(what, sizeof(what), "RSS after %ld events", im[0].fig.events);
+    EACH(mb(g->rss_final_kb));
+    value_row(f, what, v, n, "%.1f MB", "%.1f MB");
     {
-        char sv[64], pv[64];
-        snprintf(sv, sizeof(sv), "%s + %s", num("%.1f", mb(s->anon_kb)),
-                 num("%.1f MB", mb(s->file_kb)));
-        snprintf(pv, sizeof(pv), "%s + %s", num("%.1f", mb(p->anon_kb)),
-                 num("%.1f MB", mb(p->file_kb)));
-        row(f, "… of which anonymous + file-backed (RssAnon + RssFile)", sv, pv,
-            "—");
+        char cells[BENCH_MAX_IMPLS][64];
+        const char *c[BENCH_MAX_IMPLS];
+        for (int k = 0; k < n; k++) {
+            snprintf(cells[k], sizeof(cells[k]), "%s + %s",
+                     num("%.1f", mb(im[k].fig.anon_kb)),
+                     num("%.1f MB", mb(im[k].fig.file_kb)));
+            c[k] = cells[k];
+        }
+        row(f, "… of which anonymous + file-backed (RssAnon + RssFile)", c,
+            NULL, n);
     }
-    row(f, "peak RSS (VmHWM)", num("%.1f MB", mb(s->hwm_kb)),
-        num("%.1f MB", mb(p->hwm_kb)),
-        ratio((double)s->hwm_kb, (double)p->hwm_kb));
-    row(f, "deployment zip",
-        num("%.2f MB", s->package_bytes < 0 ? -1 : s->package_bytes / 1e6),
-        num("%.2f MB", p->package_bytes < 0 ? -1 : p->package_bytes / 1e6),
-        ratio((double)s->package_bytes, (double)p->package_bytes));
+    EACH(mb(g->hwm_kb));
+    value_row(f, "peak RSS (VmHWM)", v, n, "%.1f MB", "%.1f MB");
+    EACH(g->package_bytes < 0 ? -1 : (double)g->package_bytes / 1e6);
+    value_row(f, "deployment zip", v, n, "%.2f MB", "%.2f MB");
     snprintf(what, sizeof(what),
              "instructions per warm $connect (callgrind, %d events)",
              u->callgrind_n);
-    row(f, what, num("%.0f", s->instr_per_connect), "—", "—");
+    EACH(k == 0 ? g->instr_per_connect : -1);
+    value_row(f, what, v, n, "%.0f", "%.0f");
+#undef EACH
 }
 
 static const char *verdict(int known, int met)
@@ -176,7 +215,7 @@ static void budgets(FILE *f, const struct bench_figures *s,
 }
 
 static void header(FILE *f, const struct bench_setup *u,
-                   const struct bench_impl *s, const struct bench_impl *p)
+                   const struct bench_impl *im, int n)
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -194,7 +233,8 @@ static void header(FILE *f, const struct bench_setup *u,
     fprintf(f, "- date: %s\n- machine: %s %s %s, %s, %ld CPUs online\n", date,
             un.sysname, un.release, un.machine, cpu,
             sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(f, "- Streamer: %s\n- peer: %s\n", s->label, p->label);
+    for (int k = 0; k < n; k++)
+        fprintf(f, "- %s: %s\n", im[k].title, im[k].label);
     fprintf(f,
             "- DynamoDB: %s, on loopback; Management API: a loopback "
             "stub answering 200\n",
@@ -208,13 +248,14 @@ static void header(FILE *f, const struct bench_setup *u,
 
 static const char *const method_text =
     "## Method\n\n"
-    "The driver (bench/driver.c) is the Lambda Runtime API for both: it "
+    "The driver (bench/driver.c) is the Lambda Runtime API for all: it "
     "starts the function as Lambda would (same environment, same tables "
     "layout, its own tables each), hands out one event at a time and "
     "times only the function. Init is exec → the first `GET /next`; a "
     "cold first event is exec → the answer to the first `$connect` (TLS "
     "handshake, certificate loading and the PutItem included); the cold "
-    "starts of the two are taken in turns, after DynamoDB Local was "
+    "starts are taken in turns (Streamer, each peer, Streamer, ...), after "
+    "DynamoDB Local was "
     "warmed up, and the TLS terminator sets TCP_NODELAY on both sides "
     "(else Nagle and delayed ACKs add 40 ms to a new connection's first "
     "request). CPU is "
@@ -229,10 +270,17 @@ static const char *const method_text =
     "Streamer's is `make package`'s build/streamer.zip; the peer's is its "
     "handler and the production closure of its pinned SDK packages "
     "(aws-lambda-ric is not shipped: the nodejs20.x runtime has its own; "
-    "a peer relying on the runtime's bundled SDK would ship a few KB).\n\n"
-    "Both do the same store work per event (the peer mirrors Streamer's "
+    "a peer relying on the runtime's bundled SDK would ship a few KB); the "
+    "Go peer's is its static, stripped bootstrap alone, as a "
+    "provided.al2023 function ships. The Go peer is built from Debian's Go "
+    "and AWS SDK for Go v2 in GOPATH mode; aws-lambda-go is not packaged "
+    "in Debian, so its Runtime API loop is its own, over net/http, as "
+    "aws-lambda-go's is (bench/peer-go/runtime.go). It logs as the Node "
+    "peer does: warnings and errors only.\n\n"
+    "All do the same store work per event (the peers mirror Streamer's "
     "calls one for one):\n\n"
-    "- `$connect`: verify the RS256 JWT (node:crypto / OpenSSL), PutItem "
+    "- `$connect`: verify the RS256 JWT (OpenSSL / node:crypto / Go's "
+    "crypto/rsa + crypto/sha256), PutItem "
     "the connection (condition `attribute_not_exists(pk)`), answer 200.\n"
     "- sync message `echo`: parse and validate the message, GetItem the "
     "sender's connection (consistent read), answer the payload back.\n"
@@ -248,18 +296,18 @@ static const char *const method_text =
     "`{\"batchItemFailures\":[]}`.\n\n";
 
 int report_write(const char *path, const struct bench_setup *setup,
-                 const struct bench_impl *streamer,
-                 const struct bench_impl *peer)
+                 const struct bench_impl *impls, int n)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
     if (!m)
         return -1;
-    header(m, setup, streamer, peer);
-    table(m, setup, &streamer->fig, &peer->fig);
-    fprintf(m, "\n## Budgets\n\n");
-    budgets(m, &streamer->fig, &peer->fig);
+    header(m, setup, impls, n);
+    table(m, setup, impls, n);
+    fprintf(m, "\n## Budgets\n\nDESIGN.md §7's \"peer\" is the %s.\n\n",
+            impls[1].title);
+    budgets(m, &impls[0].fig, &impls[1].fig);
     fprintf(m, "\n%s", method_text);
     fclose(m);
     fputs(text, stdout);
