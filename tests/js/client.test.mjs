@@ -64,23 +64,32 @@ test("submit: progress to 100 and the result; status and subscribe of it", async
 });
 
 test("cancel: the submit rejects once with CANCELLED", async () => {
-  const c = await open();
+  // A gateway that does not poll the stream, on tables of its own (the
+  // other gateway's poller would run the request): it stays PENDING until
+  // cancelled.
+  const quiet = await startGateway({ ddb, noStream: true, name: "gateway-no-stream",
+    env: { CONNECTIONS_TABLE: "quiet_connections", REQUESTS_TABLE: "quiet_requests",
+      SUBSCRIPTIONS_TABLE: "quiet_subscriptions" } });
+  let acked;
+  const ack = new Promise((r) => (acked = r));
+  const c = await connect({ url: quiet.url, token: devToken(), WebSocket,
+    onFrame: (dir, f) => dir === "in" && f.type === "acknowledgment" && acked() });
   try {
     const id = `cancel-${Date.now()}`;
     let settled = 0;
-    // Retried attempts keep it queued long enough to be cancelled.
-    const p = c.submit("process_data", { items: ITEMS, transient_failures: 3 }, { id })
-      .finally(() => settled++);
-    await sleep(50);
+    const p = c.submit("process_data", { items: ITEMS }, { id }).finally(() => settled++);
+    await ack;
+    assert.equal((await c.status(id)).status, "PENDING");
     const d = await c.cancel(id);
     assert.equal(d.status, "CANCELLED");
-    await assert.rejects(p, (e) => e.code === "CANCELLED");
+    await assert.rejects(p, (e) => e.code === "CANCELLED" && e.requestId === id);
     await sleep(300);
     assert.equal(settled, 1);
     assert.equal((await c.status(id)).status, "CANCELLED");
     await assert.rejects(c.cancel(id), (e) => e.code === "VALIDATION_ERROR");
   } finally {
     c.close();
+    assert.equal(await quiet.stop(), 0, "the no-stream gateway did not stop cleanly");
   }
 });
 

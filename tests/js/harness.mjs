@@ -129,9 +129,10 @@ export function strangerToken() {
 /**
  * Starts build/<variant>/gateway on a free port with DynamoDB Local at
  * `ddb`, the dev JWT key, and `env` added. `lambdaEndpoint` selects the
- * Invoke-API mode; `consoleDir` serves the browser console.
+ * Invoke-API mode; `consoleDir` serves the browser console; `noStream`
+ * leaves queued requests PENDING (nothing polls the stream).
  */
-export async function startGateway({ ddb, env = {}, lambdaEndpoint, consoleDir, name = "gateway" } = {}) {
+export async function startGateway({ ddb, env = {}, lambdaEndpoint, consoleDir, noStream, name = "gateway" } = {}) {
   mkdirSync(LOG_DIR, { recursive: true });
   const logPath = path.join(LOG_DIR, `${name}-${process.pid}-${Date.now()}.log`);
   const log = openSync(logPath, "w");
@@ -139,6 +140,7 @@ export async function startGateway({ ddb, env = {}, lambdaEndpoint, consoleDir, 
     "--ddb-endpoint", ddb.endpoint, "--create-tables"];
   if (lambdaEndpoint) args.push("--lambda-endpoint", lambdaEndpoint);
   if (consoleDir) args.push("--console", consoleDir);
+  if (noStream) args.push("--no-stream"); // requests stay PENDING
   const child = track(spawn(GATEWAY, args, {
     env: { ...process.env, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "local",
       AWS_SECRET_ACCESS_KEY: "local", JWT_PUBLIC_KEY: readFileSync(DEV_PUBLIC_KEY, "utf8"),
