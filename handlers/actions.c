@@ -8,7 +8,7 @@
 #define MAX_ITEMS 100000
 #define MAX_ROWS 100000
 #define MAX_SIMULATED_FAILURES 10
-#define PROGRESS_STEPS 10 /* process_data reports after each tenth */
+#define PROGRESS_STEPS 10        /* process_data reports after each tenth */
 #define MAX_PROGRESS_STEPS 10000 /* payload.progress_steps */
 #define MAX_DATASET_ROWS 20000
 
@@ -75,8 +75,9 @@ static enum result validate_generate_report(const cJSON *payload,
 
 /*
  * process_data: count, sum, min, max and mean of payload.items, reporting
- * progress after each tenth (or payload.progress_steps times). payload.transient_failures = N (a demo of
- * retries) fails the first N attempts with a retryable error.
+ * progress after each tenth (or payload.progress_steps times).
+ * payload.transient_failures = N (a demo of retries) fails the first N attempts
+ * with a retryable error.
  */
 static enum result run_process_data(const struct action_call *call,
                                     cJSON **result, struct error_info *err)

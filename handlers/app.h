@@ -25,7 +25,7 @@ struct app {
     struct ddb *ddb;
     struct store store;
     struct mgmt *mgmt;
-    struct fanout *fanout; /* concurrent pushes (runtime/fanout.h) */
+    struct fanout *fanout;    /* concurrent pushes (runtime/fanout.h) */
     struct jwt_verifier *jwt; /* NULL without JWT_PUBLIC_KEY */
     int64_t (*now_ms)(void);
 };

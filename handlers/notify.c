@@ -109,9 +109,8 @@ static int resolve_new(struct notify *n, const struct subscription *subs,
     int ok = 1;
     if (m > 0 && conn_batch_get(&n->a->store, ids, m, &conns, deadline_ms,
                                 &err) != RESULT_OK) {
-        log_kv(LOG_WARN, "reading subscribers' connections failed",
-               "requestId", n->request_id, "error", err.message,
-               (char *)NULL);
+        log_kv(LOG_WARN, "reading subscribers' connections failed", "requestId",
+               n->request_id, "error", err.message, (char *)NULL);
         ok = 0;
     }
     for (size_t j = 0; ok && j < m; j++) {
@@ -182,8 +181,7 @@ static void forget(struct app *a, const char **ids, size_t m,
             log_kv(LOG_WARN,
                    "deleting a gone connection's subscriptions "
                    "failed",
-                   "connectionId", ids[i], "error", err.message,
-                   (char *)NULL);
+                   "connectionId", ids[i], "error", err.message, (char *)NULL);
     }
 }
 
@@ -224,9 +222,9 @@ size_t notify_send(struct notify *n, unsigned event, char *const *frames,
             who[i]->events = 0;
             gone_ids[gone++] = who[i]->connection_id;
         } else {
-            log_kv(LOG_WARN, "push failed", "connectionId",
-                   t[i].connection_id, "requestId", n->request_id, "error",
-                   t[i].err.message, (char *)NULL);
+            log_kv(LOG_WARN, "push failed", "connectionId", t[i].connection_id,
+                   "requestId", n->request_id, "error", t[i].err.message,
+                   (char *)NULL);
         }
     }
     forget(n->a, gone_ids, gone, deadline_ms);

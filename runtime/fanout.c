@@ -38,10 +38,10 @@ struct fanout {
 /* One target being worked on. */
 struct task {
     struct fanout_target *t;
-    char *url;   /* scheme://host[:port]/stage/%40connections/id */
-    char *path;  /* the wire path, signed */
-    char *host;  /* the Host header, signed */
-    int tries;   /* attempts for the current message */
+    char *url;  /* scheme://host[:port]/stage/%40connections/id */
+    char *path; /* the wire path, signed */
+    char *host; /* the Host header, signed */
+    int tries;  /* attempts for the current message */
     int64_t not_before_ms;
     CURL *easy; /* while a transfer runs */
     struct curl_slist *headers;
@@ -172,8 +172,8 @@ static enum result locate(struct task *k, const struct aws_env_endpoint *ep,
                           struct error_info *e)
 {
     char path[1024];
-    enum result r = mgmt_path(ep->base_path, k->t->connection_id, path,
-                              sizeof(path), e);
+    enum result r =
+        mgmt_path(ep->base_path, k->t->connection_id, path, sizeof(path), e);
     if (r != RESULT_OK)
         return r;
     size_t n = strlen(ep->scheme) + 3 + strlen(ep->host_header) + strlen(path);
@@ -232,8 +232,7 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
         int64_t left = u->deadline_ms - f->policy.margin_ms - now;
         if (left <= 0)
             return error_set(e, RESULT_TIMEOUT, "DeadlineExceeded",
-                             "no time left to push to %s",
-                             k->t->connection_id);
+                             "no time left to push to %s", k->t->connection_id);
         if (left < timeout_ms)
             timeout_ms = (long)left;
     }
@@ -246,8 +245,8 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
                                   .normalize_path = 1};
     struct sigv4_header signed_headers[] = {{"host", k->host},
                                             {"content-type", CONTENT_TYPE}};
-    struct sigv4_request sreq = {"POST", k->path, NULL, signed_headers, 2,
-                                 m->data, m->len};
+    struct sigv4_request sreq = {"POST", k->path, NULL,  signed_headers,
+                                 2,      m->data, m->len};
     struct sigv4_output sig;
     enum result r = sigv4_sign(&f->signer, &creds, &params, &sreq, &sig);
     if (r != RESULT_OK)
@@ -355,13 +354,11 @@ static void on_done(struct run *u, CURL *c, CURLcode rc)
     error_clear(&e);
     enum result r = RESULT_OK;
     if (rc != CURLE_OK)
-        r = error_set(&e,
-                      rc == CURLE_OPERATION_TIMEDOUT ? RESULT_TIMEOUT
-                                                     : RESULT_TRANSPORT,
-                      rc == CURLE_OPERATION_TIMEDOUT ? "Timeout"
-                                                     : "TransportError",
-                      "push to %s: %s", k->t->connection_id,
-                      curl_easy_strerror(rc));
+        r = error_set(
+            &e,
+            rc == CURLE_OPERATION_TIMEDOUT ? RESULT_TIMEOUT : RESULT_TRANSPORT,
+            rc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "TransportError",
+            "push to %s: %s", k->t->connection_id, curl_easy_strerror(rc));
     else if (status == 410)
         r = error_set(&e, RESULT_NOT_FOUND, "GoneException",
                       "connection %s is gone", k->t->connection_id);
@@ -378,12 +375,12 @@ static void on_done(struct run *u, CURL *c, CURLcode rc)
         return;
     }
     long delay_ms = 0;
-    enum retry_decision d = r == RESULT_NOT_FOUND
-                                ? RETRY_NOT_RETRYABLE
-                                : retry_decide(&f->policy, k->tries,
-                                               retry_is_retryable(
-                                                   r, (int)status, e.type),
-                                               u->deadline_ms, &delay_ms);
+    enum retry_decision d =
+        r == RESULT_NOT_FOUND
+            ? RETRY_NOT_RETRYABLE
+            : retry_decide(&f->policy, k->tries,
+                           retry_is_retryable(r, (int)status, e.type),
+                           u->deadline_ms, &delay_ms);
     if (d == RETRY_AGAIN) {
         k->not_before_ms = retry_now_ms(&f->policy) + delay_ms;
         u->delayed[u->delayed_count++] = k;
@@ -475,8 +472,7 @@ void fanout_send(struct fanout *f, struct fanout_target *targets, size_t n,
         while ((msg = curl_multi_info_read(f->multi, &left)))
             if (msg->msg == CURLMSG_DONE)
                 on_done(&u, msg->easy_handle, msg->data.result);
-        if (u.remaining == 0 ||
-            (u.ready_count && u.running < f->concurrency))
+        if (u.remaining == 0 || (u.ready_count && u.running < f->concurrency))
             continue;
         curl_multi_poll(f->multi, NULL, 0, wait_ms(&u), NULL);
     }

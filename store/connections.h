@@ -90,8 +90,8 @@ void conn_array_free(struct connection *c, size_t n);
  * BatchWriteItem, 25 a call, unconditionally: for clients known to be
  * gone (410). Deleting one that is not there is not an error.
  */
-enum result conn_delete_many(struct store *s, const char *const *ids,
-                             size_t n, int64_t deadline_ms,
+enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
+                             int64_t deadline_ms,
                              struct error_info *err) WARN_UNUSED;
 
 /*

@@ -915,9 +915,8 @@ enum result ddb_batch_write(struct ddb *d, const char *table,
  * unprocessed items, you should retry the batch operation on those
  * items", with exponential backoff.
  */
-static enum result take_batch_get(cJSON *resp, const char *table,
-                                  cJSON *found, cJSON **left,
-                                  struct error_info *e)
+static enum result take_batch_get(cJSON *resp, const char *table, cJSON *found,
+                                  cJSON **left, struct error_info *e)
 {
     *left = NULL;
     cJSON *got = cJSON_GetObjectItemCaseSensitive(
