@@ -14,7 +14,17 @@ struct gateway_options {
     const char *ddb_endpoint; /* DynamoDB Local, or NULL */
     int create_tables;
     int stream;
+    /* API Gateway's WebSocket quotas ("Amazon API Gateway quotas for
+     * WebSocket APIs"): idle timeout 10 minutes, connection duration
+     * 2 hours; settable for tests. */
+    long idle_timeout_ms;
+    long max_connection_ms;
+    int max_connections; /* concurrent WebSockets (a thread each) */
 };
+
+#define GATEWAY_IDLE_TIMEOUT_MS (10L * 60 * 1000)
+#define GATEWAY_MAX_CONNECTION_MS (2L * 3600 * 1000)
+#define GATEWAY_MAX_CONNECTIONS 2048
 
 /* Epoch milliseconds (CLOCK_REALTIME). */
 int64_t gateway_now_ms(void);
