@@ -5,18 +5,12 @@
  * are held at once, each answering a ping. A raw WebSocket client (plain
  * sockets, RFC 6455 framing) reads close codes and scales to thousands.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <check.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -25,6 +19,7 @@
 #include "store.h"
 #include "tables.h"
 #include "test_gateway.h"
+#include "raw_ws.h"
 #include "test_jwt.h"
 
 #define TENANT "tenant-q"
@@ -99,38 +94,7 @@ static void gateway_teardown(void)
     ck_assert_int_eq(left, 0);
 }
 
-/* ---- A raw WebSocket client --------------------------------------- */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *p, size_t n, int timeout_ms)
-{
-    char *c = p;
-    while (n) {
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, timeout_ms) != 1)
-            return -1;
-        ssize_t k = recv(fd, c, n, 0);
-        if (k <= 0)
-            return -1;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Connects as `user` and upgrades; the socket, or -1 with `why`. */
+/* Connects as `user` with a fresh token; the socket, or -1 with `why`. */
 static int ws_open(const char *user, char *why, size_t size)
 {
     long now = (long)(clock_now_ms() / 1000);
@@ -141,118 +105,15 @@ static int ws_open(const char *user, char *why, size_t size)
              user, now, now + 3600);
     char *token =
         test_jwt_token(key, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", claims);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)gw.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    char req[4096], head[2048];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s?Authorization=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     gw.path, token);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s?Authorization=%s", gw.path, token);
     free(token);
-    size_t len = 0;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        write_all(fd, req, (size_t)n) != 0) {
-        snprintf(why, size, "connect: %s", strerror(errno));
-        goto fail;
-    }
-    /* The response head, byte by byte: nothing after it may be eaten. */
-    while (len < sizeof(head) - 1) {
-        if (read_all(fd, head + len, 1, FRAME_MS) != 0) {
-            snprintf(why, size, "no upgrade answer");
-            goto fail;
-        }
-        head[++len] = '\0';
-        if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
-            break;
-    }
-    if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
-        snprintf(why, size, "upgrade refused: %.60s", head);
-        goto fail;
-    }
-    return fd;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
+    return raw_ws_open(gw.port, path, FRAME_MS, why, size);
 }
 
-/* Sends one masked frame (RFC 6455 §5.3: a client masks every frame). */
-static int ws_send(int fd, int opcode, const char *data, size_t len)
-{
-    unsigned char h[14];
-    size_t n = 0;
-    h[n++] = (unsigned char)(0x80 | opcode);
-    if (len < 126) {
-        h[n++] = (unsigned char)(0x80 | len);
-    } else if (len < 65536) {
-        h[n++] = 0x80 | 126;
-        h[n++] = (unsigned char)(len >> 8);
-        h[n++] = (unsigned char)len;
-    } else {
-        h[n++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--)
-            h[n++] = (unsigned char)((uint64_t)len >> (8 * i));
-    }
-    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    memcpy(h + n, mask, 4);
-    n += 4;
-    char *masked = malloc(len + 1);
-    for (size_t i = 0; i < len; i++)
-        masked[i] = (char)(data[i] ^ mask[i % 4]);
-    int r =
-        write_all(fd, h, n) == 0 && write_all(fd, masked, len) == 0 ? 0 : -1;
-    free(masked);
-    return r;
-}
-
-/* Reads one frame: its opcode, and its payload (caller frees). */
-static int ws_read(int fd, int timeout_ms, char **payload, size_t *len)
-{
-    unsigned char h[2];
-    if (read_all(fd, h, 2, timeout_ms) != 0)
-        return -1;
-    uint64_t n = h[1] & 0x7f;
-    if (n == 126 || n == 127) {
-        unsigned char ext[8];
-        size_t k = n == 126 ? 2 : 8;
-        if (read_all(fd, ext, k, timeout_ms) != 0)
-            return -1;
-        n = 0;
-        for (size_t i = 0; i < k; i++)
-            n = n << 8 | ext[i];
-    }
-    *payload = calloc(1, (size_t)n + 1);
-    if (n && read_all(fd, *payload, (size_t)n, timeout_ms) != 0) {
-        free(*payload);
-        return -1;
-    }
-    *len = (size_t)n;
-    return h[0] & 0x0f;
-}
-
-/* The close code the server sends next (text frames skipped), or -1. */
-static int close_code(int fd, int timeout_ms)
-{
-    for (;;) {
-        char *p = NULL;
-        size_t n = 0;
-        int op = ws_read(fd, timeout_ms, &p, &n);
-        if (op < 0)
-            return -1;
-        int code = op == 8 && n >= 2
-                       ? ((unsigned char)p[0] << 8 | (unsigned char)p[1])
-                       : 0;
-        free(p);
-        if (op == 8)
-            return code;
-    }
-}
+#define ws_send raw_ws_send
+#define ws_read raw_ws_read
+#define close_code raw_ws_close_code
 
 /* ---- Tests ---------------------------------------------------------- */
 
@@ -309,7 +170,7 @@ END_TEST
 
 START_TEST(idle_and_overlong_connections_close_with_1001)
 {
-    /* Idle timeout 1 s, at most 1.5 s in all: one client stays quiet, the
+    /* Idle timeout 3 s, at most 4 s in all: one client stays quiet, the
      * other pings every 200 ms; both are closed with 1001, neither before
      * its quota (counted from before the upgrade began). */
     char why[256];
@@ -320,7 +181,7 @@ START_TEST(idle_and_overlong_connections_close_with_1001)
     int busy = ws_open("user-long", why, sizeof(why));
     ck_assert_msg(busy >= 0, "%s", why);
     int code = -1;
-    while (clock_now_ms() - t1 < 10000) {
+    while (clock_now_ms() - t1 < 20000) {
         ck_assert_int_eq(ws_send(busy, 1, "{\"action\":\"ping\"}", 17), 0);
         char *p = NULL;
         size_t n = 0;
@@ -336,9 +197,9 @@ START_TEST(idle_and_overlong_connections_close_with_1001)
         usleep(200000);
     }
     ck_assert_int_eq(code, 1001);
-    ck_assert_int_ge(clock_now_ms() - t1, 1500);
+    ck_assert_int_ge(clock_now_ms() - t1, 4000);
     ck_assert_int_eq(close_code(quiet, 10000), 1001);
-    ck_assert_int_ge(clock_now_ms() - t0, 1000);
+    ck_assert_int_ge(clock_now_ms() - t0, 3000);
     close(quiet);
     close(busy);
 }
@@ -388,8 +249,8 @@ START_TEST(two_thousand_connections_each_ping)
 }
 END_TEST
 
-static const char *const short_quotas[] = {"--idle-timeout-ms", "1000",
-                                           "--max-connection-ms", "1500", NULL};
+static const char *const short_quotas[] = {"--idle-timeout-ms", "3000",
+                                           "--max-connection-ms", "4000", NULL};
 
 static void short_setup(void)
 {
