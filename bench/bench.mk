@@ -18,3 +18,14 @@ BENCH_DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/driver.c \
 $(BUILD)/bench_driver: $(BENCH_DRIVER_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Fan-out to N subscribers, capacity units per async request and the echo
+# through the local gateway (issue 16), Streamer and the Node peer.
+FANOUT_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/fanout_bench.c \
+                    bench/bench_rapi.c bench/events.c \
+                    tests/support/ddb_local.c tests/support/net_util.c \
+                    tests/support/test_gateway.c tests/support/proc.c \
+                    tests/support/raw_ws.c)
+$(BUILD)/fanout_bench: $(FANOUT_BENCH_OBJ) $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
