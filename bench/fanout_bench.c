@@ -136,8 +136,8 @@ static void standin_request(struct sconn *c, size_t head_len, size_t body_len)
     char target[512] = "";
     sscanf(c->in, "%*s %511s", target);
     const char *id = strstr(target, "connections/");
-    int complete = memmem(c->in + head_len, body_len, "\"type\":\"complete\"",
-                          17) != NULL;
+    int complete =
+        memmem(c->in + head_len, body_len, "\"type\":\"complete\"", 17) != NULL;
     int64_t t = now_ns();
     pthread_mutex_lock(&S.lock);
     S.posts++;
@@ -156,8 +156,7 @@ static void standin_request(struct sconn *c, size_t head_len, size_t body_len)
     pthread_mutex_unlock(&S.lock);
     c->due_ns = t + (int64_t)PUSH_DELAY_MS * 1000000;
     c->complete = complete;
-    memmove(c->in, c->in + head_len + body_len,
-            c->len - head_len - body_len);
+    memmove(c->in, c->in + head_len + body_len, c->len - head_len - body_len);
     c->len -= head_len + body_len;
 }
 
@@ -220,8 +219,7 @@ static void *standin_main(void *arg)
                 int fd = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC);
                 int one = 1;
                 if (fd >= 0) {
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                               sizeof(one));
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     S.c[S.n++] = (struct sconn){.fd = fd};
                 }
             }
@@ -394,7 +392,8 @@ static void *proxy_conn(void *arg)
         curl_slist_free_all(h);
         cJSON_free(sent);
         cJSON *r = cJSON_ParseWithLength(resp.data ? resp.data : "", resp.len);
-        double u = units(cJSON_GetObjectItemCaseSensitive(r, "ConsumedCapacity"));
+        double u =
+            units(cJSON_GetObjectItemCaseSensitive(r, "ConsumedCapacity"));
         cJSON_Delete(r);
         pthread_mutex_lock(&P.lock);
         if (P.counting) {
@@ -505,8 +504,7 @@ static pid_t start(struct impl *m, const char *ddb_url)
     snprintf(e[n++], 1024, "AWS_REGION=us-east-1");
     snprintf(e[n++], 1024, "AWS_DEFAULT_REGION=us-east-1");
     snprintf(e[n++], 1024, "AWS_ACCESS_KEY_ID=%s", CREDS.access_key_id);
-    snprintf(e[n++], 1024, "AWS_SECRET_ACCESS_KEY=%s",
-             CREDS.secret_access_key);
+    snprintf(e[n++], 1024, "AWS_SECRET_ACCESS_KEY=%s", CREDS.secret_access_key);
     snprintf(e[n++], 1024, "AWS_ENDPOINT_URL_DYNAMODB=%s", ddb_url);
     snprintf(e[n++], 1024, "AWS_LAMBDA_FUNCTION_NAME=fanout-%s", m->name);
     snprintf(e[n++], 1024, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128");
@@ -574,8 +572,8 @@ static char *stream_event(struct impl *m, const char *request_id)
     cJSON_Delete(req);
     cJSON *items = cJSON_GetObjectItemCaseSensitive(resp, "Items");
     if (r != RESULT_OK || cJSON_GetArraySize(items) != 1) {
-        fprintf(stderr, "fanout_bench: request %s not found: %s\n",
-                request_id, err.message);
+        fprintf(stderr, "fanout_bench: request %s not found: %s\n", request_id,
+                err.message);
         cJSON_Delete(resp);
         return NULL;
     }
@@ -586,8 +584,7 @@ static char *stream_event(struct impl *m, const char *request_id)
     cJSON_AddStringToObject(rec, "eventName", "INSERT");
     cJSON_AddStringToObject(rec, "eventSource", "aws:dynamodb");
     cJSON *d = cJSON_AddObjectToObject(rec, "dynamodb");
-    cJSON_AddItemToObject(d, "NewImage",
-                          cJSON_DetachItemFromArray(items, 0));
+    cJSON_AddItemToObject(d, "NewImage", cJSON_DetachItemFromArray(items, 0));
     cJSON_AddStringToObject(d, "SequenceNumber", "100000000000000000001");
     cJSON_AddStringToObject(d, "StreamViewType", "NEW_IMAGE");
     cJSON_Delete(resp);
