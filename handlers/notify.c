@@ -48,6 +48,8 @@ static int by_connection(const void *a, const void *b)
 static struct notify_listener *known(const struct notify *n, const char *id)
 {
     struct notify_listener key = {.connection_id = (char *)id};
+    if (n->count == 0)
+        return NULL;
     return bsearch(&key, n->listeners, n->count, sizeof(key), by_connection);
 }
 
@@ -74,7 +76,8 @@ static struct subscription *list_subs(struct notify *n, size_t *count,
             return NULL;
         }
         subs = xrealloc(subs, (len + page.count + 1) * sizeof(*subs));
-        memcpy(subs + len, page.items, page.count * sizeof(*subs));
+        if (page.count)
+            memcpy(subs + len, page.items, page.count * sizeof(*subs));
         len += page.count;
         free(page.items);
         page.items = NULL;
