@@ -32,3 +32,13 @@ build/peer-go/bootstrap: $(GO_PEER_SRC)
 	  GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOOS=linux \
 	  $(if $(HOME),,GOCACHE=$(CURDIR)/build/go-cache) \
 	  go build -trimpath -ldflags='-s -w' -o $(CURDIR)/$@ .
+# Fan-out to N subscribers, capacity units per async request and the echo
+# through the local gateway (issue 16), Streamer and the Node peer.
+FANOUT_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/fanout_bench.c \
+                    bench/bench_rapi.c bench/events.c \
+                    tests/support/ddb_local.c tests/support/net_util.c \
+                    tests/support/test_gateway.c tests/support/proc.c \
+                    tests/support/raw_ws.c)
+$(BUILD)/fanout_bench: $(FANOUT_BENCH_OBJ) $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

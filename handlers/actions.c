@@ -8,7 +8,9 @@
 #define MAX_ITEMS 100000
 #define MAX_ROWS 100000
 #define MAX_SIMULATED_FAILURES 10
-#define PROGRESS_STEPS 10 /* process_data reports after each tenth */
+#define PROGRESS_STEPS 10        /* process_data reports after each tenth */
+#define MAX_PROGRESS_STEPS 10000 /* payload.progress_steps */
+#define MAX_DATASET_ROWS 20000
 
 /* process_data: payload.items, a non-empty array of finite numbers (JSON
  * has no infinities, but cJSON reads 1e400 as one). */
@@ -27,6 +29,14 @@ static enum result validate_process_data(const cJSON *payload,
     if (n > MAX_ITEMS)
         return error_field(err, "items", "payload.items has over %d entries",
                            MAX_ITEMS);
+    const cJSON *steps =
+        cJSON_GetObjectItemCaseSensitive(payload, "progress_steps");
+    if (steps && (!cJSON_IsNumber(steps) || steps->valuedouble < 1 ||
+                  steps->valuedouble > MAX_PROGRESS_STEPS ||
+                  steps->valuedouble != (double)(int)steps->valuedouble))
+        return error_field(err, "progress_steps",
+                           "payload.progress_steps must be an integer 1-%d",
+                           MAX_PROGRESS_STEPS);
     const cJSON *fails =
         cJSON_GetObjectItemCaseSensitive(payload, "transient_failures");
     if (fails && (!cJSON_IsNumber(fails) || fails->valuedouble < 0 ||
@@ -65,8 +75,9 @@ static enum result validate_generate_report(const cJSON *payload,
 
 /*
  * process_data: count, sum, min, max and mean of payload.items, reporting
- * progress after each tenth. payload.transient_failures = N (a demo of
- * retries) fails the first N attempts with a retryable error.
+ * progress after each tenth (or payload.progress_steps times).
+ * payload.transient_failures = N (a demo of retries) fails the first N attempts
+ * with a retryable error.
  */
 static enum result run_process_data(const struct action_call *call,
                                     cJSON **result, struct error_info *err)
@@ -79,8 +90,11 @@ static enum result run_process_data(const struct action_call *call,
         return error_set(err, RESULT_SERVICE_ERROR, ACTION_RETRYABLE,
                          "simulated transient failure %d of %d",
                          call->attempt + 1, fails->valueint);
+    const cJSON *steps =
+        cJSON_GetObjectItemCaseSensitive(call->payload, "progress_steps");
     int n = cJSON_GetArraySize(items);
-    int chunk = n / PROGRESS_STEPS > 0 ? n / PROGRESS_STEPS : 1;
+    int parts = cJSON_IsNumber(steps) ? steps->valueint : PROGRESS_STEPS;
+    int chunk = n / parts > 0 ? n / parts : 1;
     double sum = 0, min = 0, max = 0;
     int done = 0;
     for (const cJSON *v = items ? items->child : NULL; v; v = v->next) {
@@ -199,6 +213,56 @@ static enum result run_generate_report(const struct action_call *call,
     return RESULT_OK;
 }
 
+/* generate_dataset: payload.rows, a whole number 1..MAX_DATASET_ROWS. */
+static enum result validate_generate_dataset(const cJSON *payload,
+                                             struct error_info *err)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(payload, "rows");
+    if (!cJSON_IsNumber(n) || n->valuedouble < 1 ||
+        n->valuedouble > MAX_DATASET_ROWS ||
+        n->valuedouble != (double)(int)n->valuedouble)
+        return error_field(err, "rows",
+                           "payload.rows must be a whole number 1-%d",
+                           MAX_DATASET_ROWS);
+    return RESULT_OK;
+}
+
+/*
+ * generate_dataset: payload.rows synthetic rows {"id","label","value"},
+ * ~45 bytes each: a result as large as asked (6,700 rows are ~300 KB,
+ * more than one WebSocket message holds), with progress every tenth.
+ */
+static enum result run_generate_dataset(const struct action_call *call,
+                                        cJSON **result, struct error_info *err)
+{
+    int n = cJSON_GetObjectItemCaseSensitive(call->payload, "rows")->valueint;
+    int chunk = n / PROGRESS_STEPS > 0 ? n / PROGRESS_STEPS : 1;
+    cJSON *rows = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        char label[32];
+        snprintf(label, sizeof(label), "row-%06d", i);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddNumberToObject(row, "id", i);
+        cJSON_AddStringToObject(row, "label", label);
+        cJSON_AddNumberToObject(row, "value", (i * 7919) % 1000);
+        cJSON_AddItemToArray(rows, row);
+        if ((i + 1) % chunk == 0 || i + 1 == n) {
+            enum result r = call->progress(call->progress_ctx,
+                                           (int)((long)(i + 1) * 100 / n),
+                                           "generated rows");
+            if (r != RESULT_OK) {
+                cJSON_Delete(rows);
+                return error_set(err, r, "Stopped", "stopped at row %d", i);
+            }
+        }
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "count", n);
+    cJSON_AddItemToObject(out, "rows", rows);
+    *result = out;
+    return RESULT_OK;
+}
+
 /*
  * The one place to register an action: a name, the check run at enqueue
  * time, and the runner the stream processor calls.
@@ -206,6 +270,7 @@ static enum result run_generate_report(const struct action_call *call,
 static const struct action table[] = {
     {"process_data", validate_process_data, run_process_data},
     {"generate_report", validate_generate_report, run_generate_report},
+    {"generate_dataset", validate_generate_dataset, run_generate_dataset},
 };
 
 const struct action *actions_find(const char *name)

@@ -34,6 +34,7 @@ static enum result clients(struct app *a, config_get_fn get,
     store_init(&a->store, a->ddb, a->cfg.connections_table,
                a->cfg.requests_table, a->cfg.subscriptions_table);
     a->mgmt = mgmt_new(a->cfg.region, &view);
+    a->fanout = fanout_new(a->cfg.region, &view, a->cfg.push_concurrency);
     if (a->cfg.jwt_public_key &&
         (r = jwt_verifier_new(a->cfg.jwt_public_key, a->cfg.jwt_issuer,
                               a->cfg.jwt_audience, &a->jwt, err)) !=
@@ -63,6 +64,7 @@ void app_cleanup(struct app *a)
 {
     jwt_verifier_free(a->jwt);
     mgmt_free(a->mgmt);
+    fanout_free(a->fanout);
     if (a->ddb)
         store_cleanup(&a->store);
     ddb_free(a->ddb);

@@ -7,6 +7,7 @@
 #include "aws_env.h"
 #include "config.h"
 #include "ddb.h"
+#include "fanout.h"
 #include "jwt.h"
 #include "mgmt.h"
 #include "result.h"
@@ -24,6 +25,7 @@ struct app {
     struct ddb *ddb;
     struct store store;
     struct mgmt *mgmt;
+    struct fanout *fanout;    /* concurrent pushes (runtime/fanout.h) */
     struct jwt_verifier *jwt; /* NULL without JWT_PUBLIC_KEY */
     int64_t (*now_ms)(void);
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout.h"
 #include "xmalloc.h"
 
 #define DEFAULT_STALE_AFTER_SECONDS 7200L
@@ -109,6 +110,23 @@ static enum result stale_after(struct config *c, const char *v,
     return RESULT_OK;
 }
 
+/* PUSH_CONCURRENCY: pushes in flight at once (runtime/fanout.h). */
+static enum result push_concurrency(struct config *c, const char *v,
+                                    struct error_info *err)
+{
+    c->push_concurrency = FANOUT_DEFAULT_CONCURRENCY;
+    if (!v || !*v)
+        return RESULT_OK;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > FANOUT_MAX_CONCURRENCY)
+        return bad(err, "PUSH_CONCURRENCY",
+                   "must be a whole number from 1 to 1024");
+    c->push_concurrency = (int)n;
+    return RESULT_OK;
+}
+
 static enum result read_all(struct config *c, config_get_fn get,
                             struct error_info *err)
 {
@@ -143,6 +161,8 @@ static enum result read_all(struct config *c, config_get_fn get,
                    "must be 1-255 of A-Z a-z 0-9 . - _ / # : space");
     c->metrics_namespace = xstrdup(ns);
     if ((r = stale_after(c, get("STALE_AFTER_SECONDS"), err)))
+        return r;
+    if ((r = push_concurrency(c, get("PUSH_CONCURRENCY"), err)))
         return r;
     const char *ws = get("WEBSOCKET_ENDPOINT");
     if (ws && *ws && strncmp(ws, "https://", 8) != 0 &&

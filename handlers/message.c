@@ -12,6 +12,8 @@
 #include "event.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
+#include "parts.h"
 #include "reply.h"
 #include "requests.h"
 #include "subscriptions.h"
@@ -380,6 +382,34 @@ static cJSON *status_data(const struct request *q)
     return d;
 }
 
+/*
+ * A status answer too big for one message (parts.h): the result goes to
+ * the sender as parts pushed now, keyed by this answer's request_id, and
+ * the answer says "result_parts" and "result_bytes" instead of "result".
+ * The parts go out while the function runs, so they reach the client
+ * before the answer (the route response) does.
+ */
+static char *big_status(struct msg *m, const struct request *q, cJSON *d)
+{
+    char *text = cJSON_PrintUnformatted(q->result);
+    if (!text)
+        return fail(m, REPLY_INTERNAL_ERROR, "internal error", NULL);
+    size_t len = strlen(text), n = 0;
+    char **frames = parts_split(m->reply_id, text, len, &n);
+    cJSON_free(text);
+    struct error_info e;
+    error_clear(&e);
+    if (notify_push_one(m->a, m->connection_id, m->conn.endpoint, frames, n,
+                        m->deadline_ms, &e) != RESULT_OK)
+        log_kv(LOG_WARN, "pushing a big status result failed", "requestId",
+               q->request_id, "error", e.message, (char *)NULL);
+    parts_free(frames, n);
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "result");
+    cJSON_AddNumberToObject(d, "result_parts", (double)n);
+    cJSON_AddNumberToObject(d, "result_bytes", (double)len);
+    return reply_response(m->reply_id, d);
+}
+
 static char *do_status(struct msg *m)
 {
     struct request q;
@@ -388,6 +418,10 @@ static char *do_status(struct msg *m)
         return bad;
     cJSON *d = status_data(&q);
     char *out = reply_response(m->reply_id, d);
+    if (q.result && strlen(out) > PARTS_MAX_FRAME_BYTES) {
+        free(out);
+        out = big_status(m, &q, d);
+    }
     cJSON_Delete(d);
     req_cleanup(&q);
     return out;

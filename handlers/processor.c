@@ -7,133 +7,45 @@
 #include "actions.h"
 #include "connections.h"
 #include "log.h"
-#include "push.h"
+#include "notify.h"
+#include "parts.h"
 #include "reply.h"
 #include "requests.h"
 #include "retry.h"
 #include "subscriptions.h"
 #include "xmalloc.h"
 
-/* A subscriber of the running request, with where to reach it. */
-struct listener {
-    char *connection_id;
-    char *endpoint; /* "domain/stage" from its connection */
-    unsigned events;
-};
-
 /* One request being run. */
 struct job {
     struct app *a;
     struct request req;
     int64_t deadline_ms;
-    struct listener *listeners;
-    size_t count;
+    struct notify notify; /* its listeners, read once per push interval */
     int64_t last_push_ms; /* 0: no progress pushed yet */
     int cancelled;
     enum result infra; /* a store failure met while running, or OK */
     struct error_info infra_err;
 };
 
-static void listeners_free(struct listener *l, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(l[i].connection_id);
-        free(l[i].endpoint);
-    }
-    free(l);
-}
-
-/* The endpoint already known for `connection_id`, or NULL. */
-static const char *known_endpoint(const struct job *j, const char *id)
-{
-    for (size_t i = 0; i < j->count; i++)
-        if (strcmp(j->listeners[i].connection_id, id) == 0)
-            return j->listeners[i].endpoint;
-    return NULL;
-}
-
-/* Where `id` is reached: cached, else from its stored connection. */
-static char *endpoint_of(struct job *j, const char *id)
-{
-    const char *known = known_endpoint(j, id);
-    if (known)
-        return xstrdup(known);
-    struct connection c;
-    struct error_info err;
-    if (conn_get(&j->a->store, id, &c, j->deadline_ms, &err) != RESULT_OK)
-        return NULL; /* gone; a failed lookup only loses this push */
-    char *e = c.endpoint;
-    c.endpoint = NULL;
-    conn_cleanup(&c);
-    return e;
-}
-
 /*
- * Reloads who listens (a subscriber may have joined since the last
- * push). On a failed query the previous list is kept.
+ * Sends `frames` to every listener of `event`, all at once (notify.c).
+ * Listeners are read again at most once per push interval, and always
+ * for the final frames.
  */
-static void load_listeners(struct job *j)
+static void notify_frames(struct job *j, unsigned event, char *const *frames,
+                          size_t count)
 {
-    struct listener *next = NULL;
-    size_t n = 0, cap = 0;
-    char *cursor = NULL;
-    enum result r;
-    do {
-        struct sub_page page = {0};
-        struct error_info err;
-        r = sub_list_by_request(&j->a->store, j->req.request_id, 0, cursor,
-                                &page, j->deadline_ms, &err);
-        free(cursor);
-        cursor = NULL;
-        if (r != RESULT_OK) {
-            log_kv(LOG_WARN, "listing subscribers failed", "requestId",
-                   j->req.request_id, "error", err.message, (char *)NULL);
-            break;
-        }
-        for (size_t i = 0; i < page.count; i++) {
-            char *endpoint = endpoint_of(j, page.items[i].connection_id);
-            if (!endpoint)
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 4;
-                next = xrealloc(next, cap * sizeof(*next));
-            }
-            next[n].connection_id = xstrdup(page.items[i].connection_id);
-            next[n].endpoint = endpoint;
-            next[n].events = page.items[i].event_types;
-            n++;
-        }
-        cursor = page.next_cursor;
-        page.next_cursor = NULL;
-        sub_page_cleanup(&page);
-    } while (cursor);
-    if (r != RESULT_OK) {
-        listeners_free(next, n);
-        return;
-    }
-    listeners_free(j->listeners, j->count);
-    j->listeners = next;
-    j->count = n;
+    if (!j->notify.a)
+        notify_init(&j->notify, j->a, j->req.request_id,
+                    PROCESSOR_PUSH_INTERVAL_MS);
+    notify_send(&j->notify, event, frames, count, event != SUB_PROGRESS,
+                j->deadline_ms);
 }
 
-/* Sends `message` to every listener of `event`; gone ones are dropped. */
+/* Sends `message` (taken) to every listener of `event`. */
 static void notify(struct job *j, unsigned event, char *message)
 {
-    load_listeners(j);
-    for (size_t i = 0; i < j->count; i++) {
-        struct listener *l = &j->listeners[i];
-        if (!(l->events & event))
-            continue;
-        struct error_info err;
-        enum result r = push_send(j->a, l->connection_id, l->endpoint, message,
-                                  j->deadline_ms, &err);
-        if (r == RESULT_NOT_FOUND)
-            l->events = 0; /* push_send forgot it */
-        else if (r != RESULT_OK)
-            log_kv(LOG_WARN, "push failed", "connectionId", l->connection_id,
-                   "requestId", j->req.request_id, "error", err.message,
-                   (char *)NULL);
-    }
+    notify_frames(j, event, &message, 1);
     free(message);
 }
 
@@ -157,7 +69,12 @@ static int was_cancelled(struct job *j)
     return cancelled;
 }
 
-/* The runner's progress callback: store it, push it (throttled). */
+/*
+ * The runner's progress callback. A report is stored and pushed together,
+ * at most once per push interval (the first and 100% always): a runner
+ * that reports 10,000 times costs a few writes, not 10,000. Reports in
+ * between are dropped; the final state is written by the completion.
+ */
 static enum result on_progress(void *ctx, int percentage, const char *message)
 {
     struct job *j = ctx;
@@ -165,6 +82,10 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
         percentage = 0;
     if (percentage > 100)
         percentage = 100;
+    int64_t now = j->a->now_ms();
+    if (percentage < 100 && j->last_push_ms != 0 &&
+        now - j->last_push_ms < PROCESSOR_PUSH_INTERVAL_MS)
+        return RESULT_OK;
     struct error_info err;
     enum result r = req_update_progress(&j->a->store, &j->req, percentage,
                                         message, NULL, j->deadline_ms, &err);
@@ -177,15 +98,11 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
         j->infra_err = err;
         return r;
     }
-    int64_t now = j->a->now_ms();
-    if (percentage == 100 || j->last_push_ms == 0 ||
-        now - j->last_push_ms >= PROCESSOR_PUSH_INTERVAL_MS) {
-        j->last_push_ms = now;
-        char ts[CLOCK_RFC3339_SIZE];
-        clock_rfc3339(now, ts);
-        notify(j, SUB_PROGRESS,
-               reply_progress(j->req.request_id, percentage, message, ts));
-    }
+    j->last_push_ms = now;
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(now, ts);
+    notify(j, SUB_PROGRESS,
+           reply_progress(j->req.request_id, percentage, message, ts));
     return RESULT_OK;
 }
 
@@ -232,8 +149,11 @@ static enum result finish(struct job *j, enum result run, cJSON *result,
         r = req_complete(s, &j->req, result, j->deadline_ms, err);
         if (r == RESULT_OK) {
             clock_rfc3339(j->a->now_ms(), ts);
-            notify(j, SUB_COMPLETE,
-                   reply_complete(j->req.request_id, result, ts));
+            size_t count = 0;
+            char **frames =
+                parts_complete(j->req.request_id, result, ts, &count);
+            notify_frames(j, SUB_COMPLETE, frames, count);
+            parts_free(frames, count);
             return RESULT_OK;
         }
         if (r != RESULT_INVALID_INPUT)
@@ -416,7 +336,7 @@ static enum result process_record(struct app *a, const cJSON *record,
             }
         }
     }
-    listeners_free(j.listeners, j.count);
+    notify_cleanup(&j.notify);
     req_cleanup(&j.req);
     return r;
 }
@@ -436,7 +356,7 @@ enum result processor_abandon(struct app *a, struct request *req,
     if (r == RESULT_OK)
         notify_error(&j, why);
     *req = j.req;
-    listeners_free(j.listeners, j.count);
+    notify_cleanup(&j.notify);
     return r;
 }
 

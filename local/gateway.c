@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@ static const char USAGE[] =
     "usage: gateway --bootstrap PATH [--port N] [--stage NAME]\n"
     "               [--timeout-ms N] [--ddb-endpoint URL] [--create-tables]\n"
     "               [--no-stream] [--lambda-endpoint URL] [--console DIR]\n"
+    "               [--idle-timeout-ms N] [--max-connection-ms N]\n"
+    "               [--max-connections N]\n"
     "       gateway --ddb-endpoint URL --create-tables --tables-only\n"
     "       gateway --print-dev-token PRIVATE_KEY.pem\n"
     "Serves ws://127.0.0.1:PORT/<stage> with the API Gateway Management API\n"
@@ -127,6 +130,15 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
         else if (strcmp(a, "--timeout-ms") == 0 &&
                  !parse_long(v, 1, 15 * 60 * 1000, &n))
             o->timeout_ms = n, i++;
+        else if (strcmp(a, "--idle-timeout-ms") == 0 &&
+                 !parse_long(v, 100, 24L * 3600 * 1000, &n))
+            o->idle_timeout_ms = n, i++;
+        else if (strcmp(a, "--max-connection-ms") == 0 &&
+                 !parse_long(v, 100, 7L * 24 * 3600 * 1000, &n))
+            o->max_connection_ms = n, i++;
+        else if (strcmp(a, "--max-connections") == 0 &&
+                 !parse_long(v, 1, 60000, &n))
+            o->max_connections = (int)n, i++;
         else if (strcmp(a, "--bootstrap") == 0)
             o->bootstrap = v, i++;
         else if (strcmp(a, "--stage") == 0 && valid_stage(v))
@@ -240,6 +252,31 @@ static int create_tables(const struct gateway_options *o)
     return r == RESULT_OK ? 0 : -1;
 }
 
+/*
+ * Room for max_connections WebSockets, each a socket and a civetweb
+ * worker thread: the open-files limit up to its hard limit, and small
+ * thread stacks (the workers' frames are a few KB; 8 MB each by default
+ * would reserve 16 GB of address space for 2,000).
+ */
+static void raise_limits(const struct gateway_options *o)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)o->max_connections * 2 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+            gateway_log("open files limited to %lu: fewer than %d "
+                        "connections fit",
+                        (unsigned long)rl.rlim_cur, o->max_connections);
+    }
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setstacksize(&attr, 512 * 1024);
+        pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
+}
+
 struct poke {
     int ports[2];
     atomic_int done;
@@ -287,8 +324,12 @@ static void stop_servers(struct wsapi *ws, struct invoker *inv)
 
 int main(int argc, char **argv)
 {
-    struct gateway_options o = {
-        .stage = "prod", .timeout_ms = 30000, .stream = 1};
+    struct gateway_options o = {.stage = "prod",
+                                .timeout_ms = 30000,
+                                .stream = 1,
+                                .idle_timeout_ms = GATEWAY_IDLE_TIMEOUT_MS,
+                                .max_connection_ms = GATEWAY_MAX_CONNECTION_MS,
+                                .max_connections = GATEWAY_MAX_CONNECTIONS};
     const char *dev_key = NULL;
     if (parse_args(argc, argv, &o, &dev_key) != 0)
         return 2;
@@ -314,6 +355,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_limits(&o);
     set_environment(&o);
     if (o.create_tables && create_tables(&o) != 0)
         return 1;

@@ -17,7 +17,17 @@ struct gateway_options {
     int tables_only;             /* create the tables and exit */
     const char *lambda_endpoint; /* Invoke-API mode, or NULL */
     const char *console_dir;     /* static files served at /, or NULL */
+    /* API Gateway's WebSocket quotas ("Amazon API Gateway quotas for
+     * WebSocket APIs"): idle timeout 10 minutes, connection duration
+     * 2 hours; settable for tests. */
+    long idle_timeout_ms;
+    long max_connection_ms;
+    int max_connections; /* concurrent WebSockets (a thread each) */
 };
+
+#define GATEWAY_IDLE_TIMEOUT_MS (10L * 60 * 1000)
+#define GATEWAY_MAX_CONNECTION_MS (2L * 3600 * 1000)
+#define GATEWAY_MAX_CONNECTIONS 2048
 
 /* Epoch milliseconds (CLOCK_REALTIME). */
 int64_t gateway_now_ms(void);

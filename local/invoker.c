@@ -45,6 +45,9 @@ struct job {
     int failed;
     char *answer;
     struct job *next;
+    /* Signalled when the job is done: its caller alone waits on it, so
+     * thousands of waiting connections do not all wake for each event. */
+    pthread_cond_t done;
 };
 
 struct invoker {
@@ -105,6 +108,7 @@ static void finish(struct invoker *inv, struct job *j, int failed, char *answer)
     j->state = JOB_DONE;
     j->failed = failed;
     j->answer = answer;
+    pthread_cond_signal(&j->done);
     pthread_cond_broadcast(&inv->changed);
 }
 
@@ -384,6 +388,8 @@ struct invoker *invoker_new(const char *bootstrap, long timeout_ms)
                           "127.0.0.1:0",
                           "num_threads",
                           "8",
+                          "tcp_nodelay", /* else Nagle + delayed ACK: 40 ms */
+                          "1",
                           "enable_keep_alive",
                           "yes",
                           "request_timeout_ms",
@@ -477,6 +483,7 @@ int invoker_invoke(struct invoker *inv, const char *label, const char *event,
         *answer = NULL;
         return -1;
     }
+    pthread_cond_init(&j.done, NULL);
     if (inv->tail)
         inv->tail->next = &j;
     else
@@ -484,8 +491,9 @@ int invoker_invoke(struct invoker *inv, const char *label, const char *event,
     inv->tail = &j;
     pthread_cond_broadcast(&inv->changed);
     while (j.state != JOB_DONE)
-        pthread_cond_wait(&inv->changed, &inv->lock);
+        pthread_cond_wait(&j.done, &inv->lock);
     pthread_mutex_unlock(&inv->lock);
+    pthread_cond_destroy(&j.done);
     *answer = j.answer;
     return j.answer ? j.failed : -1;
 }

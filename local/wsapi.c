@@ -26,7 +26,8 @@
 struct conn {
     char id[ID_SIZE];
     struct mg_connection *mc;
-    int open; /* upgraded; the Management API may use it */
+    int open;    /* upgraded; the Management API may use it */
+    int closing; /* the gateway sent a close frame (quota) */
     int64_t connected_ms, last_active_ms;
     char source_ip[48];
     char *user_agent;
@@ -48,6 +49,12 @@ struct wsapi {
     int port;
     pthread_mutex_t lock; /* the list, and the life of each mc in it */
     struct conn *conns;
+    long idle_timeout_ms, max_connection_ms;
+    pthread_t reaper;
+    int reaper_started;
+    pthread_mutex_t reaper_lock;
+    pthread_cond_t reaper_wake;
+    int stopping;
 };
 
 /*
@@ -273,8 +280,10 @@ static void on_ready(struct mg_connection *mc, void *data)
     struct wsapi *ws = data;
     struct conn *c = mg_get_user_connection_data(mc);
     pthread_mutex_lock(&ws->lock);
-    if (c)
+    if (c) {
         c->open = 1;
+        c->last_active_ms = gateway_now_ms(); /* idle from the upgrade */
+    }
     pthread_mutex_unlock(&ws->lock);
 }
 
@@ -544,6 +553,59 @@ static int on_mgmt(struct mg_connection *mc, void *data)
     return status;
 }
 
+/*
+ * API Gateway's quotas on a connection ("Amazon API Gateway quotas for
+ * WebSocket APIs"): closed after the idle timeout with no message from
+ * the client, and at the latest after the maximum duration, with 1001
+ * "Going away". A thread looks every 250 ms (or sooner for short test
+ * settings); $disconnect follows when the client answers the close.
+ */
+static void reap(struct wsapi *ws)
+{
+    int64_t now = gateway_now_ms();
+    pthread_mutex_lock(&ws->lock);
+    for (struct conn *c = ws->conns; c; c = c->next) {
+        if (!c->open || c->closing)
+            continue;
+        int idle = now - c->last_active_ms >= ws->idle_timeout_ms;
+        if (!idle && now - c->connected_ms < ws->max_connection_ms)
+            continue;
+        c->closing = 1;
+        c->open = 0; /* the Management API answers 410 from now on */
+        c->close_code = 1001;
+        snprintf(c->close_reason, sizeof(c->close_reason), "Going away");
+        close_with(c->mc, 1001, "Going away");
+        gateway_log("closing %s: %s", c->id,
+                    idle ? "idle timeout" : "maximum connection duration");
+    }
+    pthread_mutex_unlock(&ws->lock);
+}
+
+static void *reaper_main(void *arg)
+{
+    struct wsapi *ws = arg;
+    long step = ws->idle_timeout_ms < ws->max_connection_ms
+                    ? ws->idle_timeout_ms
+                    : ws->max_connection_ms;
+    step = step / 4 < 250 ? step / 4 : 250;
+    pthread_mutex_lock(&ws->reaper_lock);
+    while (!ws->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (step % 1000) * 1000000L;
+        until.tv_sec += step / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&ws->reaper_wake, &ws->reaper_lock, &until);
+        if (ws->stopping)
+            break;
+        pthread_mutex_unlock(&ws->reaper_lock);
+        reap(ws);
+        pthread_mutex_lock(&ws->reaper_lock);
+    }
+    pthread_mutex_unlock(&ws->reaper_lock);
+    return NULL;
+}
+
 struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv)
 {
     struct wsapi *ws = xcalloc(1, sizeof(*ws));
@@ -555,20 +617,42 @@ struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv)
         *p = (char)("abcdefghijklmnopqrstuvwxyz0123456789"[(unsigned char)*p %
                                                            36]);
     ws->api_id[10] = '\0';
-    char ports[32];
+    ws->idle_timeout_ms =
+        o->idle_timeout_ms > 0 ? o->idle_timeout_ms : GATEWAY_IDLE_TIMEOUT_MS;
+    ws->max_connection_ms = o->max_connection_ms > 0
+                                ? o->max_connection_ms
+                                : GATEWAY_MAX_CONNECTION_MS;
+    pthread_mutex_init(&ws->reaper_lock, NULL);
+    pthread_cond_init(&ws->reaper_wake, NULL);
+    char ports[32], threads[16], ws_timeout[32];
     snprintf(ports, sizeof(ports), "127.0.0.1:%d", o->port);
-    /* A WebSocket holds a worker thread while open: room for many. API
-     * Gateway's idle timeout is 10 minutes. */
     /* The browser console's files are served when a folder is given. */
     const char *doc_root = o->console_dir ? "document_root" : NULL;
+    /* A WebSocket holds a civetweb worker thread while open: one per
+     * connection allowed, and some for the Management API's requests.
+     * civetweb's own read timeout is a backstop behind the reaper's. */
+    snprintf(threads, sizeof(threads), "%d",
+             (o->max_connections > 0 ? o->max_connections
+                                     : GATEWAY_MAX_CONNECTIONS) +
+                 64);
+    snprintf(ws_timeout, sizeof(ws_timeout), "%ld",
+             ws->idle_timeout_ms + 60000);
+    /* tcp_nodelay: a frame goes out at once; with Nagle's algorithm a
+     * small write waits for the peer's delayed ACK (~40 ms a step). */
     const char *opts[] = {"listening_ports",
                           ports,
                           "num_threads",
-                          "512",
+                          threads,
                           "websocket_timeout_ms",
-                          "600000",
+                          ws_timeout,
                           "enable_keep_alive",
                           "yes",
+                          "tcp_nodelay",
+                          "1",
+                          "listen_backlog",
+                          "1024",
+                          "connection_queue",
+                          "1024",
                           "enable_directory_listing",
                           "no",
                           doc_root,
@@ -590,6 +674,10 @@ struct wsapi *wsapi_new(const struct gateway_options *o, struct invoker *inv)
     mg_set_request_handler(ws->ctx, ws->mgmt_prefix, on_mgmt, ws);
     mg_set_websocket_handler(ws->ctx, "/", on_connect, on_ready, on_data,
                              on_close, ws);
+    ws->reaper_started =
+        pthread_create(&ws->reaper, NULL, reaper_main, ws) == 0;
+    if (!ws->reaper_started)
+        gateway_log("no reaper thread: idle and duration quotas are off");
     return ws;
 }
 
@@ -602,6 +690,13 @@ void wsapi_free(struct wsapi *ws)
 {
     if (!ws)
         return;
+    if (ws->reaper_started) {
+        pthread_mutex_lock(&ws->reaper_lock);
+        ws->stopping = 1;
+        pthread_cond_signal(&ws->reaper_wake);
+        pthread_mutex_unlock(&ws->reaper_lock);
+        pthread_join(ws->reaper, NULL);
+    }
     if (ws->ctx)
         mg_stop(ws->ctx);
     while (ws->conns) { /* handshakes that failed after $connect */
@@ -611,5 +706,7 @@ void wsapi_free(struct wsapi *ws)
     }
     free(ws->stage);
     pthread_mutex_destroy(&ws->lock);
+    pthread_mutex_destroy(&ws->reaper_lock);
+    pthread_cond_destroy(&ws->reaper_wake);
     free(ws);
 }

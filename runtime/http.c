@@ -14,7 +14,7 @@
 struct http_client {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
-    /* TLS trust, chosen once (choose_trust); NULL = not set. */
+    /* TLS trust, chosen once (http_trust_paths); NULL = not set. */
     char *ca_file;
     char *ca_path;
 };
@@ -55,7 +55,7 @@ static const char *env_nonempty(const char *name)
  * a default bundle or path (deploy/build-curl), Debian's has both, so
  * both options are always set, NULL where unused.
  */
-static void choose_trust(struct http_client *c)
+void http_trust_paths(char **ca_file, char **ca_path)
 {
     const char *file = env_nonempty("AWS_CA_BUNDLE");
     if (!file)
@@ -67,8 +67,8 @@ static void choose_trust(struct http_client *c)
                 dir = ca_dirs[i];
                 break;
             }
-    c->ca_file = file ? xstrdup(file) : NULL;
-    c->ca_path = dir ? xstrdup(dir) : NULL;
+    *ca_file = file ? xstrdup(file) : NULL;
+    *ca_path = dir ? xstrdup(dir) : NULL;
 }
 
 void http_response_init(struct http_response *r, size_t max_body_bytes)
@@ -121,7 +121,7 @@ struct http_client *http_client_new(void)
         free(c);
         return NULL;
     }
-    choose_trust(c);
+    http_trust_paths(&c->ca_file, &c->ca_path);
     return c;
 }
 

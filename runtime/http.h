@@ -83,6 +83,14 @@ int http_header_value_valid(const char *value);
 void http_header_value_clean(const char *value, char *out, size_t size);
 
 /*
+ * The TLS trust http_client_new() uses, for clients that drive their own
+ * libcurl handles (runtime/fanout.c): `*ca_file` and `*ca_path` get the
+ * CA bundle file and hashed CA folder (either may be NULL). Caller owns
+ * both; free with free().
+ */
+void http_trust_paths(char **ca_file, char **ca_path);
+
+/*
  * Performs `req`, filling `resp` (which the caller has initialised; it is
  * reset first). RESULT_OK for any HTTP status; RESULT_TRANSPORT when the
  * connection failed or broke; RESULT_TIMEOUT when a timeout expired;

@@ -390,3 +390,105 @@ enum result conn_delete_stale(struct store *s, int64_t before_ms,
     } while (start);
     return r;
 }
+
+/* Orders indices of `ids` by the id they point at (qsort_r). */
+static int by_id(const void *a, const void *b, void *ids)
+{
+    const char *const *v = ids;
+    return strcmp(v[*(const size_t *)a], v[*(const size_t *)b]);
+}
+
+/* The position in `ids` of `id`, through the sorted `order`; n: none. */
+static size_t find_id(const char *const *ids, const size_t *order, size_t n,
+                      const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ids[order[mid]], id);
+        if (c == 0)
+            return order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n;
+}
+
+void conn_array_free(struct connection *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++)
+        conn_cleanup(&c[i]);
+    free(c);
+}
+
+enum result conn_batch_get(struct store *s, const char *const *ids, size_t n,
+                           struct connection **out, int64_t deadline_ms,
+                           struct error_info *err)
+{
+    enum result r = RESULT_OK;
+    for (size_t i = 0; i < n && r == RESULT_OK; i++)
+        r = store_check_id("connection_id", ids[i], err);
+    if (r != RESULT_OK)
+        return r;
+    struct connection *conns = xcalloc(n ? n : 1, sizeof(*conns));
+    if (n == 0) {
+        *out = conns;
+        return RESULT_OK;
+    }
+    cJSON *keys = xjson(cJSON_CreateArray());
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(keys, conn_key(ids[i]));
+    cJSON *items = NULL;
+    r = ddb_batch_get_item(s->ddb, s->connections_table, keys, 1, deadline_ms,
+                           &items, err);
+    cJSON_Delete(keys);
+    size_t *order = xcalloc(n, sizeof(*order));
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), by_id, (void *)ids);
+    const cJSON *it;
+    const cJSON *list = r == RESULT_OK ? items : NULL;
+    cJSON_ArrayForEach(it, list)
+    {
+        struct connection c;
+        struct error_info skip;
+        if (from_item(it, &c, &skip) != RESULT_OK)
+            continue; /* not a connection item: as if absent */
+        size_t at = find_id(ids, order, n, c.connection_id);
+        if (at < n && !conns[at].connection_id)
+            conns[at] = c;
+        else
+            conn_cleanup(&c);
+    }
+    free(order);
+    cJSON_Delete(items);
+    if (r == RESULT_OK)
+        *out = conns;
+    else
+        conn_array_free(conns, n);
+    return r;
+}
+
+enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
+                             int64_t deadline_ms, struct error_info *err)
+{
+    enum result r = RESULT_OK;
+    for (size_t i = 0; i < n && r == RESULT_OK; i++)
+        r = store_check_id("connection_id", ids[i], err);
+    if (r != RESULT_OK || n == 0)
+        return r;
+    cJSON *requests = xjson(cJSON_CreateArray());
+    for (size_t i = 0; i < n; i++) {
+        cJSON *del = xjson(cJSON_CreateObject());
+        cJSON *rq = xjson(cJSON_CreateObject());
+        xjson_add(rq, "Key", conn_key(ids[i]));
+        xjson_add(del, "DeleteRequest", rq);
+        cJSON_AddItemToArray(requests, del);
+    }
+    r = ddb_batch_write(s->ddb, s->connections_table, requests, deadline_ms,
+                        err);
+    cJSON_Delete(requests);
+    return r;
+}

@@ -71,6 +71,30 @@ enum result conn_update_last_ping(struct store *s, struct connection *c,
                                   struct error_info *err) WARN_UNUSED;
 
 /*
+ * Reads the connections `ids[0..n)` (no duplicates) with BatchGetItem,
+ * strongly consistent, 100 keys a call: one round trip per hundred
+ * connections instead of one each. `*out` gets an array of n connections
+ * in the order of `ids`; one with no stored item has connection_id NULL.
+ * Caller owns it; free with conn_array_free(). On failure `*out` is
+ * untouched.
+ */
+enum result conn_batch_get(struct store *s, const char *const *ids, size_t n,
+                           struct connection **out, int64_t deadline_ms,
+                           struct error_info *err) WARN_UNUSED;
+
+/* Frees what conn_batch_get() gave; NULL is a no-op. */
+void conn_array_free(struct connection *c, size_t n);
+
+/*
+ * Deletes the connections `ids[0..n)` (no duplicates) with
+ * BatchWriteItem, 25 a call, unconditionally: for clients known to be
+ * gone (410). Deleting one that is not there is not an error.
+ */
+enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
+                             int64_t deadline_ms,
+                             struct error_info *err) WARN_UNUSED;
+
+/*
  * A user's (or tenant's) connections, newest connected_at first, at most
  * `limit` (1..100; 0 = 100), resumed from `cursor` (NULL for the first
  * page). `*page` is filled; caller cleans up.

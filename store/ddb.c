@@ -906,6 +906,130 @@ enum result ddb_batch_write(struct ddb *d, const char *table,
     return report(r, &e, err);
 }
 
+/* ---- BatchGetItem ---------------------------------------------------- */
+
+/*
+ * Moves this table's items out of a BatchGetItem answer's Responses into
+ * `found`, and returns the keys left in UnprocessedKeys (NULL: none).
+ * DynamoDB API Reference, BatchGetItem: "If DynamoDB returns any
+ * unprocessed items, you should retry the batch operation on those
+ * items", with exponential backoff.
+ */
+static enum result take_batch_get(cJSON *resp, const char *table, cJSON *found,
+                                  cJSON **left, struct error_info *e)
+{
+    *left = NULL;
+    cJSON *got = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(resp, "Responses"), table);
+    if (got && !cJSON_IsArray(got))
+        return malformed(e, "BatchGetItem", "bad Responses");
+    cJSON *it;
+    while (got && (it = got->child)) {
+        struct error_info why;
+        error_clear(&why);
+        if (check_attrs(it, "item", &why) != RESULT_OK)
+            return malformed(e, "BatchGetItem", "an item that is not valid");
+        cJSON_AddItemToArray(found, cJSON_DetachItemViaPointer(got, it));
+    }
+    cJSON *keys = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedKeys"), table),
+        "Keys");
+    if (keys && !cJSON_IsArray(keys))
+        return malformed(e, "BatchGetItem", "bad UnprocessedKeys");
+    if (keys && keys->child)
+        *left = cJSON_DetachItemViaPointer(
+            cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedKeys"),
+                table),
+            keys);
+    return RESULT_OK;
+}
+
+/* Reads `count` keys from `first` on into `found`, retrying what comes
+ * back unprocessed after a full-jitter backoff, as batch_chunk() does. */
+static enum result batch_get_chunk(struct ddb *d, const char *table,
+                                   const cJSON *first, int count,
+                                   int consistent, int64_t deadline_ms,
+                                   cJSON *found, struct error_info *e)
+{
+    enum result r = RESULT_OK;
+    cJSON *req = xjson(cJSON_CreateObject());
+    cJSON *tables = xjson(cJSON_CreateObject());
+    cJSON *spec = xjson(cJSON_CreateObject());
+    cJSON *pending = xjson(cJSON_CreateArray());
+    const cJSON *it = first;
+    for (int i = 0; i < count && it; i++, it = it->next)
+        add_ref_element(pending, it);
+    xjson_add(req, "RequestItems", tables);
+    xjson_add(tables, table, spec);
+    xjson_add(spec, "Keys", pending);
+    if (consistent)
+        xjson_add(spec, "ConsistentRead", cJSON_CreateTrue());
+    for (int attempt = 1;; attempt++) {
+        cJSON *resp = NULL, *left = NULL;
+        r = call(d, "BatchGetItem", req, deadline_ms, &resp, e);
+        if (r == RESULT_OK)
+            r = take_batch_get(resp, table, found, &left, e);
+        cJSON_Delete(resp);
+        if (r != RESULT_OK || !left) {
+            cJSON_Delete(left);
+            break;
+        }
+        long delay_ms = 0;
+        enum retry_decision why =
+            retry_decide(&d->policy, attempt, 1, deadline_ms, &delay_ms);
+        if (why != RETRY_AGAIN) {
+            r = error_set(e, RESULT_THROTTLED, "UnprocessedKeys",
+                          "BatchGetItem left %d keys unprocessed on %s "
+                          "(%d attempt%s, %s)",
+                          cJSON_GetArraySize(left), table, attempt,
+                          attempt == 1 ? "" : "s", retry_decision_str(why));
+            cJSON_Delete(left);
+            break;
+        }
+        retry_sleep(&d->policy, delay_ms);
+        cJSON_ReplaceItemInObjectCaseSensitive(spec, "Keys", left);
+    }
+    cJSON_Delete(req);
+    return r;
+}
+
+enum result ddb_batch_get_item(struct ddb *d, const char *table,
+                               const cJSON *keys, int consistent,
+                               int64_t deadline_ms, cJSON **items,
+                               struct error_info *err)
+{
+    struct error_info e;
+    error_clear(&e);
+    enum result r = check_name(table, "table", &e);
+    const cJSON *k;
+    int i = 0;
+    if (r == RESULT_OK && !cJSON_IsArray(keys))
+        r = error_field(&e, "keys", "keys must be an array");
+    const cJSON *list = r == RESULT_OK ? keys : NULL;
+    cJSON_ArrayForEach(k, list)
+    {
+        char field[32];
+        snprintf(field, sizeof(field), "keys[%d]", i++);
+        if ((r = check_attrs(k, field, &e)) != RESULT_OK)
+            break;
+    }
+    cJSON *found = xjson(cJSON_CreateArray());
+    const cJSON *chunk = r == RESULT_OK ? keys->child : NULL;
+    while (chunk && r == RESULT_OK) {
+        r = batch_get_chunk(d, table, chunk, DDB_BATCH_GET_MAX, consistent,
+                            deadline_ms, found, &e);
+        for (int j = 0; j < DDB_BATCH_GET_MAX && chunk; j++)
+            chunk = chunk->next;
+    }
+    if (r == RESULT_OK)
+        *items = found;
+    else
+        cJSON_Delete(found);
+    return report(r, &e, err);
+}
+
 /* ---- TransactWriteItems ---------------------------------------------- */
 
 /*

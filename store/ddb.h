@@ -24,6 +24,7 @@
 
 #define DDB_TARGET_PREFIX "DynamoDB_20120810"
 #define DDB_BATCH_WRITE_MAX 25 /* BatchWriteItem: 25 requests per call */
+#define DDB_BATCH_GET_MAX 100  /* BatchGetItem: 100 keys per call */
 
 struct ddb_config {
     const char *endpoint_url; /* http(s)://host[:port] */
@@ -151,6 +152,20 @@ enum result ddb_query_all(struct ddb *d, const struct ddb_query *q,
 enum result ddb_batch_write(struct ddb *d, const char *table,
                             const cJSON *requests, int64_t deadline_ms,
                             struct error_info *err) WARN_UNUSED;
+
+/*
+ * BatchGetItem on one table: `keys` is an array of keys (borrowed, no
+ * duplicates, as the API requires), read in chunks of 100, strongly
+ * consistent when `consistent`; UnprocessedKeys are read again with
+ * backoff until done or the retries run out (RESULT_THROTTLED). On
+ * RESULT_OK `*items` gets an array of the items found, in no particular
+ * order; a key without an item is simply absent. Caller owns `*items`
+ * (cJSON_Delete); on failure it is untouched.
+ */
+enum result ddb_batch_get_item(struct ddb *d, const char *table,
+                               const cJSON *keys, int consistent,
+                               int64_t deadline_ms, cJSON **items,
+                               struct error_info *err) WARN_UNUSED;
 
 /*
  * TransactWriteItems: `items` is the TransactItems array as the API takes

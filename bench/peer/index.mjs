@@ -281,7 +281,9 @@ async function transition(job, to, set = "", values = {}, names = {}) {
   job.req.version += 1;
 }
 
-// Reloads the subscribers, then pushes `message` to those of `type`.
+// Reloads the subscribers, then pushes `message` to those of `type`, all
+// at once (Promise.all): each subscriber's connection is read and posted
+// to concurrently, as a Node team would write a fan-out.
 async function notify(job, type, message) {
   const { Items = [] } = await ddb.send(
     new QueryCommand({
@@ -291,32 +293,35 @@ async function notify(job, type, message) {
       ExpressionAttributeValues: { ":r": job.req.request_id },
     }),
   );
-  for (const sub of Items) {
-    let endpoint = job.endpoints.get(sub.connection_id);
-    if (endpoint === undefined) {
-      const { Item } = await ddb.send(
-        new GetCommand({
-          TableName: CONNECTIONS_TABLE,
-          Key: { pk: `CONN#${sub.connection_id}`, sk: "METADATA" },
-          ConsistentRead: true,
-        }),
-      );
-      if (!Item) continue;
-      endpoint = Item.endpoint;
-      job.endpoints.set(sub.connection_id, endpoint);
-    }
-    if (!sub.event_types || !sub.event_types.has(type)) continue;
-    try {
-      await mgmtFor(endpoint).send(
-        new PostToConnectionCommand({
-          ConnectionId: sub.connection_id,
-          Data: JSON.stringify(message),
-        }),
-      );
-    } catch (err) {
-      if (err.name !== "GoneException") console.warn("push failed", err);
-    }
-  }
+  const data = JSON.stringify(message);
+  await Promise.all(
+    Items.map(async (sub) => {
+      if (!sub.event_types || !sub.event_types.has(type)) return;
+      let endpoint = job.endpoints.get(sub.connection_id);
+      if (endpoint === undefined) {
+        const { Item } = await ddb.send(
+          new GetCommand({
+            TableName: CONNECTIONS_TABLE,
+            Key: { pk: `CONN#${sub.connection_id}`, sk: "METADATA" },
+            ConsistentRead: true,
+          }),
+        );
+        if (!Item) return;
+        endpoint = Item.endpoint;
+        job.endpoints.set(sub.connection_id, endpoint);
+      }
+      try {
+        await mgmtFor(endpoint).send(
+          new PostToConnectionCommand({
+            ConnectionId: sub.connection_id,
+            Data: data,
+          }),
+        );
+      } catch (err) {
+        if (err.name !== "GoneException") console.warn("push failed", err);
+      }
+    }),
+  );
 }
 
 async function runProcessData(job) {

@@ -226,20 +226,15 @@ int test_gateway_start(struct test_gateway *g,
     snprintf(timeout, sizeof(timeout), "%d",
              o && o->timeout_ms ? o->timeout_ms : 30000);
     const char *stage = o && o->stage ? o->stage : "prod";
-    const char *argv[] = {exe,
-                          "--port",
-                          "0",
-                          "--bootstrap",
-                          bootstrap,
-                          "--stage",
-                          stage,
-                          "--timeout-ms",
-                          timeout,
-                          "--ddb-endpoint",
-                          endpoint,
-                          "--create-tables",
-                          o && o->no_stream ? "--no-stream" : NULL,
-                          NULL};
+    const char *argv[32] = {
+        exe,       "--port",         "0",      "--bootstrap",
+        bootstrap, "--stage",        stage,    "--timeout-ms",
+        timeout,   "--ddb-endpoint", endpoint, "--create-tables"};
+    size_t argc = 12;
+    if (o && o->no_stream)
+        argv[argc++] = "--no-stream";
+    for (size_t i = 0; o && o->args && o->args[i] && argc < 31; i++)
+        argv[argc++] = o->args[i];
 
     log_fd = open(g->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     env = make_env(o ? o->env : NULL);

@@ -9,11 +9,12 @@
 
 /* How to start it. `env` adds (or replaces) "NAME=value" settings. */
 struct test_gateway_options {
-    const char *stage;      /* "prod" when NULL */
-    int timeout_ms;         /* the function timeout; 30000 when 0 */
-    int no_stream;          /* pass --no-stream */
-    const char *const *env; /* NULL-terminated, may be NULL */
-    int ready_timeout_ms;   /* for the READY line; 60000 when 0 */
+    const char *stage;       /* "prod" when NULL */
+    int timeout_ms;          /* the function timeout; 30000 when 0 */
+    int no_stream;           /* pass --no-stream */
+    const char *const *env;  /* NULL-terminated, may be NULL */
+    int ready_timeout_ms;    /* for the READY line; 60000 when 0 */
+    const char *const *args; /* more options, NULL-terminated, or NULL */
 };
 
 /* A running gateway, filled by test_gateway_start(). */

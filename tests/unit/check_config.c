@@ -59,6 +59,8 @@ START_TEST(everything_set)
         "Team/Streamer",
         "STALE_AFTER_SECONDS",
         "60",
+        "PUSH_CONCURRENCY",
+        "8",
         "WEBSOCKET_ENDPOINT",
         "https://abc.execute-api.us-east-1.amazonaws.com/prod",
         "AWS_LAMBDA_FUNCTION_NAME",
@@ -78,6 +80,7 @@ START_TEST(everything_set)
     ck_assert(!config_tenant_allowed(&c, "umbrella"));
     ck_assert(!config_tenant_allowed(&c, "acme "));
     ck_assert_int_eq(c.stale_after_seconds, 60);
+    ck_assert_int_eq(c.push_concurrency, 8);
     ck_assert_str_eq(c.jwt_issuer, "https://issuer");
     ck_assert_str_eq(c.function_name, "fn");
     config_cleanup(&c);
@@ -93,6 +96,9 @@ static const struct {
     {"STALE_AFTER_SECONDS", "0"},
     {"STALE_AFTER_SECONDS", "12abc"},
     {"STALE_AFTER_SECONDS", "99999999999999999999"},
+    {"PUSH_CONCURRENCY", "0"},
+    {"PUSH_CONCURRENCY", "1025"},
+    {"PUSH_CONCURRENCY", "8x"},
     {"ALLOWED_TENANTS", ","},
     {"ALLOWED_TENANTS", "a,"},
     {"METRICS_NAMESPACE", "bad*chars"},
