@@ -55,6 +55,12 @@ static void cpu_model(char *out, size_t size)
     fclose(f);
 }
 
+/* Per peer, the figure where it comes closest to Streamer (least ratio). */
+static struct {
+    double ratio;
+    char what[256];
+} closest[BENCH_MAX_IMPLS];
+
 /*
  * One row: a cell per implementation, then per peer its ratio to
  * Streamer over `vals` (none when `vals` is NULL).
@@ -65,8 +71,14 @@ static void row(FILE *f, const char *what, const char *const *cells,
     fprintf(f, "| %s |", what);
     for (int k = 0; k < n; k++)
         fprintf(f, " %s |", cells[k]);
-    for (int k = 1; k < n; k++)
+    for (int k = 1; k < n; k++) {
         fprintf(f, " %s |", vals ? ratio(vals[0], vals[k]) : "—");
+        if (vals && vals[0] > 0 && vals[k] >= 0 &&
+            (closest[k].ratio <= 0 || vals[k] / vals[0] < closest[k].ratio)) {
+            closest[k].ratio = vals[k] / vals[0];
+            snprintf(closest[k].what, sizeof(closest[k].what), "%s", what);
+        }
+    }
     fprintf(f, "\n");
 }
 
@@ -88,6 +100,7 @@ static void table(FILE *f, const struct bench_setup *u,
         "async enqueue (process_data)", "stream record (process_data run)"};
     char what[256];
     double v[BENCH_MAX_IMPLS] = {0};
+    memset(closest, 0, sizeof(closest));
     fprintf(f, "| figure |");
     for (int k = 0; k < n; k++)
         fprintf(f, " %s |", im[k].title);
@@ -161,6 +174,12 @@ static void table(FILE *f, const struct bench_setup *u,
     EACH(k == 0 ? g->instr_per_connect : -1);
     value_row(f, what, v, n, "%.0f", "%.0f");
 #undef EACH
+    fprintf(f, "\n");
+    for (int k = 1; k < n; k++)
+        if (closest[k].ratio > 0)
+            fprintf(f, "The %s comes closest to Streamer in \"%s\": %s.\n",
+                    im[k].title, closest[k].what,
+                    num("%.1f×", closest[k].ratio));
 }
 
 static const char *verdict(int known, int met)
