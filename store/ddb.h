@@ -86,7 +86,8 @@ struct ddb_write_opts {
  * PutItem / UpdateItem / DeleteItem. `attributes` may be NULL; else it
  * gets the returned Attributes (caller owns; free with cJSON_Delete), or
  * NULL when none came back — on RESULT_CONDITION_FAILED with
- * return_old_on_condition_failure, the item as it is.
+ * return_old_on_condition_failure, the item as it is, taken from the
+ * failed answer itself (no second read), or NULL when there is no item.
  */
 enum result ddb_put_item(struct ddb *d, const char *table, const cJSON *item,
                          const struct ddb_write_opts *o, cJSON **attributes,

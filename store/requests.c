@@ -384,8 +384,7 @@ static enum result update(struct store *s, struct request *r,
     res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr), &o,
                           &old, err);
     if (res == RESULT_CONDITION_FAILED)
-        res = store_condition_failure(s, s->requests_table, key, old,
-                                      deadline_ms, err);
+        res = store_condition_failure(old, err);
     if (res == RESULT_OK) {
         r->status = to;
         r->version++;

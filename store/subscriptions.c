@@ -106,9 +106,12 @@ static enum result check_ids(const char *connection_id, const char *request_id,
     return r ? r : store_check_id("request_id", request_id, err);
 }
 
-/* A new item; version 1. */
+/*
+ * A new item; version 1. On RESULT_CONDITION_FAILED (it exists), `*old`
+ * gets the stored item from the failed answer (caller owns).
+ */
 static enum result put_new(struct store *s, struct subscription *sub,
-                           const char *now, int64_t deadline_ms,
+                           const char *now, int64_t deadline_ms, cJSON **old,
                            struct error_info *err)
 {
     char pk[KEY_SIZE], sk[KEY_SIZE], id[2 * STORE_MAX_ID_BYTES + 2];
@@ -128,9 +131,10 @@ static enum result put_new(struct store *s, struct subscription *sub,
     item_set_i64(item, "version", 1);
     item_set_i64(item, "ttl", ttl);
     struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .return_old_on_condition_failure = 1,
                                .deadline_ms = deadline_ms};
     enum result r =
-        ddb_put_item(s->ddb, s->subscriptions_table, item, &o, NULL, err);
+        ddb_put_item(s->ddb, s->subscriptions_table, item, &o, old, err);
     cJSON_Delete(item);
     if (r == RESULT_OK) {
         free(sub->subscription_id);
@@ -143,18 +147,20 @@ static enum result put_new(struct store *s, struct subscription *sub,
     return r;
 }
 
-/* Replaces the event types of an existing subscription at its version. */
+/*
+ * Replaces the event types of the existing subscription `current` (the
+ * stored item) at its version. On RESULT_CONDITION_FAILED (another
+ * writer won), `*old` gets the item as it is now, or NULL when it is
+ * gone (caller owns).
+ */
 static enum result replace_events(struct store *s, struct subscription *sub,
-                                  const char *now, int64_t deadline_ms,
+                                  const char *now, const cJSON *current,
+                                  int64_t deadline_ms, cJSON **old_item,
                                   struct error_info *err)
 {
     cJSON *key = sub_key(sub->connection_id, sub->request_id);
-    cJSON *item = NULL;
-    enum result r = ddb_get_item(s->ddb, s->subscriptions_table, key, 1,
-                                 deadline_ms, &item, err);
     struct subscription old = {0};
-    if (r == RESULT_OK)
-        r = from_item(item, &old, err);
+    enum result r = from_item(current, &old, err);
     if (r == RESULT_OK) {
         int64_t ttl = store_ttl(s, SUB_TTL_SECONDS);
         struct ddb_expr e;
@@ -167,11 +173,12 @@ static enum result replace_events(struct store *s, struct subscription *sub,
         ddb_expr_value(&e, ":one", item_av_i64(1));
         struct ddb_write_opts o = {.condition = "version = :v",
                                    .expr = &e,
+                                   .return_old_on_condition_failure = 1,
                                    .deadline_ms = deadline_ms};
         r = ddb_update_item(s->ddb, s->subscriptions_table, key,
                             "SET event_types = :ev, updated_at = :now, "
                             "#ttl = :ttl, version = version + :one",
-                            &o, NULL, err);
+                            &o, old_item, err);
         ddb_expr_cleanup(&e);
         if (r == RESULT_OK) {
             free(sub->subscription_id);
@@ -184,7 +191,6 @@ static enum result replace_events(struct store *s, struct subscription *sub,
         }
     }
     sub_cleanup(&old);
-    cJSON_Delete(item);
     cJSON_Delete(key);
     return r;
 }
@@ -201,11 +207,21 @@ enum result sub_subscribe(struct store *s, struct subscription *sub,
         sub->event_types = SUB_ALL;
     char now[CLOCK_RFC3339_SIZE];
     store_timestamp(s, now);
-    r = put_new(s, sub, now, deadline_ms, err);
-    /* Already subscribed: update it. A race with another writer may need
-     * one more try; a second loss is reported. */
-    for (int i = 0; r == RESULT_CONDITION_FAILED && i < 2; i++)
-        r = replace_events(s, sub, now, deadline_ms, err);
+    cJSON *old = NULL;
+    r = put_new(s, sub, now, deadline_ms, &old, err);
+    /* Already subscribed: update the item the failed put handed back. A
+     * race with another writer may need one more try (an update of the
+     * newer item, or a put when it was deleted); a second loss is
+     * reported. */
+    for (int i = 0; r == RESULT_CONDITION_FAILED && i < 2; i++) {
+        cJSON *current = old;
+        old = NULL;
+        r = current
+                ? replace_events(s, sub, now, current, deadline_ms, &old, err)
+                : put_new(s, sub, now, deadline_ms, &old, err);
+        cJSON_Delete(current);
+    }
+    cJSON_Delete(old);
     return r;
 }
 

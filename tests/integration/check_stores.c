@@ -15,6 +15,7 @@
 #include "connections.h"
 #include "ddb.h"
 #include "ddb_local.h"
+#include "ddb_proxy.h"
 #include "item.h"
 #include "requests.h"
 #include "store.h"
@@ -94,11 +95,14 @@ static void ts_of(int64_t ms, char out[CLOCK_RFC3339_SIZE])
                       "line %d: a call was made for invalid input", __LINE__); \
     } while (0)
 
+/* When set, the tests' client goes through this proxy (it counts calls). */
+static struct ddb_proxy *proxy;
+
 /* A client of its own; NULL on failure (no assertion: forked children
  * use it too). */
 static struct ddb *new_client(void)
 {
-    const char *url = ddb_local_endpoint();
+    const char *url = proxy ? ddb_proxy_url(proxy) : ddb_local_endpoint();
     if (!url)
         return NULL;
     struct ddb_config cfg = {url, "us-east-1", &fake_creds};
@@ -134,6 +138,23 @@ static void teardown(void)
     store_cleanup(&st);
     ddb_free(ddb);
     ddb = NULL;
+}
+
+/* As setup(), with the client behind a counting proxy. */
+static void setup_proxied(void)
+{
+    ck_assert_msg(ddb_local_endpoint() != NULL,
+                  "DynamoDB Local is not running");
+    proxy = ddb_proxy_start();
+    ck_assert_ptr_nonnull(proxy);
+    setup();
+}
+
+static void teardown_proxied(void)
+{
+    teardown();
+    ddb_proxy_stop(proxy);
+    proxy = NULL;
 }
 
 /* ---- JSON and item helpers ---------------------------------------------- */
@@ -2421,6 +2442,104 @@ START_TEST(aws_cli_reads_our_items)
 }
 END_TEST
 
+/* ---- No extra reads after a failed condition ------------------------------
+ * Every conditional write asks ReturnValuesOnConditionCheckFailure =
+ * ALL_OLD, and the ConditionalCheckFailedException answer carries the
+ * item (or none when there is no item): the store tells "stale" from
+ * "not found" and retries a subscription from that answer alone. The
+ * proxy counts every call.
+ */
+
+/* Exactly `n` calls since the last reset, none of them a read. */
+static void expect_calls(int n, int line)
+{
+    int reads = ddb_proxy_count(proxy, "GetItem") +
+                ddb_proxy_count(proxy, "DescribeTable") +
+                ddb_proxy_count(proxy, "Query");
+    ck_assert_msg(ddb_proxy_count(proxy, NULL) == n && reads == 0,
+                  "line %d: %d calls (%d reads), want %d and no read", line,
+                  ddb_proxy_count(proxy, NULL), reads, n);
+    ddb_proxy_reset(proxy);
+}
+
+START_TEST(failed_conditions_make_no_extra_read)
+{
+    struct error_info err;
+    struct request r, stale;
+    enqueue(&r, "req-x", "conn-1", "user-1");
+    EXPECT(RESULT_OK, req_get(&st, "req-x", &stale, deadline(), &err), err);
+    move(&r, REQ_PROCESSING);
+    ddb_proxy_reset(proxy);
+
+    /* A stale version: one UpdateItem, told apart from a missing item by
+     * the Item its failure carries. */
+    stale.status = REQ_PROCESSING;
+    EXPECT(RESULT_CONDITION_FAILED,
+           req_update_progress(&st, &stale, 10, "x", NULL, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+    EXPECT(RESULT_CONDITION_FAILED, req_cancel(&st, &stale, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* No item: the failure carries none, and that alone is NOT_FOUND. */
+    struct request gone;
+    req_fill(&gone, "req-gone", "conn-1", "user-1");
+    gone.version = 1;
+    EXPECT(RESULT_NOT_FOUND,
+           req_update_status(&st, &gone, REQ_PROCESSING, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* A connection's ping at a stale version, and a missing one. */
+    struct connection c, old_c;
+    conn_fill(&c, "conn-1", "user-1", "tenant-1");
+    EXPECT(RESULT_OK, conn_save(&st, &c, deadline(), &err), err);
+    EXPECT(RESULT_OK, conn_get(&st, "conn-1", &old_c, deadline(), &err), err);
+    tick();
+    EXPECT(RESULT_OK, conn_update_last_ping(&st, &c, deadline(), &err), err);
+    ddb_proxy_reset(proxy);
+    EXPECT(RESULT_CONDITION_FAILED,
+           conn_update_last_ping(&st, &old_c, deadline(), &err), err);
+    expect_calls(1, __LINE__);
+    EXPECT(RESULT_OK, conn_delete(&st, "conn-1", deadline(), &err), err);
+    ddb_proxy_reset(proxy);
+    EXPECT(RESULT_NOT_FOUND, conn_update_last_ping(&st, &c, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* Subscribing again: the failed put hands back the item, which the
+     * update that replaces its event types is conditioned on. */
+    subscribe("conn-1", "req-x", SUB_ALL);
+    ddb_proxy_reset(proxy);
+    subscribe("conn-1", "req-x", SUB_COMPLETE);
+    expect_calls(2, __LINE__);
+    cJSON *sub = raw_sub("conn-1", "req-x");
+    ck_assert_int_eq(cJSON_GetArraySize(item_get_ss(sub, "event_types")), 1);
+    cJSON_Delete(sub);
+
+    /* The client itself: a failed PutItem gives the stored item back. */
+    cJSON *item = raw_req("req-x");
+    ddb_proxy_reset(proxy);
+    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .return_old_on_condition_failure = 1,
+                               .deadline_ms = deadline()};
+    cJSON *old = NULL;
+    EXPECT(RESULT_CONDITION_FAILED,
+           ddb_put_item(ddb, st.requests_table, item, &o, &old, &err), err);
+    expect_calls(1, __LINE__);
+    ASSERT_JSON_SAME(item, old);
+    cJSON_Delete(old);
+    cJSON_Delete(item);
+
+    req_cleanup(&gone);
+    conn_cleanup(&old_c);
+    conn_cleanup(&c);
+    req_cleanup(&stale);
+    req_cleanup(&r);
+}
+END_TEST
+
 /* ---- Suite ----------------------------------------------------------------
  */
 
@@ -2464,5 +2583,11 @@ Suite *stores_suite(void)
     tcase_add_test(tc, invalid_ids_make_no_call);
     tcase_add_test(tc, invalid_values_make_no_call);
     tcase_add_test(tc, aws_cli_reads_our_items);
+
+    tc = tcase_create("no-extra-reads");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_proxied, teardown_proxied);
+    tcase_add_test(tc, failed_conditions_make_no_extra_read);
+    suite_add_tcase(s, tc);
     return s;
 }
