@@ -81,8 +81,9 @@ static void load_listeners(struct job *j)
     do {
         struct sub_page page = {0};
         struct error_info err;
-        r = sub_list_by_request(&j->a->store, j->req.request_id, 0, cursor,
-                                &page, j->deadline_ms, &err);
+        r = sub_list_by_request(&j->a->store, j->req.tenant_id, j->req.user_id,
+                                j->req.request_id, 0, cursor, &page,
+                                j->deadline_ms, &err);
         free(cursor);
         cursor = NULL;
         if (r != RESULT_OK) {
@@ -149,9 +150,10 @@ static int was_cancelled(struct job *j)
 {
     struct request now;
     struct error_info err;
-    int cancelled = req_get(&j->a->store, j->req.request_id, &now,
-                            j->deadline_ms, &err) == RESULT_OK &&
-                    now.status == REQ_CANCELLED;
+    int cancelled =
+        req_get(&j->a->store, j->req.tenant_id, j->req.user_id,
+                j->req.request_id, &now, j->deadline_ms, &err) == RESULT_OK &&
+        now.status == REQ_CANCELLED;
     if (cancelled)
         req_cleanup(&now);
     return cancelled;
@@ -203,7 +205,8 @@ static enum result claim(struct job *j, struct error_info *err)
     if (r != RESULT_CONDITION_FAILED)
         return r;
     struct request now;
-    r = req_get(s, j->req.request_id, &now, j->deadline_ms, err);
+    r = req_get(s, j->req.tenant_id, j->req.user_id, j->req.request_id, &now,
+                j->deadline_ms, err);
     if (r != RESULT_OK)
         return r;
     if (now.status != REQ_RETRYING) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "item.h"
+#include "subscriptions.h"
 #include "uuid.h"
 #include "xmalloc.h"
 
@@ -81,11 +82,28 @@ void req_page_cleanup(struct req_page *p)
     memset(p, 0, sizeof(*p));
 }
 
-static cJSON *req_key(const char *request_id)
+/* The item's pk: "REQ#" and the request key (store.h). */
+static enum result req_pk(const char *tenant_id, const char *user_id,
+                          const char *request_id, char *pk,
+                          struct error_info *err)
 {
-    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", request_id);
-    return store_key(pk, SK_METADATA);
+    memcpy(pk, PK_PREFIX, sizeof(PK_PREFIX));
+    return store_request_key(tenant_id, user_id, request_id,
+                             pk + sizeof(PK_PREFIX) - 1, err);
+}
+
+#define PK_SIZE (sizeof(PK_PREFIX) + STORE_REQUEST_KEY_SIZE)
+
+/* The item's key; RESULT_INVALID_INPUT naming a bad id. */
+static enum result req_key(const char *tenant_id, const char *user_id,
+                           const char *request_id, cJSON **key,
+                           struct error_info *err)
+{
+    char pk[PK_SIZE];
+    enum result r = req_pk(tenant_id, user_id, request_id, pk, err);
+    if (r == RESULT_OK)
+        *key = store_key(pk, SK_METADATA);
+    return r;
 }
 
 enum result req_check_action(const char *action, struct error_info *err)
@@ -151,7 +169,8 @@ enum result req_from_item(const cJSON *item, struct request *r,
     copy_ts(item, "processing_ended", r->processing_ended);
     copy_ts(item, "created_at", r->created_at);
     copy_ts(item, "updated_at", r->updated_at);
-    if (!r->request_id || !r->user_id || !r->action ||
+    /* Tenant, user and id name a request (its key): all three needed. */
+    if (!r->request_id || !r->user_id || !r->tenant_id || !r->action ||
         req_status_parse(item_get_s(item, "status"), &r->status) != RESULT_OK ||
         item_get_i64(item, "version", &r->version) != RESULT_OK ||
         item_get_i64(item, "ttl", &r->ttl) != RESULT_OK) {
@@ -187,10 +206,11 @@ static enum result check_new(const struct request *r, struct error_info *err)
 static enum result base_item(const struct request *r, cJSON **out,
                              struct error_info *err)
 {
-    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", r->request_id);
+    char pk[PK_SIZE];
     cJSON *payload = NULL;
-    enum result e = item_av_from_json(r->payload, "payload", &payload, err);
+    enum result e = req_pk(r->tenant_id, r->user_id, r->request_id, pk, err);
+    if (e == RESULT_OK)
+        e = item_av_from_json(r->payload, "payload", &payload, err);
     if (e != RESULT_OK)
         return e;
     cJSON *item = item_new();
@@ -275,8 +295,15 @@ static enum result check_size_with(const struct request *r, enum req_status to,
     return e;
 }
 
-enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
-                        struct error_info *err)
+/*
+ * What an enqueue of `r` stores: fills r's missing id (a UUIDv4),
+ * payload and max_retries, checks it, and sets `n` to the new request's
+ * state (a shallow copy of `r`: its strings stay r's) and `*item` to its
+ * item (caller owns).
+ */
+static enum result new_request(struct store *s, struct request *r,
+                               struct request *n, cJSON **item,
+                               struct error_info *err)
 {
     char id[UUID_STR_SIZE];
     if (!r->request_id) {
@@ -292,16 +319,36 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
     enum result e = check_new(r, err);
     if (e != RESULT_OK)
         return e;
-    struct request n = *r;
-    n.status = REQ_PENDING;
-    n.progress = 0;
-    n.retry_count = 0;
-    n.version = 1;
-    n.ttl = store_ttl(s, REQ_TTL_SECONDS);
-    store_timestamp(s, n.created_at);
-    memcpy(n.updated_at, n.created_at, sizeof(n.updated_at));
+    *n = *r;
+    n->status = REQ_PENDING;
+    n->progress = 0;
+    n->retry_count = 0;
+    n->version = 1;
+    n->ttl = store_ttl(s, REQ_TTL_SECONDS);
+    store_timestamp(s, n->created_at);
+    memcpy(n->updated_at, n->created_at, sizeof(n->updated_at));
+    return build_item(n, item, err);
+}
+
+/* After a stored enqueue: `r` takes the stored state from `n`. */
+static void took(struct request *r, const struct request *n)
+{
+    r->status = n->status;
+    r->progress = 0;
+    r->retry_count = 0;
+    r->version = n->version;
+    r->ttl = n->ttl;
+    memcpy(r->created_at, n->created_at, sizeof(r->created_at));
+    memcpy(r->updated_at, n->updated_at, sizeof(r->updated_at));
+}
+
+enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
+                        struct error_info *err)
+{
+    struct request n;
     cJSON *item = NULL;
-    if ((e = build_item(&n, &item, err)) != RESULT_OK)
+    enum result e = new_request(s, r, &n, &item, err);
+    if (e != RESULT_OK)
         return e;
     struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
                                .deadline_ms = deadline_ms};
@@ -310,27 +357,112 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
     if (e == RESULT_CONDITION_FAILED)
         return error_set(err, RESULT_ALREADY_EXISTS, "AlreadyExists",
                          "request %s already exists", r->request_id);
-    if (e == RESULT_OK) {
-        r->status = n.status;
-        r->progress = 0;
-        r->retry_count = 0;
-        r->version = n.version;
-        r->ttl = n.ttl;
-        memcpy(r->created_at, n.created_at, sizeof(r->created_at));
-        memcpy(r->updated_at, n.updated_at, sizeof(r->updated_at));
-    }
+    if (e == RESULT_OK)
+        took(r, &n);
     return e;
 }
 
-enum result req_get(struct store *s, const char *request_id,
-                    struct request *out, int64_t deadline_ms,
-                    struct error_info *err)
+/* {"Put":{"TableName":table,"Item":item[,"ConditionExpression":c]}};
+ * takes `item`. */
+static cJSON *put_action(const char *table, cJSON *item, const char *condition)
+{
+    cJSON *action = cJSON_CreateObject();
+    cJSON *put = cJSON_AddObjectToObject(action, "Put");
+    cJSON_AddStringToObject(put, "TableName", table);
+    cJSON_AddItemToObject(put, "Item", item);
+    if (condition)
+        cJSON_AddStringToObject(put, "ConditionExpression", condition);
+    return action;
+}
+
+/*
+ * Whether a failed TransactWriteItems surely wrote nothing: DynamoDB
+ * answered with a 4xx (a cancellation, a validation error, throttling),
+ * or no call was made. Without an answer, or after a 5xx, the
+ * transaction may have been done (DynamoDB Developer Guide, "Error
+ * handling": a 5xx is a problem on the service's side, the request may
+ * have been processed).
+ */
+static int surely_not_written(enum result e, const struct error_info *why)
+{
+    switch (e) {
+    case RESULT_INVALID_INPUT:
+    case RESULT_NOT_FOUND:
+    case RESULT_ALREADY_EXISTS:
+    case RESULT_CONDITION_FAILED:
+    case RESULT_THROTTLED:
+        return 1;
+    case RESULT_SERVICE_ERROR:
+        return why->http_status >= 400 && why->http_status < 500;
+    case RESULT_TIMEOUT: /* the deadline had passed before any attempt */
+        return why->http_status == 0 &&
+               strcmp(why->type, "DeadlineExceeded") == 0;
+    default:
+        return 0;
+    }
+}
+
+enum result req_enqueue_subscribed(struct store *s, struct request *r,
+                                   int64_t deadline_ms, int *stored,
+                                   struct error_info *err)
+{
+    struct error_info why;
+    struct request n;
+    struct subscription sub = {0};
+    cJSON *item = NULL, *sub_item = NULL, *items = NULL;
+    char token[UUID_STR_SIZE];
+    error_clear(&why);
+    enum result e = new_request(s, r, &n, &item, &why);
+    if (e != RESULT_OK)
+        goto done;
+    sub.connection_id = xstrdup(r->connection_id);
+    sub.request_id = xstrdup(r->request_id);
+    sub.tenant_id = xstrdup(r->tenant_id);
+    sub.user_id = xstrdup(r->user_id);
+    sub.event_types = SUB_ALL;
+    if ((e = sub_new_item(s, &sub, &sub_item, &why)) != RESULT_OK)
+        goto done;
+    /* ClientRequestToken (TransactWriteItems): the retries of this one
+     * call are idempotent; a fresh one per enqueue. */
+    if (uuid_v4(token) != RESULT_OK) {
+        e = error_set(&why, RESULT_INTERNAL, "RandomFailed",
+                      "could not generate a client token");
+        goto done;
+    }
+    items = cJSON_CreateArray();
+    cJSON_AddItemToArray(
+        items, put_action(s->requests_table, item, "attribute_not_exists(pk)"));
+    cJSON_AddItemToArray(items,
+                         put_action(s->subscriptions_table, sub_item, NULL));
+    item = sub_item = NULL;
+    e = ddb_transact_write(s->ddb, items, token, deadline_ms, &why);
+    /* Only the request's put has a condition. */
+    if (e == RESULT_CONDITION_FAILED)
+        e = error_set(&why, RESULT_ALREADY_EXISTS, "AlreadyExists",
+                      "request %s already exists", r->request_id);
+
+done:
+    if (e == RESULT_OK)
+        took(r, &n);
+    *stored = e == RESULT_OK ? 1 : surely_not_written(e, &why) ? 0 : -1;
+    if (e != RESULT_OK && err)
+        *err = why;
+    cJSON_Delete(items);
+    cJSON_Delete(item);
+    cJSON_Delete(sub_item);
+    sub_cleanup(&sub);
+    return e;
+}
+
+enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
+                    const char *request_id, struct request *out,
+                    int64_t deadline_ms, struct error_info *err)
 {
     memset(out, 0, sizeof(*out));
-    enum result e = store_check_id("request_id", request_id, err);
+    cJSON *key = NULL;
+    enum result e = req_key(tenant_id, user_id, request_id, &key, err);
     if (e != RESULT_OK)
         return e;
-    cJSON *key = req_key(request_id);
     cJSON *item = NULL;
     e = ddb_get_item(s->ddb, s->requests_table, key, 1, deadline_ms, &item,
                      err);
@@ -352,7 +484,9 @@ static enum result update(struct store *s, struct request *r,
                           const char *remove, struct ddb_expr *e,
                           int64_t deadline_ms, struct error_info *err)
 {
-    enum result res = store_check_id("request_id", r->request_id, err);
+    cJSON *key = NULL;
+    enum result res =
+        req_key(r->tenant_id, r->user_id, r->request_id, &key, err);
     if (res != RESULT_OK)
         return res;
     char now[CLOCK_RFC3339_SIZE];
@@ -372,10 +506,10 @@ static enum result update(struct store *s, struct request *r,
                     set && *set ? ", " : "", set ? set : "",
                     remove && *remove ? " REMOVE " : "", remove ? remove : "");
     if (res != RESULT_OK) {
+        cJSON_Delete(key);
         buf_cleanup(&expr);
         return res;
     }
-    cJSON *key = req_key(r->request_id);
     cJSON *old = NULL;
     struct ddb_write_opts o = {.condition = "#status = :from AND version = :v",
                                .expr = e,
@@ -578,13 +712,14 @@ enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
     return req_update_status(s, r, REQ_CANCELLED, deadline_ms, err);
 }
 
-enum result req_delete(struct store *s, const char *request_id,
+enum result req_delete(struct store *s, const char *tenant_id,
+                       const char *user_id, const char *request_id,
                        int64_t deadline_ms, struct error_info *err)
 {
-    enum result e = store_check_id("request_id", request_id, err);
+    cJSON *key = NULL;
+    enum result e = req_key(tenant_id, user_id, request_id, &key, err);
     if (e != RESULT_OK)
         return e;
-    cJSON *key = req_key(request_id);
     struct ddb_write_opts o = {.condition = "attribute_exists(pk)",
                                .deadline_ms = deadline_ms};
     e = ddb_delete_item(s->ddb, s->requests_table, key, &o, NULL, err);
