@@ -11,6 +11,8 @@
 
 #define DEFAULT_STALE_AFTER_SECONDS 7200L
 #define MAX_STALE_AFTER_SECONDS (366L * 24 * 3600)
+#define DEFAULT_MAX_INFLIGHT_PER_USER 20L
+#define MAX_MAX_INFLIGHT_PER_USER 100000L
 
 static enum result bad(struct error_info *err, const char *name,
                        const char *what)
@@ -109,6 +111,22 @@ static enum result stale_after(struct config *c, const char *v,
     return RESULT_OK;
 }
 
+static enum result max_inflight(struct config *c, const char *v,
+                                struct error_info *err)
+{
+    c->max_inflight_per_user = DEFAULT_MAX_INFLIGHT_PER_USER;
+    if (!v || !*v)
+        return RESULT_OK;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n <= 0 || n > MAX_MAX_INFLIGHT_PER_USER)
+        return bad(err, "MAX_INFLIGHT_PER_USER",
+                   "must be a whole number from 1 to 100000");
+    c->max_inflight_per_user = n;
+    return RESULT_OK;
+}
+
 static enum result read_all(struct config *c, config_get_fn get,
                             struct error_info *err)
 {
@@ -142,7 +160,8 @@ static enum result read_all(struct config *c, config_get_fn get,
         return bad(err, "METRICS_NAMESPACE",
                    "must be 1-255 of A-Z a-z 0-9 . - _ / # : space");
     c->metrics_namespace = xstrdup(ns);
-    if ((r = stale_after(c, get("STALE_AFTER_SECONDS"), err)))
+    if ((r = stale_after(c, get("STALE_AFTER_SECONDS"), err)) ||
+        (r = max_inflight(c, get("MAX_INFLIGHT_PER_USER"), err)))
         return r;
     const char *ws = get("WEBSOCKET_ENDPOINT");
     if (ws && *ws && strncmp(ws, "https://", 8) != 0 &&

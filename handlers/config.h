@@ -18,7 +18,8 @@ struct config {
     size_t allowed_tenant_count;
     char *metrics_namespace;
     long stale_after_seconds;
-    char *websocket_endpoint; /* NULL: derived from each event */
+    long max_inflight_per_user; /* PENDING+PROCESSING+RETRYING per user */
+    char *websocket_endpoint;   /* NULL: derived from each event */
     char *region;
     char *function_name;
 };

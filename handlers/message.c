@@ -21,6 +21,9 @@
 #define MAX_ID_BYTES 128
 #define MAX_ACTION_BYTES 64
 #define CANCEL_ATTEMPTS 3
+/* A RATE_LIMITED sender's hint: a slot frees when one of its requests
+ * ends, which the server cannot foresee; a second is a fair wait. */
+#define RETRY_AFTER_MS 1000
 
 /* One message being handled. */
 struct msg {
@@ -470,6 +473,23 @@ static char *not_queued(struct msg *m, const struct error_info *e,
     return s;
 }
 
+/* The user has MAX_INFLIGHT_PER_USER requests in flight: nothing stored. */
+static char *rate_limited(struct msg *m)
+{
+    cJSON *details = cJSON_CreateObject();
+    cJSON_AddNumberToObject(details, "limit",
+                            (double)m->a->cfg.max_inflight_per_user);
+    cJSON_AddNumberToObject(details, "retry_after_ms", RETRY_AFTER_MS);
+    char *s = reply_error(m->id, REPLY_RATE_LIMITED,
+                          "too many requests in flight; one more can be "
+                          "queued when one of them ends",
+                          details);
+    cJSON_Delete(details);
+    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
+                  REPLY_RATE_LIMITED);
+    return s;
+}
+
 /*
  * A registered async action: check, then enqueue and subscribe the
  * sender in one transaction, and acknowledge. An acknowledgment means
@@ -495,10 +515,13 @@ static char *do_async(struct msg *m, const struct action *act)
     q.payload = cJSON_Duplicate(payload, 1);
     cJSON_Delete(empty);
     int stored = 0;
-    enum result r =
-        req_enqueue_subscribed(&m->a->store, &q, m->deadline_ms, &stored, &e);
+    enum result r = req_enqueue_subscribed(&m->a->store, &q,
+                                           m->a->cfg.max_inflight_per_user,
+                                           m->deadline_ms, &stored, &e);
     char *out = NULL;
-    if (r == RESULT_ALREADY_EXISTS)
+    if (r == RESULT_THROTTLED && strcmp(e.type, REQ_TOO_MANY_IN_FLIGHT) == 0)
+        out = rate_limited(m);
+    else if (r == RESULT_ALREADY_EXISTS)
         out = fail(m, REPLY_DUPLICATE_REQUEST, "a request with this id exists",
                    "id");
     else if (r == RESULT_INVALID_INPUT)

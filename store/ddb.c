@@ -889,8 +889,18 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                                const char *client_token, int64_t deadline_ms,
                                struct error_info *err)
 {
+    return ddb_transact_write_ex(d, items, client_token, deadline_ms, NULL,
+                                 err);
+}
+
+enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
+                                  const char *client_token, int64_t deadline_ms,
+                                  cJSON **reasons, struct error_info *err)
+{
     struct error_info e;
-    cJSON *req = NULL, *resp = NULL;
+    cJSON *req = NULL, *resp = NULL, *failure = NULL;
+    if (reasons)
+        *reasons = NULL;
     enum result r = RESULT_OK;
     int i = 0;
     const cJSON *t;
@@ -922,9 +932,19 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
     add_ref(req, "TransactItems", items);
     if (client_token)
         add_string(req, "ClientRequestToken", client_token);
-    r = call(d, "TransactWriteItems", req, deadline_ms, &resp, &e);
+    r = call_ex(d, "TransactWriteItems", req, deadline_ms, &resp,
+                reasons ? &failure : NULL, &e);
+    if (failure && reasons) {
+        cJSON *list = cJSON_DetachItemFromObjectCaseSensitive(
+            failure, "CancellationReasons");
+        if (cJSON_IsArray(list))
+            *reasons = list;
+        else
+            cJSON_Delete(list);
+    }
 
 done:
+    cJSON_Delete(failure);
     cJSON_Delete(resp);
     cJSON_Delete(req);
     return report(r, &e, err);

@@ -163,6 +163,17 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                                struct error_info *err) WARN_UNUSED;
 
 /*
+ * As ddb_transact_write(); on RESULT_CONDITION_FAILED `*reasons` gets the
+ * answer's CancellationReasons (one {"Code"[, "Item"]} per action, in
+ * order; an action that asked ReturnValuesOnConditionCheckFailure ALL_OLD
+ * carries its item), or NULL. Caller owns `*reasons`.
+ */
+enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
+                                  const char *client_token, int64_t deadline_ms,
+                                  cJSON **reasons,
+                                  struct error_info *err) WARN_UNUSED;
+
+/*
  * CreateTable with the request JSON as the API takes it (borrowed).
  * RESULT_ALREADY_EXISTS when the table exists.
  */

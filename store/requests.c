@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "item.h"
+#include "retry.h"
 #include "subscriptions.h"
 #include "uuid.h"
 #include "xmalloc.h"
@@ -362,6 +363,114 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
     return e;
 }
 
+/* ---- The in-flight counter of each user --------------------------------
+ * One item per user in the requests table: pk "INFLIGHT#" + the owner
+ * key (store_owner_key), sk "INFLIGHT", attribute inflight (N). An
+ * enqueue adds one in its transaction, on condition that the count is
+ * below the limit; every move to COMPLETED, FAILED or CANCELLED takes one
+ * off in the same transaction as the move. The item has no status,
+ * connection_id or created_at, so it is in no index, and the stream's
+ * filter (INSERT of a PENDING request) never hands it to the processor.
+ */
+#define INFLIGHT_PREFIX "INFLIGHT#"
+#define SK_INFLIGHT "INFLIGHT"
+#define CONFLICT_ATTEMPTS 12
+#define CONFLICT_BASE_MS 5
+#define CONFLICT_CAP_MS 200
+
+static enum result inflight_key(const char *tenant_id, const char *user_id,
+                                cJSON **key, struct error_info *err)
+{
+    char pk[sizeof(INFLIGHT_PREFIX) + STORE_REQUEST_KEY_SIZE];
+    memcpy(pk, INFLIGHT_PREFIX, sizeof(INFLIGHT_PREFIX));
+    enum result r = store_owner_key(tenant_id, user_id,
+                                    pk + sizeof(INFLIGHT_PREFIX) - 1, err);
+    if (r == RESULT_OK)
+        *key = store_key(pk, SK_INFLIGHT);
+    return r;
+}
+
+/* The counter's Update by `delta` (takes `key`); with `limit` > 0, on
+ * condition that it is below the limit before. */
+static cJSON *counter_action(const char *table, cJSON *key, int delta,
+                             long limit)
+{
+    cJSON *action = cJSON_CreateObject();
+    cJSON *u = cJSON_AddObjectToObject(action, "Update");
+    cJSON_AddStringToObject(u, "TableName", table);
+    cJSON_AddItemToObject(u, "Key", key);
+    cJSON_AddStringToObject(u, "UpdateExpression", "ADD #n :d");
+    cJSON *attrs = cJSON_AddObjectToObject(u, "ExpressionAttributeNames");
+    cJSON_AddStringToObject(attrs, "#n", "inflight");
+    cJSON *values = cJSON_AddObjectToObject(u, "ExpressionAttributeValues");
+    cJSON_AddItemToObject(values, ":d", item_av_i64(delta));
+    if (limit > 0) {
+        cJSON_AddStringToObject(u, "ConditionExpression",
+                                "attribute_not_exists(#n) OR #n < :limit");
+        cJSON_AddItemToObject(values, ":limit", item_av_i64(limit));
+    }
+    return action;
+}
+
+/*
+ * TransactWriteItems with a fresh ClientRequestToken per attempt.
+ * DynamoDB Developer Guide, "Transaction conflict handling": a
+ * transaction that meets another on the same item (here the counter,
+ * under concurrent enqueues of one user) is cancelled with the reason
+ * TransactionConflict and wrote nothing, so it is sent again after a
+ * jittered backoff, within the deadline. `*reasons` as
+ * ddb_transact_write_ex(); `err` must not be NULL.
+ */
+static enum result transact(struct store *s, const cJSON *items,
+                            int64_t deadline_ms, cJSON **reasons,
+                            struct error_info *err)
+{
+    enum result r = RESULT_INTERNAL;
+    for (int i = 0; i < CONFLICT_ATTEMPTS; i++) {
+        char token[UUID_STR_SIZE];
+        if (uuid_v4(token) != RESULT_OK)
+            return error_set(err, RESULT_INTERNAL, "RandomFailed",
+                             "could not generate a client token");
+        r = ddb_transact_write_ex(s->ddb, items, token, deadline_ms, reasons,
+                                  err);
+        if (r != RESULT_SERVICE_ERROR ||
+            strcmp(err->type, "TransactionCanceledException") != 0 ||
+            !strstr(err->message, "TransactionConflict"))
+            return r;
+        int64_t cap = (int64_t)CONFLICT_BASE_MS << (i < 6 ? i : 6);
+        if (cap > CONFLICT_CAP_MS)
+            cap = CONFLICT_CAP_MS;
+        int64_t delay =
+            1 + (int64_t)(retry_random_default(NULL) % (uint64_t)cap);
+        if (deadline_ms > 0 && clock_now_ms() + delay >= deadline_ms)
+            return r;
+        retry_sleep_real(NULL, delay);
+    }
+    return r;
+}
+
+enum result req_inflight(struct store *s, const char *tenant_id,
+                         const char *user_id, int64_t *count,
+                         int64_t deadline_ms, struct error_info *err)
+{
+    cJSON *key = NULL, *item = NULL;
+    *count = 0;
+    enum result r = inflight_key(tenant_id, user_id, &key, err);
+    if (r != RESULT_OK)
+        return r;
+    r = ddb_get_item(s->ddb, s->requests_table, key, 1, deadline_ms, &item,
+                     err);
+    if (r == RESULT_NOT_FOUND)
+        r = RESULT_OK; /* never counted: none */
+    else if (r == RESULT_OK &&
+             item_get_i64(item, "inflight", count) != RESULT_OK)
+        r = error_set(err, RESULT_PARSE, "MalformedItem",
+                      "the in-flight counter is not a number");
+    cJSON_Delete(item);
+    cJSON_Delete(key);
+    return r;
+}
+
 /* {"Put":{"TableName":table,"Item":item[,"ConditionExpression":c]}};
  * takes `item`. */
 static cJSON *put_action(const char *table, cJSON *item, const char *condition)
@@ -403,14 +512,13 @@ static int surely_not_written(enum result e, const struct error_info *why)
 }
 
 enum result req_enqueue_subscribed(struct store *s, struct request *r,
-                                   int64_t deadline_ms, int *stored,
-                                   struct error_info *err)
+                                   long max_inflight, int64_t deadline_ms,
+                                   int *stored, struct error_info *err)
 {
     struct error_info why;
     struct request n;
     struct subscription sub = {0};
-    cJSON *item = NULL, *sub_item = NULL, *items = NULL;
-    char token[UUID_STR_SIZE];
+    cJSON *item = NULL, *sub_item = NULL, *items = NULL, *counter = NULL;
     error_clear(&why);
     enum result e = new_request(s, r, &n, &item, &why);
     if (e != RESULT_OK)
@@ -420,26 +528,29 @@ enum result req_enqueue_subscribed(struct store *s, struct request *r,
     sub.tenant_id = xstrdup(r->tenant_id);
     sub.user_id = xstrdup(r->user_id);
     sub.event_types = SUB_ALL;
-    if ((e = sub_new_item(s, &sub, &sub_item, &why)) != RESULT_OK)
+    if ((e = sub_new_item(s, &sub, &sub_item, &why)) != RESULT_OK ||
+        (e = inflight_key(r->tenant_id, r->user_id, &counter, &why)) !=
+            RESULT_OK)
         goto done;
-    /* ClientRequestToken (TransactWriteItems): the retries of this one
-     * call are idempotent; a fresh one per enqueue. */
-    if (uuid_v4(token) != RESULT_OK) {
-        e = error_set(&why, RESULT_INTERNAL, "RandomFailed",
-                      "could not generate a client token");
-        goto done;
-    }
     items = cJSON_CreateArray();
     cJSON_AddItemToArray(
         items, put_action(s->requests_table, item, "attribute_not_exists(pk)"));
     cJSON_AddItemToArray(items,
                          put_action(s->subscriptions_table, sub_item, NULL));
-    item = sub_item = NULL;
-    e = ddb_transact_write(s->ddb, items, token, deadline_ms, &why);
-    /* Only the request's put has a condition. */
-    if (e == RESULT_CONDITION_FAILED)
+    cJSON_AddItemToArray(
+        items, counter_action(s->requests_table, counter, 1, max_inflight));
+    item = sub_item = counter = NULL;
+    /* ClientRequestToken (TransactWriteItems): the retries of one call
+     * are idempotent. */
+    e = transact(s, items, deadline_ms, NULL, &why);
+    /* A failed condition: the id is taken (action 0, named first when
+     * both fail), or the user is at the limit (action 2). */
+    if (e == RESULT_CONDITION_FAILED && strcmp(why.field, "TransactItems[2]"))
         e = error_set(&why, RESULT_ALREADY_EXISTS, "AlreadyExists",
                       "request %s already exists", r->request_id);
+    else if (e == RESULT_CONDITION_FAILED)
+        e = error_set(&why, RESULT_THROTTLED, REQ_TOO_MANY_IN_FLIGHT,
+                      "the user has %ld requests in flight", max_inflight);
 
 done:
     if (e == RESULT_OK)
@@ -450,6 +561,7 @@ done:
     cJSON_Delete(items);
     cJSON_Delete(item);
     cJSON_Delete(sub_item);
+    cJSON_Delete(counter);
     sub_cleanup(&sub);
     return e;
 }
@@ -471,6 +583,58 @@ enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
     cJSON_Delete(item);
     cJSON_Delete(key);
     return e;
+}
+
+/*
+ * A move to an end (COMPLETED, FAILED, CANCELLED) frees the user's slot:
+ * the request's conditional update (`expr` and `o`, as UpdateItem would
+ * take them) and the counter's decrement are one TransactWriteItems, so
+ * the count cannot drift from the requests it counts. On a failed
+ * condition, the request's cancellation reason carries the item as it is
+ * (ReturnValuesOnConditionCheckFailure = ALL_OLD): none means there is
+ * no request (RESULT_NOT_FOUND).
+ */
+static enum result update_ending(struct store *s, const struct request *r,
+                                 const cJSON *key, const char *expr,
+                                 const struct ddb_write_opts *o,
+                                 struct error_info *err)
+{
+    struct error_info why;
+    cJSON *counter = NULL, *reasons = NULL;
+    error_clear(&why);
+    enum result res = inflight_key(r->tenant_id, r->user_id, &counter, &why);
+    if (res != RESULT_OK)
+        goto done;
+    cJSON *items = cJSON_CreateArray();
+    cJSON *action = cJSON_CreateObject();
+    cJSON *u = cJSON_AddObjectToObject(action, "Update");
+    cJSON_AddStringToObject(u, "TableName", s->requests_table);
+    cJSON_AddItemToObject(u, "Key", cJSON_Duplicate(key, 1));
+    cJSON_AddStringToObject(u, "UpdateExpression", expr);
+    cJSON_AddStringToObject(u, "ConditionExpression", o->condition);
+    if (o->expr->names)
+        cJSON_AddItemToObject(u, "ExpressionAttributeNames",
+                              cJSON_Duplicate(o->expr->names, 1));
+    if (o->expr->values)
+        cJSON_AddItemToObject(u, "ExpressionAttributeValues",
+                              cJSON_Duplicate(o->expr->values, 1));
+    cJSON_AddStringToObject(u, "ReturnValuesOnConditionCheckFailure",
+                            "ALL_OLD");
+    cJSON_AddItemToArray(items, action);
+    cJSON_AddItemToArray(items,
+                         counter_action(s->requests_table, counter, -1, 0));
+    res = transact(s, items, o->deadline_ms, &reasons, &why);
+    if (res == RESULT_CONDITION_FAILED)
+        res =
+            store_condition_failure(cJSON_GetObjectItemCaseSensitive(
+                                        cJSON_GetArrayItem(reasons, 0), "Item"),
+                                    &why);
+    cJSON_Delete(reasons);
+    cJSON_Delete(items);
+done:
+    if (res != RESULT_OK && err)
+        *err = why;
+    return res;
 }
 
 /*
@@ -515,9 +679,13 @@ static enum result update(struct store *s, struct request *r,
                                .expr = e,
                                .return_old_on_condition_failure = 1,
                                .deadline_ms = deadline_ms};
-    res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr), &o,
-                          &old, err);
-    if (res == RESULT_CONDITION_FAILED)
+    if (to == REQ_COMPLETED || to == REQ_FAILED || to == REQ_CANCELLED)
+        res = update_ending(s, r, key, buf_str(&expr), &o, err);
+    else
+        res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr),
+                              &o, &old, err);
+    if (res == RESULT_CONDITION_FAILED &&
+        !(to == REQ_COMPLETED || to == REQ_FAILED || to == REQ_CANCELLED))
         res = store_condition_failure(old, err);
     if (res == RESULT_OK) {
         r->status = to;

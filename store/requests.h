@@ -15,6 +15,7 @@
 #define REQ_MAX_ACTION_BYTES 64
 #define REQ_MAX_ERROR_BYTES 4096
 #define REQ_MAX_MESSAGE_BYTES 1024
+#define REQ_TOO_MANY_IN_FLIGHT "TooManyInFlight" /* error type, see below */
 
 enum req_status {
     REQ_PENDING = 0,
@@ -109,10 +110,27 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
  * transaction was not done (a 4xx, throttling, a check made before any
  * call), -1 when the outcome is not known (no answer, or a 5xx). On
  * success it is 1.
+ *
+ * The user's in-flight count (req_inflight()) goes up by one in the same
+ * transaction; with `max_inflight` > 0, on condition that it is below:
+ * at the limit, RESULT_THROTTLED with the type REQ_TOO_MANY_IN_FLIGHT,
+ * and nothing is stored. Every move to COMPLETED, FAILED or CANCELLED
+ * takes one off in the same transaction as the move, so the count holds
+ * exactly the user's requests that have not ended.
  */
 enum result req_enqueue_subscribed(struct store *s, struct request *r,
-                                   int64_t deadline_ms, int *stored,
+                                   long max_inflight, int64_t deadline_ms,
+                                   int *stored,
                                    struct error_info *err) WARN_UNUSED;
+
+/*
+ * The number of the user's requests in flight (PENDING, PROCESSING or
+ * RETRYING), as its counter holds it: 0 when it was never counted.
+ */
+enum result req_inflight(struct store *s, const char *tenant_id,
+                         const char *user_id, int64_t *count,
+                         int64_t deadline_ms,
+                         struct error_info *err) WARN_UNUSED;
 
 /*
  * Reads the request `request_id` of the user `user_id` of `tenant_id`

@@ -83,21 +83,35 @@ static void append_escaped(char *out, size_t *n, const char *id)
     }
 }
 
+enum result store_owner_key(const char *tenant_id, const char *user_id,
+                            char *out, struct error_info *err)
+{
+    enum result r;
+    out[0] = '\0';
+    if ((r = store_check_id("tenant_id", tenant_id, err)) ||
+        (r = store_check_id("user_id", user_id, err)))
+        return r;
+    size_t n = 0;
+    append_escaped(out, &n, tenant_id);
+    out[n++] = '#';
+    append_escaped(out, &n, user_id);
+    out[n] = '\0';
+    return RESULT_OK;
+}
+
 enum result store_request_key(const char *tenant_id, const char *user_id,
                               const char *request_id, char *out,
                               struct error_info *err)
 {
     enum result r;
     out[0] = '\0';
-    if ((r = store_check_id("tenant_id", tenant_id, err)) ||
-        (r = store_check_id("user_id", user_id, err)) ||
-        (r = store_check_id("request_id", request_id, err)))
+    if ((r = store_owner_key(tenant_id, user_id, out, err)) ||
+        (r = store_check_id("request_id", request_id, err))) {
+        out[0] = '\0';
         return r;
+    }
     /* At most 3 x 128 + 1 + 3 x 128 + 1 + 128 + 1 bytes. */
-    size_t n = 0;
-    append_escaped(out, &n, tenant_id);
-    out[n++] = '#';
-    append_escaped(out, &n, user_id);
+    size_t n = strlen(out);
     out[n++] = '#';
     size_t len = strlen(request_id);
     memcpy(out + n, request_id, len + 1);

@@ -58,6 +58,14 @@ enum result store_request_key(const char *tenant_id, const char *user_id,
                               const char *request_id, char *out,
                               struct error_info *err) WARN_UNUSED;
 
+/*
+ * The owner part of the request key, "<tenant_id>#<user_id>" escaped as
+ * there, into `out` (STORE_REQUEST_KEY_SIZE bytes): it names one user's
+ * items across tenants. RESULT_INVALID_INPUT naming a bad id.
+ */
+enum result store_owner_key(const char *tenant_id, const char *user_id,
+                            char *out, struct error_info *err) WARN_UNUSED;
+
 /* `s` now, as RFC 3339 text, into `out` (CLOCK_RFC3339_SIZE bytes). */
 void store_timestamp(const struct store *s, char *out);
 

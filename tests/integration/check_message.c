@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "app_fixture.h"
 #include "clock.h"
@@ -14,6 +16,7 @@
 #include "ddb_proxy.h"
 #include "dispatch.h"
 #include "message.h"
+#include "processor.h"
 #include "requests.h"
 #include "runtime_api.h"
 #include "subscriptions.h"
@@ -43,6 +46,14 @@ static void setup(void)
 static void teardown(void)
 {
     app_fixture_stop(&fx);
+}
+
+/* As setup(), with MAX_INFLIGHT_PER_USER = 20. */
+static void setup_bounded(void)
+{
+    app_fixture_init(&fx);
+    app_fixture_set(&fx, "MAX_INFLIGHT_PER_USER", "20");
+    app_fixture_start(&fx);
 }
 
 /* As setup(), with the app's DynamoDB behind a counting, faulting proxy. */
@@ -1089,6 +1100,197 @@ START_TEST(enqueue_and_subscription_are_one_transaction)
 }
 END_TEST
 
+/* ---- A bound on each user's async work ------------------------------------
+ * MAX_INFLIGHT_PER_USER = 20: five connections of one user (five
+ * processes, as five Lambda instances would be) send ten enqueues each,
+ * all at once.
+ */
+#define BURST_CONNS 5
+#define BURST_EACH 10
+#define BURST_LIMIT 20
+
+static const char *burst_conn(int i)
+{
+    static const char *const ids[BURST_CONNS] = {
+        "QnVyc3QwAAAAAA0=", "QnVyc3QxAAAAAA1=", "QnVyc3QyAAAAAA2=",
+        "QnVyc3QzAAAAAA3=", "QnVyc3Q0AAAAAA4="};
+    return ids[i];
+}
+
+/* One sender: its own app (its own store client), ten enqueues; writes
+ * {acks, rate limited, other} to `fd`. */
+static void burst_sender(int c, int fd)
+{
+    struct app_fixture own;
+    app_fixture_init(&own);
+    app_fixture_set(&own, "CONNECTIONS_TABLE", fx.connections);
+    app_fixture_set(&own, "REQUESTS_TABLE", fx.requests);
+    app_fixture_set(&own, "SUBSCRIPTIONS_TABLE", fx.subscriptions);
+    app_fixture_set(&own, "MAX_INFLIGHT_PER_USER", "20");
+    app_fixture_start(&own);
+    fx = own; /* send_msg() goes through this process's own app */
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < BURST_EACH; i++) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"action\":\"process_data\",\"id\":\"burst-%d-%d\","
+                 "\"payload\":{\"items\":[%d]}}",
+                 c, i, i);
+        cJSON *reply = send_msg(burst_conn(c), body);
+        const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
+        const cJSON *details =
+            cJSON_GetObjectItemCaseSensitive(error, "details");
+        const char *code = str_of(error, "code");
+        if (!strcmp(str_of(reply, "type"), "acknowledgment"))
+            counts[0]++;
+        else if (code && !strcmp(code, "RATE_LIMITED") &&
+                 cJSON_GetObjectItemCaseSensitive(details, "limit")->valueint ==
+                     BURST_LIMIT &&
+                 cJSON_GetObjectItemCaseSensitive(details, "retry_after_ms")
+                         ->valueint > 0)
+            counts[1]++;
+        else
+            counts[2]++;
+        cJSON_Delete(reply);
+    }
+    _exit(write(fd, counts, sizeof(counts)) == sizeof(counts) ? 0 : 1);
+}
+
+static int64_t inflight_of(const char *user)
+{
+    int64_t n = -1;
+    struct error_info e;
+    error_clear(&e);
+    ck_assert_int_eq(req_inflight(&fx.app.store, "acme", user, &n,
+                                  app_fixture_deadline(), &e),
+                     RESULT_OK);
+    return n;
+}
+
+START_TEST(inflight_bound_under_concurrent_enqueues)
+{
+    for (int c = 0; c < BURST_CONNS; c++)
+        add_conn(burst_conn(c), "alice", "acme");
+    add_conn(BOB, "bob", "acme");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pids[BURST_CONNS];
+    for (int c = 0; c < BURST_CONNS; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            close(fds[0]);
+            burst_sender(c, fds[1]);
+        }
+    }
+    close(fds[1]);
+    int total[3] = {0, 0, 0};
+    for (int c = 0; c < BURST_CONNS; c++) {
+        int status = 0, counts[3];
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "sender %d failed", c);
+        ck_assert_int_eq(read(fds[0], counts, sizeof(counts)),
+                         (int)sizeof(counts));
+        for (int k = 0; k < 3; k++)
+            total[k] += counts[k];
+    }
+    close(fds[0]);
+    ck_assert_int_eq(total[0], BURST_LIMIT);
+    ck_assert_int_eq(total[1], BURST_CONNS * BURST_EACH - BURST_LIMIT);
+    ck_assert_int_eq(total[2], 0);
+
+    /* Exactly 20 stored, each with its sender's subscription; the
+     * refused ones left nothing. */
+    struct req_page page;
+    struct error_info e;
+    error_clear(&e);
+    ck_assert_int_eq(req_list_by_user(&fx.app.store, "alice", 0, NULL, &page,
+                                      app_fixture_deadline(), &e),
+                     RESULT_OK);
+    ck_assert_uint_eq(page.count, BURST_LIMIT);
+    int subs = 0;
+    for (int c = 0; c < BURST_CONNS; c++) {
+        struct sub_page sp;
+        ck_assert_int_eq(sub_list_by_connection(&fx.app.store, burst_conn(c), 0,
+                                                NULL, &sp,
+                                                app_fixture_deadline(), &e),
+                         RESULT_OK);
+        subs += (int)sp.count;
+        sub_page_cleanup(&sp);
+    }
+    ck_assert_int_eq(subs, BURST_LIMIT);
+    ck_assert_int_eq(inflight_of("alice"), BURST_LIMIT);
+
+    /* Another user is not bound by Alice's count. */
+    cJSON *reply = send_msg(BOB, "{\"action\":\"process_data\",\"id\":"
+                                 "\"bob-1\",\"payload\":{\"items\":[1]}}");
+    expect_ack(reply, "bob-1");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("bob"), 1);
+
+    /* No one listens from here on: an abandoned request's error push
+     * would go to the connections' (made-up) endpoint. */
+    for (int c = 0; c < BURST_CONNS; c++)
+        ck_assert_int_eq(sub_delete_by_connection(&fx.app.store, burst_conn(c),
+                                                  app_fixture_deadline(), NULL,
+                                                  &e),
+                         RESULT_OK);
+
+    /* Each way a request ends frees its slot: completed, failed,
+     * cancelled by its user, abandoned (PROCESSING or RETRYING, as the
+     * sweeper does after a crash). */
+    int64_t dl = app_fixture_deadline();
+    for (size_t i = 0; i < page.count; i++) {
+        struct request *q = &page.items[i];
+        int way = (int)(i % 5);
+        if (way == 2) {
+            char body[160];
+            snprintf(body, sizeof(body),
+                     "{\"action\":\"cancel\",\"id\":\"c\",\"payload\":"
+                     "{\"request_id\":\"%s\"}}",
+                     q->request_id);
+            reply = send_msg(q->connection_id, body);
+            expect_response(reply, "c");
+            cJSON_Delete(reply);
+            continue;
+        }
+        ck_assert_int_eq(
+            req_update_status(&fx.app.store, q, REQ_PROCESSING, dl, &e),
+            RESULT_OK);
+        if (way == 4)
+            ck_assert_int_eq(
+                req_update_status(&fx.app.store, q, REQ_RETRYING, dl, &e),
+                RESULT_OK);
+        cJSON *result = cJSON_CreateObject();
+        enum result r =
+            way == 0   ? req_complete(&fx.app.store, q, result, dl, &e)
+            : way == 1 ? req_fail(&fx.app.store, q, "boom", dl, &e)
+                       : processor_abandon(&fx.app, q, "lost", dl, &e);
+        cJSON_Delete(result);
+        ck_assert_msg(r == RESULT_OK, "ending %s: %s", q->request_id,
+                      e.message);
+        ck_assert_int_eq(inflight_of("alice"), BURST_LIMIT - (int64_t)i - 1);
+    }
+    req_page_cleanup(&page);
+    ck_assert_int_eq(inflight_of("alice"), 0);
+
+    /* A failed condition changes no count. */
+    reply = send_msg(burst_conn(0), "{\"action\":\"cancel\",\"id\":\"c\","
+                                    "\"payload\":{\"request_id\":"
+                                    "\"burst-0-0\"}}");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("alice"), 0);
+
+    /* A slot is free again. */
+    reply = send_msg(burst_conn(1), "{\"action\":\"process_data\",\"id\":"
+                                    "\"after\",\"payload\":{\"items\":[1]}}");
+    expect_ack(reply, "after");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("alice"), 1);
+}
+END_TEST
+
 /* ---- malformed messages ---------------------------------------------------
  */
 
@@ -1500,6 +1702,12 @@ Suite *message_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup_proxied, teardown_proxied);
     tcase_add_test(tc, enqueue_and_subscription_are_one_transaction);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("inflight-bound");
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, setup_bounded, teardown);
+    tcase_add_test(tc, inflight_bound_under_concurrent_enqueues);
     suite_add_tcase(s, tc);
 
     TCase *bad = tcase_create("malformed");

@@ -1738,7 +1738,7 @@ START_TEST(req_ids_are_per_user)
     sub_cleanup(&sub);
     struct sub_page p;
     for (int u = 1; u <= 2; u++) {
-        char user[16];
+        char user[32];
         snprintf(user, sizeof(user), "user-%d", u);
         EXPECT(RESULT_OK,
                sub_list_by_request(&st, TENANT, user, "same", 0, NULL, &p,

@@ -28,6 +28,7 @@ START_TEST(defaults)
     ck_assert_str_eq(c.subscriptions_table, "streamer_subscriptions");
     ck_assert_str_eq(c.metrics_namespace, "Streamer");
     ck_assert_int_eq(c.stale_after_seconds, 7200);
+    ck_assert_int_eq(c.max_inflight_per_user, 20);
     ck_assert_str_eq(c.region, "eu-west-1");
     ck_assert_ptr_null(c.jwt_public_key);
     ck_assert_ptr_null(c.allowed_tenants);
@@ -59,6 +60,8 @@ START_TEST(everything_set)
         "Team/Streamer",
         "STALE_AFTER_SECONDS",
         "60",
+        "MAX_INFLIGHT_PER_USER",
+        "5",
         "WEBSOCKET_ENDPOINT",
         "https://abc.execute-api.us-east-1.amazonaws.com/prod",
         "AWS_LAMBDA_FUNCTION_NAME",
@@ -78,6 +81,7 @@ START_TEST(everything_set)
     ck_assert(!config_tenant_allowed(&c, "umbrella"));
     ck_assert(!config_tenant_allowed(&c, "acme "));
     ck_assert_int_eq(c.stale_after_seconds, 60);
+    ck_assert_int_eq(c.max_inflight_per_user, 5);
     ck_assert_str_eq(c.jwt_issuer, "https://issuer");
     ck_assert_str_eq(c.function_name, "fn");
     config_cleanup(&c);
@@ -93,6 +97,10 @@ static const struct {
     {"STALE_AFTER_SECONDS", "0"},
     {"STALE_AFTER_SECONDS", "12abc"},
     {"STALE_AFTER_SECONDS", "99999999999999999999"},
+    {"MAX_INFLIGHT_PER_USER", "0"},
+    {"MAX_INFLIGHT_PER_USER", "-3"},
+    {"MAX_INFLIGHT_PER_USER", "20x"},
+    {"MAX_INFLIGHT_PER_USER", "100001"},
     {"ALLOWED_TENANTS", ","},
     {"ALLOWED_TENANTS", "a,"},
     {"METRICS_NAMESPACE", "bad*chars"},
