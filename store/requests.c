@@ -343,26 +343,6 @@ static void took(struct request *r, const struct request *n)
     memcpy(r->updated_at, n->updated_at, sizeof(r->updated_at));
 }
 
-enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
-                        struct error_info *err)
-{
-    struct request n;
-    cJSON *item = NULL;
-    enum result e = new_request(s, r, &n, &item, err);
-    if (e != RESULT_OK)
-        return e;
-    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
-                               .deadline_ms = deadline_ms};
-    e = ddb_put_item(s->ddb, s->requests_table, item, &o, NULL, err);
-    cJSON_Delete(item);
-    if (e == RESULT_CONDITION_FAILED)
-        return error_set(err, RESULT_ALREADY_EXISTS, "AlreadyExists",
-                         "request %s already exists", r->request_id);
-    if (e == RESULT_OK)
-        took(r, &n);
-    return e;
-}
-
 /* ---- The in-flight counter of each user --------------------------------
  * One item per user in the requests table: pk "INFLIGHT#" + the owner
  * key (store_owner_key), sk "INFLIGHT", attribute inflight (N). An
@@ -509,6 +489,40 @@ static int surely_not_written(enum result e, const struct error_info *why)
     default:
         return 0;
     }
+}
+
+enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
+                        struct error_info *err)
+{
+    struct error_info why;
+    struct request n;
+    cJSON *item = NULL, *counter = NULL, *items = NULL;
+    error_clear(&why);
+    enum result e = new_request(s, r, &n, &item, &why);
+    if (e == RESULT_OK)
+        e = inflight_key(r->tenant_id, r->user_id, &counter, &why);
+    if (e == RESULT_OK) {
+        /* Counted like every request, so that its end, which takes one
+         * off, leaves the count right. */
+        items = cJSON_CreateArray();
+        cJSON_AddItemToArray(items, put_action(s->requests_table, item,
+                                               "attribute_not_exists(pk)"));
+        cJSON_AddItemToArray(items,
+                             counter_action(s->requests_table, counter, 1, 0));
+        item = counter = NULL;
+        e = transact(s, items, deadline_ms, NULL, &why);
+    }
+    if (e == RESULT_CONDITION_FAILED)
+        e = error_set(&why, RESULT_ALREADY_EXISTS, "AlreadyExists",
+                      "request %s already exists", r->request_id);
+    if (e == RESULT_OK)
+        took(r, &n);
+    else if (err)
+        *err = why;
+    cJSON_Delete(items);
+    cJSON_Delete(item);
+    cJSON_Delete(counter);
+    return e;
 }
 
 enum result req_enqueue_subscribed(struct store *s, struct request *r,

@@ -87,7 +87,9 @@ enum result req_from_item(const cJSON *item, struct request *out,
 /*
  * Enqueues a PENDING request from r->request_id (a random UUIDv4 when
  * NULL), connection_id, user_id, tenant_id, action, payload (NULL: {})
- * and max_retries (0: REQ_DEFAULT_MAX_RETRIES; at most 10). Fills the
+ * and max_retries (0: REQ_DEFAULT_MAX_RETRIES; at most 10), and counts
+ * it in its user's in-flight count in the same transaction (without a
+ * limit; see req_enqueue_subscribed()). Fills the
  * stored fields into `r`. Idempotent on the user's id:
  * RESULT_ALREADY_EXISTS when this user has a request of that id, and the
  * first item is unchanged; another user's request of that id is a

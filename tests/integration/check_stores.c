@@ -1659,6 +1659,66 @@ START_TEST(req_lists_and_pages)
 }
 END_TEST
 
+/* The user's in-flight count follows its requests: +1 per enqueue, -1
+ * per end, unchanged by a refused write. */
+static int64_t inflight(const char *user)
+{
+    int64_t n = -1;
+    struct error_info err;
+    EXPECT(RESULT_OK, req_inflight(&st, TENANT, user, &n, deadline(), &err),
+           err);
+    return n;
+}
+
+START_TEST(req_inflight_counts_every_request)
+{
+    struct error_info err;
+    ck_assert_int_eq(inflight("user-1"), 0);
+    struct request a, b, c, dup;
+    enqueue(&a, "in-a", "conn-1", "user-1");
+    enqueue(&b, "in-b", "conn-1", "user-1");
+    enqueue(&c, "in-c", "conn-1", "user-1");
+    ck_assert_int_eq(inflight("user-1"), 3);
+    req_fill(&dup, "in-a", "conn-1", "user-1");
+    EXPECT(RESULT_ALREADY_EXISTS, req_enqueue(&st, &dup, deadline(), &err),
+           err);
+    req_cleanup(&dup);
+    ck_assert_int_eq(inflight("user-1"), 3);
+    ck_assert_int_eq(inflight("user-2"), 0);
+
+    move(&a, REQ_PROCESSING);
+    ck_assert_int_eq(inflight("user-1"), 3); /* still in flight */
+    cJSON *res = cJSON_CreateObject();
+    EXPECT(RESULT_OK, req_complete(&st, &a, res, deadline(), &err), err);
+    cJSON_Delete(res);
+    ck_assert_int_eq(inflight("user-1"), 2);
+
+    struct request stale;
+    EXPECT(RESULT_OK, get_req("in-b", &stale, &err), err);
+    EXPECT(RESULT_OK, req_cancel(&st, &b, deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 1);
+    /* A refused end (stale) and an end of a missing request: no change. */
+    EXPECT(RESULT_CONDITION_FAILED, req_cancel(&st, &stale, deadline(), &err),
+           err);
+    struct request gone;
+    req_fill(&gone, "in-gone", "conn-1", "user-1");
+    gone.version = 1;
+    EXPECT(RESULT_NOT_FOUND, req_cancel(&st, &gone, deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 1);
+
+    move(&c, REQ_PROCESSING);
+    move(&c, REQ_RETRYING);
+    move(&c, REQ_PROCESSING);
+    EXPECT(RESULT_OK, req_fail(&st, &c, "boom", deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 0);
+    req_cleanup(&gone);
+    req_cleanup(&stale);
+    req_cleanup(&a);
+    req_cleanup(&b);
+    req_cleanup(&c);
+}
+END_TEST
+
 /* ---- Request ids are per user ----------------------------------------------
  */
 
@@ -2776,6 +2836,7 @@ Suite *stores_suite(void)
     tcase_add_test(tc, req_progress_complete_fail);
     tcase_add_test(tc, req_lists_and_pages);
     tcase_add_test(tc, req_ids_are_per_user);
+    tcase_add_test(tc, req_inflight_counts_every_request);
 
     tc = tcase(s, "subscriptions");
     tcase_add_test(tc, sub_subscribe_list_unsubscribe);
