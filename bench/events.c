@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store.h"
 #include "xmalloc.h"
 
 struct events {
@@ -146,8 +147,12 @@ char *events_stream(const struct events *e, const char *request_id,
     cJSON *ddb = cJSON_GetObjectItemCaseSensitive(rec, "dynamodb");
     cJSON *keys = cJSON_GetObjectItemCaseSensitive(ddb, "Keys");
     cJSON *image = cJSON_GetObjectItemCaseSensitive(ddb, "NewImage");
-    char pk[256];
-    snprintf(pk, sizeof(pk), "REQ#%s", request_id);
+    /* The requests table's pk: "REQ#" + the request key (store.h). */
+    char key[STORE_REQUEST_KEY_SIZE], pk[STORE_REQUEST_KEY_SIZE + 8];
+    if (store_request_key(tenant_id, user_id, request_id, key, NULL) !=
+        RESULT_OK)
+        key[0] = '\0';
+    snprintf(pk, sizeof(pk), "REQ#%s", key);
     image_s(keys, "pk", pk);
     image_s(image, "pk", pk);
     image_s(image, "request_id", request_id);

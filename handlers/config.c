@@ -12,6 +12,8 @@
 
 #define DEFAULT_STALE_AFTER_SECONDS 7200L
 #define MAX_STALE_AFTER_SECONDS (366L * 24 * 3600)
+#define DEFAULT_MAX_INFLIGHT_PER_USER 20L
+#define MAX_MAX_INFLIGHT_PER_USER 100000L
 
 static enum result bad(struct error_info *err, const char *name,
                        const char *what)
@@ -94,36 +96,48 @@ static enum result tenants(struct config *c, const char *v,
     return RESULT_OK;
 }
 
-static enum result stale_after(struct config *c, const char *v,
-                               struct error_info *err)
+/*
+ * A whole number setting `name` from `min` to `max`: `*out` keeps its
+ * default when `v` is unset or empty; anything else out of range or not a
+ * plain number is an error naming the setting and its range.
+ */
+static enum result whole_number(const char *name, const char *v, long min,
+                                long max, long *out, struct error_info *err)
 {
-    c->stale_after_seconds = DEFAULT_STALE_AFTER_SECONDS;
     if (!v || !*v)
         return RESULT_OK;
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n <= 0 || n > MAX_STALE_AFTER_SECONDS)
-        return bad(err, "STALE_AFTER_SECONDS",
-                   "must be a whole number of seconds from 1 to 31622400");
-    c->stale_after_seconds = n;
+    if (errno || end == v || *end || n < min || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must be a whole number from %ld to %ld",
+                 min, max);
+        return bad(err, name, msg);
+    }
+    *out = n;
     return RESULT_OK;
 }
 
-/* PUSH_CONCURRENCY: pushes in flight at once (runtime/fanout.h). */
-static enum result push_concurrency(struct config *c, const char *v,
-                                    struct error_info *err)
+/* STALE_AFTER_SECONDS, PUSH_CONCURRENCY (runtime/fanout.h) and
+ * MAX_INFLIGHT_PER_USER, each with its default. */
+static enum result numbers(struct config *c, config_get_fn get,
+                           struct error_info *err)
 {
-    c->push_concurrency = FANOUT_DEFAULT_CONCURRENCY;
-    if (!v || !*v)
-        return RESULT_OK;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > FANOUT_MAX_CONCURRENCY)
-        return bad(err, "PUSH_CONCURRENCY",
-                   "must be a whole number from 1 to 1024");
-    c->push_concurrency = (int)n;
+    long push = FANOUT_DEFAULT_CONCURRENCY;
+    enum result r;
+    c->stale_after_seconds = DEFAULT_STALE_AFTER_SECONDS;
+    c->max_inflight_per_user = DEFAULT_MAX_INFLIGHT_PER_USER;
+    if ((r = whole_number("STALE_AFTER_SECONDS", get("STALE_AFTER_SECONDS"), 1,
+                          MAX_STALE_AFTER_SECONDS, &c->stale_after_seconds,
+                          err)) ||
+        (r = whole_number("PUSH_CONCURRENCY", get("PUSH_CONCURRENCY"), 1,
+                          FANOUT_MAX_CONCURRENCY, &push, err)) ||
+        (r = whole_number("MAX_INFLIGHT_PER_USER", get("MAX_INFLIGHT_PER_USER"),
+                          1, MAX_MAX_INFLIGHT_PER_USER,
+                          &c->max_inflight_per_user, err)))
+        return r;
+    c->push_concurrency = (int)push;
     return RESULT_OK;
 }
 
@@ -160,9 +174,7 @@ static enum result read_all(struct config *c, config_get_fn get,
         return bad(err, "METRICS_NAMESPACE",
                    "must be 1-255 of A-Z a-z 0-9 . - _ / # : space");
     c->metrics_namespace = xstrdup(ns);
-    if ((r = stale_after(c, get("STALE_AFTER_SECONDS"), err)))
-        return r;
-    if ((r = push_concurrency(c, get("PUSH_CONCURRENCY"), err)))
+    if ((r = numbers(c, get, err)))
         return r;
     const char *ws = get("WEBSOCKET_ENDPOINT");
     if (ws && *ws && strncmp(ws, "https://", 8) != 0 &&

@@ -18,8 +18,9 @@ struct config {
     size_t allowed_tenant_count;
     char *metrics_namespace;
     long stale_after_seconds;
-    int push_concurrency;     /* PUSH_CONCURRENCY, default 32 */
-    char *websocket_endpoint; /* NULL: derived from each event */
+    int push_concurrency;       /* PUSH_CONCURRENCY, default 32 */
+    long max_inflight_per_user; /* PENDING+PROCESSING+RETRYING per user */
+    char *websocket_endpoint;   /* NULL: derived from each event */
     char *region;
     char *function_name;
 };

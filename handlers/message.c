@@ -23,6 +23,9 @@
 #define MAX_ID_BYTES 128
 #define MAX_ACTION_BYTES 64
 #define CANCEL_ATTEMPTS 3
+/* A RATE_LIMITED sender's hint: a slot frees when one of its requests
+ * ends, which the server cannot foresee; a second is a fair wait. */
+#define RETRY_AFTER_MS 1000
 
 /* One message being handled. */
 struct msg {
@@ -226,8 +229,10 @@ static const char *payload_str(const struct msg *m, const char *name)
 
 /*
  * Loads a request the sender may see: its own user's (and tenant's).
- * Anyone else's is NOT_FOUND, like a missing one, so ids cannot be
- * probed. Returns NULL with `*q` filled, or the error reply.
+ * Request ids are unique per user, so the read itself is by the
+ * sender's tenant, user and id: another user's request of the same id
+ * is not even looked at, and is NOT_FOUND like a missing one, so ids
+ * cannot be probed. Returns NULL with `*q` filled, or the error reply.
  */
 static char *own_request(struct msg *m, struct request *q)
 {
@@ -237,7 +242,8 @@ static char *own_request(struct msg *m, struct request *q)
     if (!rid || store_check_id("request_id", rid, &e) != RESULT_OK)
         return fail(m, REPLY_VALIDATION_ERROR,
                     "payload.request_id must be a request id", "request_id");
-    enum result r = req_get(&m->a->store, rid, q, m->deadline_ms, &e);
+    enum result r = req_get(&m->a->store, m->conn.tenant_id, m->conn.user_id,
+                            rid, q, m->deadline_ms, &e);
     if (r == RESULT_OK &&
         (strcmp(q->user_id, m->conn.user_id) != 0 || !q->tenant_id ||
          strcmp(q->tenant_id, m->conn.tenant_id) != 0)) {
@@ -317,6 +323,8 @@ static char *do_subscribe(struct msg *m)
     struct subscription sub = {0};
     sub.connection_id = xstrdup(m->connection_id);
     sub.request_id = xstrdup(q.request_id);
+    sub.tenant_id = xstrdup(q.tenant_id);
+    sub.user_id = xstrdup(q.user_id);
     sub.event_types = bits;
     struct error_info e;
     error_clear(&e);
@@ -343,8 +351,9 @@ static char *do_unsubscribe(struct msg *m)
     if (!rid || store_check_id("request_id", rid, &e) != RESULT_OK)
         return fail(m, REPLY_VALIDATION_ERROR,
                     "payload.request_id must be a request id", "request_id");
-    enum result r = sub_unsubscribe(&m->a->store, m->connection_id, rid,
-                                    m->deadline_ms, &e);
+    enum result r =
+        sub_unsubscribe(&m->a->store, m->connection_id, m->conn.tenant_id,
+                        m->conn.user_id, rid, m->deadline_ms, &e);
     if (r == RESULT_NOT_FOUND)
         return fail(m, REPLY_NOT_FOUND, "no such subscription", "request_id");
     if (r != RESULT_OK)
@@ -442,7 +451,8 @@ static char *do_cancel(struct msg *m)
         if (i > 0) {
             char *id = xstrdup(q.request_id);
             req_cleanup(&q);
-            r = req_get(&m->a->store, id, &q, m->deadline_ms, &e);
+            r = req_get(&m->a->store, m->conn.tenant_id, m->conn.user_id, id,
+                        &q, m->deadline_ms, &e);
             free(id);
             if (r != RESULT_OK)
                 break;
@@ -468,7 +478,58 @@ static char *do_cancel(struct msg *m)
     return out;
 }
 
-/* A registered async action: check, enqueue, subscribe, acknowledge. */
+/*
+ * An enqueue that failed for want of the store: the answer says whether
+ * the request was queued, as far as is known. "queued": false — nothing
+ * was stored; "queued": "unknown" — no answer came back, so it may have
+ * been (sending it again with the same id settles it: an acknowledgment
+ * or DUPLICATE_REQUEST). The request id is given either way.
+ */
+static char *not_queued(struct msg *m, const struct error_info *e,
+                        enum result r, int stored, const char *request_id)
+{
+    log_kv(LOG_ERROR, "enqueue failed", "result", result_str(r), "error",
+           e->message, "type", e->type, "requestId", request_id, (char *)NULL);
+    cJSON *details = cJSON_CreateObject();
+    if (stored == 0)
+        cJSON_AddFalseToObject(details, "queued");
+    else
+        cJSON_AddStringToObject(details, "queued", "unknown");
+    char *s = reply_error(request_id, REPLY_INTERNAL_ERROR,
+                          stored == 0 ? "the request was not queued"
+                                      : "the request may not have been "
+                                        "queued; send it again with the "
+                                        "same id",
+                          details);
+    cJSON_Delete(details);
+    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
+                  REPLY_INTERNAL_ERROR);
+    return s;
+}
+
+/* The user has MAX_INFLIGHT_PER_USER requests in flight: nothing stored. */
+static char *rate_limited(struct msg *m)
+{
+    cJSON *details = cJSON_CreateObject();
+    cJSON_AddNumberToObject(details, "limit",
+                            (double)m->a->cfg.max_inflight_per_user);
+    cJSON_AddNumberToObject(details, "retry_after_ms", RETRY_AFTER_MS);
+    char *s = reply_error(m->id, REPLY_RATE_LIMITED,
+                          "too many requests in flight; one more can be "
+                          "queued when one of them ends",
+                          details);
+    cJSON_Delete(details);
+    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
+                  REPLY_RATE_LIMITED);
+    return s;
+}
+
+/*
+ * A registered async action: check, then enqueue and subscribe the
+ * sender in one transaction, and acknowledge. An acknowledgment means
+ * both are stored; an error means neither is (or, without an answer
+ * from the store, says so).
+ */
 static char *do_async(struct msg *m, const struct action *act)
 {
     struct error_info e;
@@ -487,9 +548,14 @@ static char *do_async(struct msg *m, const struct action *act)
     q.action = xstrdup(act->name);
     q.payload = cJSON_Duplicate(payload, 1);
     cJSON_Delete(empty);
-    enum result r = req_enqueue(&m->a->store, &q, m->deadline_ms, &e);
+    int stored = 0;
+    enum result r = req_enqueue_subscribed(&m->a->store, &q,
+                                           m->a->cfg.max_inflight_per_user,
+                                           m->deadline_ms, &stored, &e);
     char *out = NULL;
-    if (r == RESULT_ALREADY_EXISTS)
+    if (r == RESULT_THROTTLED && strcmp(e.type, REQ_TOO_MANY_IN_FLIGHT) == 0)
+        out = rate_limited(m);
+    else if (r == RESULT_ALREADY_EXISTS)
         out = fail(m, REPLY_DUPLICATE_REQUEST, "a request with this id exists",
                    "id");
     else if (r == RESULT_INVALID_INPUT)
@@ -499,16 +565,8 @@ static char *do_async(struct msg *m, const struct action *act)
                        : REPLY_VALIDATION_ERROR,
                    e.message, e.field);
     else if (r != RESULT_OK)
-        out = internal(m, &e, r);
+        out = not_queued(m, &e, r, stored, q.request_id);
     if (!out) {
-        struct subscription sub = {0};
-        sub.connection_id = xstrdup(m->connection_id);
-        sub.request_id = xstrdup(q.request_id);
-        sub.event_types = SUB_ALL;
-        if (sub_subscribe(&m->a->store, &sub, m->deadline_ms, &e) != RESULT_OK)
-            log_kv(LOG_WARN, "subscribing the sender failed", "requestId",
-                   q.request_id, "error", e.message, (char *)NULL);
-        sub_cleanup(&sub);
         metrics_count(m->a->cfg.metrics_namespace, "RequestQueued", 1, "action",
                       act->name);
         out = reply_ack(q.request_id);

@@ -13,11 +13,14 @@
 
 #define URL_BYTES 1024
 
-void notify_init(struct notify *n, struct app *a, const char *request_id,
+void notify_init(struct notify *n, struct app *a, const char *tenant_id,
+                 const char *user_id, const char *request_id,
                  int64_t interval_ms)
 {
     memset(n, 0, sizeof(*n));
     n->a = a;
+    n->tenant_id = xstrdup(tenant_id);
+    n->user_id = xstrdup(user_id);
     n->request_id = xstrdup(request_id);
     n->interval_ms = interval_ms;
 }
@@ -34,6 +37,8 @@ static void listeners_free(struct notify_listener *l, size_t count)
 void notify_cleanup(struct notify *n)
 {
     listeners_free(n->listeners, n->count);
+    free(n->tenant_id);
+    free(n->user_id);
     free(n->request_id);
     memset(n, 0, sizeof(*n));
 }
@@ -63,7 +68,8 @@ static struct subscription *list_subs(struct notify *n, size_t *count,
     do {
         struct sub_page page = {0};
         struct error_info err;
-        enum result r = sub_list_by_request(&n->a->store, n->request_id, 0,
+        enum result r = sub_list_by_request(&n->a->store, n->tenant_id,
+                                            n->user_id, n->request_id, 0,
                                             cursor, &page, deadline_ms, &err);
         free(cursor);
         cursor = NULL;

@@ -22,6 +22,8 @@ struct notify_listener {
  */
 struct notify {
     struct app *a;
+    char *tenant_id; /* the request's owner: its key (store/requests.h) */
+    char *user_id;
     char *request_id;
     struct notify_listener *listeners; /* sorted by connection_id */
     size_t count;
@@ -29,8 +31,13 @@ struct notify {
     int64_t interval_ms;
 };
 
-/* Listeners are read again at most every `interval_ms`. */
-void notify_init(struct notify *n, struct app *a, const char *request_id,
+/*
+ * For the request of `tenant_id`/`user_id` named `request_id` (all
+ * copied): listeners are read again at most every `interval_ms`. Free
+ * with notify_cleanup().
+ */
+void notify_init(struct notify *n, struct app *a, const char *tenant_id,
+                 const char *user_id, const char *request_id,
                  int64_t interval_ms);
 void notify_cleanup(struct notify *n);
 

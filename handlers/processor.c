@@ -36,8 +36,8 @@ static void notify_frames(struct job *j, unsigned event, char *const *frames,
                           size_t count)
 {
     if (!j->notify.a)
-        notify_init(&j->notify, j->a, j->req.request_id,
-                    PROCESSOR_PUSH_INTERVAL_MS);
+        notify_init(&j->notify, j->a, j->req.tenant_id, j->req.user_id,
+                    j->req.request_id, PROCESSOR_PUSH_INTERVAL_MS);
     notify_send(&j->notify, event, frames, count, event != SUB_PROGRESS,
                 j->deadline_ms);
 }
@@ -61,9 +61,10 @@ static int was_cancelled(struct job *j)
 {
     struct request now;
     struct error_info err;
-    int cancelled = req_get(&j->a->store, j->req.request_id, &now,
-                            j->deadline_ms, &err) == RESULT_OK &&
-                    now.status == REQ_CANCELLED;
+    int cancelled =
+        req_get(&j->a->store, j->req.tenant_id, j->req.user_id,
+                j->req.request_id, &now, j->deadline_ms, &err) == RESULT_OK &&
+        now.status == REQ_CANCELLED;
     if (cancelled)
         req_cleanup(&now);
     return cancelled;
@@ -120,7 +121,8 @@ static enum result claim(struct job *j, struct error_info *err)
     if (r != RESULT_CONDITION_FAILED)
         return r;
     struct request now;
-    r = req_get(s, j->req.request_id, &now, j->deadline_ms, err);
+    r = req_get(s, j->req.tenant_id, j->req.user_id, j->req.request_id, &now,
+                j->deadline_ms, err);
     if (r != RESULT_OK)
         return r;
     if (now.status != REQ_RETRYING) {

@@ -437,6 +437,13 @@ static enum result run(struct aws_client *c, const struct call *k,
         if (d != RETRY_AGAIN) {
             if (d != RETRY_NOT_RETRYABLE)
                 note_attempts(e, c->last_attempts, d);
+            /* A service's final answer: its body, for members beyond
+             * type and message (DynamoDB's "Item" on a failed
+             * condition). */
+            buf_reset(out);
+            if (d == RETRY_NOT_RETRYABLE && e->http_status &&
+                buf_append(out, resp.body.data, resp.body.len) != RESULT_OK)
+                buf_reset(out);
             goto done;
         }
         retry_sleep(&c->policy, delay_ms);

@@ -109,7 +109,11 @@ int aws_client_last_attempts(const struct aws_client *c);
  * RESULT_TOO_LARGE; RESULT_TIMEOUT ("DeadlineExceeded") without any
  * attempt when no time is left; RESULT_INVALID_INPUT for a bad operation.
  * `err` (may be NULL) gets the AWS error type, message and HTTP status;
- * it is cleared on success. `out` is caller-owned.
+ * it is cleared on success. On a failure that the service answered and
+ * that is not retried (a 4xx such as ConditionalCheckFailedException),
+ * `out` holds that answer's body, for members beyond type and message
+ * (DynamoDB's "Item" with ReturnValuesOnConditionCheckFailure); on any
+ * other failure it is empty. `out` is caller-owned.
  */
 enum result aws_call(struct aws_client *c, const char *operation,
                      const char *body, size_t body_len, int64_t deadline_ms,

@@ -241,8 +241,7 @@ enum result conn_update_last_ping(struct store *s, struct connection *c,
                         "#ttl = :ttl, version = version + :one",
                         &o, &old, err);
     if (r == RESULT_CONDITION_FAILED)
-        r = store_condition_failure(s, s->connections_table, key, old,
-                                    deadline_ms, err);
+        r = store_condition_failure(old, err);
     if (r == RESULT_OK) {
         memcpy(c->last_ping, now, sizeof(now));
         memcpy(c->updated_at, now, sizeof(now));

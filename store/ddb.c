@@ -254,11 +254,14 @@ static enum result parse_object(const char *data, size_t len,
 /*
  * Sends `request` (NULL: "{}") as `operation` through the AWS client and
  * parses the answer. `e` is always filled on failure. On success the
- * caller owns `*response`; on failure it is untouched.
+ * caller owns `*response`; on failure it is untouched, except that on
+ * RESULT_CONDITION_FAILED `*failure` (when not NULL) gets the error
+ * answer as a JSON object, or NULL (caller owns).
  */
-static enum result call(struct ddb *d, const char *operation,
-                        const cJSON *request, int64_t deadline_ms,
-                        cJSON **response, struct error_info *e)
+static enum result call_ex(struct ddb *d, const char *operation,
+                           const cJSON *request, int64_t deadline_ms,
+                           cJSON **response, cJSON **failure,
+                           struct error_info *e)
 {
     enum result r = RESULT_OK;
     char *body = NULL;
@@ -275,6 +278,13 @@ static enum result call(struct ddb *d, const char *operation,
     }
     r = aws_call(d->aws, operation, body, body ? strlen(body) : 0, deadline_ms,
                  &out, e);
+    if (r == RESULT_CONDITION_FAILED && failure) {
+        struct error_info pe;
+        *failure = NULL;
+        if (parse_object(out.data, out.len, operation, failure, &pe) !=
+            RESULT_OK)
+            *failure = NULL;
+    }
     if (r != RESULT_OK)
         goto done;
     r = parse_object(out.data, out.len, operation, response, e);
@@ -283,6 +293,13 @@ done:
     cJSON_free(body);
     buf_cleanup(&out);
     return r;
+}
+
+static enum result call(struct ddb *d, const char *operation,
+                        const cJSON *request, int64_t deadline_ms,
+                        cJSON **response, struct error_info *e)
+{
+    return call_ex(d, operation, request, deadline_ms, response, NULL, e);
 }
 
 /*
@@ -449,81 +466,32 @@ static enum result write_request(const char *table,
 }
 
 /*
- * The key of `item` on `table`, from the table's KeySchema. Caller owns
- * `*key`. Any failure leaves `*key` NULL.
- */
-static void key_of_item(struct ddb *d, const char *table, const cJSON *item,
-                        int64_t deadline_ms, cJSON **key)
-{
-    cJSON *desc = NULL;
-    struct error_info e;
-    *key = NULL;
-    if (ddb_describe_table(d, table, deadline_ms, &desc, &e) != RESULT_OK)
-        return;
-    cJSON *k = xjson(cJSON_CreateObject());
-    const cJSON *schema = member(desc, "KeySchema");
-    const cJSON *part;
-    if (!cJSON_IsArray(schema))
-        goto done;
-    cJSON_ArrayForEach(part, schema)
-    {
-        const char *name = string_member(part, "AttributeName");
-        const cJSON *av = name ? member(item, name) : NULL;
-        if (!av)
-            goto done;
-        add_ref(k, name, av);
-    }
-    if (k->child) {
-        *key = k;
-        k = NULL;
-    }
-done:
-    cJSON_Delete(k);
-    cJSON_Delete(desc);
-}
-
-/*
- * The item as it is after a failed condition, for
- * return_old_on_condition_failure. DynamoDB puts it in the error body
- * ("Item", with ReturnValuesOnConditionCheckFailure = ALL_OLD), but
- * aws_call() keeps only an error's type and message, so it is read again
- * (GetItem, ConsistentRead). The read is best effort: `*attributes` is
- * NULL when it fails or the item is gone by then.
- */
-static void read_current(struct ddb *d, const char *table, const cJSON *key,
-                         const cJSON *item, int64_t deadline_ms,
-                         cJSON **attributes)
-{
-    cJSON *derived = NULL;
-    struct error_info e;
-    if (!key)
-        key_of_item(d, table, item, deadline_ms, &derived);
-    if (key || derived)
-        if (ddb_get_item(d, table, key ? key : derived, 1, deadline_ms,
-                         attributes, &e) != RESULT_OK)
-            *attributes = NULL;
-    cJSON_Delete(derived);
-}
-
-/*
  * Sends a prepared write (`req` is consumed) and hands back its
- * Attributes. `key` or, for PutItem, `item` locates the item for
- * return_old_on_condition_failure.
+ * Attributes, or, after a failed condition with
+ * return_old_on_condition_failure, the item as it is. DynamoDB API
+ * Reference, PutItem / UpdateItem / DeleteItem,
+ * ReturnValuesOnConditionCheckFailure: with ALL_OLD, the
+ * ConditionalCheckFailedException answer carries the item ("Item"), and
+ * carries none when there is no item. No second read is needed.
  */
-static enum result write_call(struct ddb *d, const char *operation,
-                              const char *table, const cJSON *key,
-                              const cJSON *item, cJSON *req,
+static enum result write_call(struct ddb *d, const char *operation, cJSON *req,
                               const struct ddb_write_opts *o,
                               cJSON **attributes, struct error_info *e)
 {
-    cJSON *resp = NULL, *attrs = NULL;
+    cJSON *resp = NULL, *attrs = NULL, *failure = NULL;
     int64_t deadline_ms = o ? o->deadline_ms : 0;
-    enum result r = call(d, operation, req, deadline_ms, &resp, e);
-    if (r == RESULT_OK)
+    int want_old = attributes && o && o->return_old_on_condition_failure;
+    enum result r = call_ex(d, operation, req, deadline_ms, &resp,
+                            want_old ? &failure : NULL, e);
+    if (r == RESULT_OK) {
         r = take_item(resp, "Attributes", operation, &attrs, e);
-    else if (r == RESULT_CONDITION_FAILED && attributes && o &&
-             o->return_old_on_condition_failure)
-        read_current(d, table, key, item, deadline_ms, &attrs);
+    } else if (r == RESULT_CONDITION_FAILED && failure) {
+        struct error_info why;
+        /* A malformed Item is dropped: the condition's failure stands. */
+        if (take_item(failure, "Item", operation, &attrs, &why) != RESULT_OK)
+            attrs = NULL;
+    }
+    cJSON_Delete(failure);
     if (attributes && (r == RESULT_OK || r == RESULT_CONDITION_FAILED)) {
         *attributes = attrs;
         attrs = NULL;
@@ -549,7 +517,7 @@ enum result ddb_put_item(struct ddb *d, const char *table, const cJSON *item,
     if (r != RESULT_OK)
         return report(r, &e, err);
     add_ref(req, "Item", item);
-    r = write_call(d, "PutItem", table, NULL, item, req, o, attributes, &e);
+    r = write_call(d, "PutItem", req, o, attributes, &e);
     return report(r, &e, err);
 }
 
@@ -572,7 +540,7 @@ enum result ddb_update_item(struct ddb *d, const char *table, const cJSON *key,
         return report(r, &e, err);
     add_ref(req, "Key", key);
     add_string(req, "UpdateExpression", update_expression);
-    r = write_call(d, "UpdateItem", table, key, NULL, req, o, attributes, &e);
+    r = write_call(d, "UpdateItem", req, o, attributes, &e);
     return report(r, &e, err);
 }
 
@@ -591,7 +559,7 @@ enum result ddb_delete_item(struct ddb *d, const char *table, const cJSON *key,
     if (r != RESULT_OK)
         return report(r, &e, err);
     add_ref(req, "Key", key);
-    r = write_call(d, "DeleteItem", table, key, NULL, req, o, attributes, &e);
+    r = write_call(d, "DeleteItem", req, o, attributes, &e);
     return report(r, &e, err);
 }
 
@@ -1045,8 +1013,18 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                                const char *client_token, int64_t deadline_ms,
                                struct error_info *err)
 {
+    return ddb_transact_write_ex(d, items, client_token, deadline_ms, NULL,
+                                 err);
+}
+
+enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
+                                  const char *client_token, int64_t deadline_ms,
+                                  cJSON **reasons, struct error_info *err)
+{
     struct error_info e;
-    cJSON *req = NULL, *resp = NULL;
+    cJSON *req = NULL, *resp = NULL, *failure = NULL;
+    if (reasons)
+        *reasons = NULL;
     enum result r = RESULT_OK;
     int i = 0;
     const cJSON *t;
@@ -1078,9 +1056,19 @@ enum result ddb_transact_write(struct ddb *d, const cJSON *items,
     add_ref(req, "TransactItems", items);
     if (client_token)
         add_string(req, "ClientRequestToken", client_token);
-    r = call(d, "TransactWriteItems", req, deadline_ms, &resp, &e);
+    r = call_ex(d, "TransactWriteItems", req, deadline_ms, &resp,
+                reasons ? &failure : NULL, &e);
+    if (failure && reasons) {
+        cJSON *list = cJSON_DetachItemFromObjectCaseSensitive(
+            failure, "CancellationReasons");
+        if (cJSON_IsArray(list))
+            *reasons = list;
+        else
+            cJSON_Delete(list);
+    }
 
 done:
+    cJSON_Delete(failure);
     cJSON_Delete(resp);
     cJSON_Delete(req);
     return report(r, &e, err);

@@ -87,7 +87,8 @@ struct ddb_write_opts {
  * PutItem / UpdateItem / DeleteItem. `attributes` may be NULL; else it
  * gets the returned Attributes (caller owns; free with cJSON_Delete), or
  * NULL when none came back — on RESULT_CONDITION_FAILED with
- * return_old_on_condition_failure, the item as it is.
+ * return_old_on_condition_failure, the item as it is, taken from the
+ * failed answer itself (no second read), or NULL when there is no item.
  */
 enum result ddb_put_item(struct ddb *d, const char *table, const cJSON *item,
                          const struct ddb_write_opts *o, cJSON **attributes,
@@ -175,6 +176,17 @@ enum result ddb_batch_get_item(struct ddb *d, const char *table,
 enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                                const char *client_token, int64_t deadline_ms,
                                struct error_info *err) WARN_UNUSED;
+
+/*
+ * As ddb_transact_write(); on RESULT_CONDITION_FAILED `*reasons` gets the
+ * answer's CancellationReasons (one {"Code"[, "Item"]} per action, in
+ * order; an action that asked ReturnValuesOnConditionCheckFailure ALL_OLD
+ * carries its item), or NULL. Caller owns `*reasons`.
+ */
+enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
+                                  const char *client_token, int64_t deadline_ms,
+                                  cJSON **reasons,
+                                  struct error_info *err) WARN_UNUSED;
 
 /*
  * CreateTable with the request JSON as the API takes it (borrowed).

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "item.h"
+#include "retry.h"
+#include "subscriptions.h"
 #include "uuid.h"
 #include "xmalloc.h"
 
@@ -81,11 +83,28 @@ void req_page_cleanup(struct req_page *p)
     memset(p, 0, sizeof(*p));
 }
 
-static cJSON *req_key(const char *request_id)
+/* The item's pk: "REQ#" and the request key (store.h). */
+static enum result req_pk(const char *tenant_id, const char *user_id,
+                          const char *request_id, char *pk,
+                          struct error_info *err)
 {
-    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", request_id);
-    return store_key(pk, SK_METADATA);
+    memcpy(pk, PK_PREFIX, sizeof(PK_PREFIX));
+    return store_request_key(tenant_id, user_id, request_id,
+                             pk + sizeof(PK_PREFIX) - 1, err);
+}
+
+#define PK_SIZE (sizeof(PK_PREFIX) + STORE_REQUEST_KEY_SIZE)
+
+/* The item's key; RESULT_INVALID_INPUT naming a bad id. */
+static enum result req_key(const char *tenant_id, const char *user_id,
+                           const char *request_id, cJSON **key,
+                           struct error_info *err)
+{
+    char pk[PK_SIZE];
+    enum result r = req_pk(tenant_id, user_id, request_id, pk, err);
+    if (r == RESULT_OK)
+        *key = store_key(pk, SK_METADATA);
+    return r;
 }
 
 enum result req_check_action(const char *action, struct error_info *err)
@@ -151,9 +170,10 @@ enum result req_from_item(const cJSON *item, struct request *r,
     copy_ts(item, "processing_ended", r->processing_ended);
     copy_ts(item, "created_at", r->created_at);
     copy_ts(item, "updated_at", r->updated_at);
-    /* Every attribute that writing the request back needs (base_item)
-     * is required: an image without connection_id or tenant_id (a stream
-     * record is outside input) must not reach a later write. */
+    /* Tenant, user and id name a request (its key): all three needed.
+     * Every attribute that writing the request back needs (base_item) is
+     * required too: an image without connection_id (a stream record is
+     * outside input) must not reach a later write. */
     if (!r->request_id || !r->connection_id || !r->user_id || !r->tenant_id ||
         !r->action ||
         req_status_parse(item_get_s(item, "status"), &r->status) != RESULT_OK ||
@@ -191,10 +211,11 @@ static enum result check_new(const struct request *r, struct error_info *err)
 static enum result base_item(const struct request *r, cJSON **out,
                              struct error_info *err)
 {
-    char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", r->request_id);
+    char pk[PK_SIZE];
     cJSON *payload = NULL;
-    enum result e = item_av_from_json(r->payload, "payload", &payload, err);
+    enum result e = req_pk(r->tenant_id, r->user_id, r->request_id, pk, err);
+    if (e == RESULT_OK)
+        e = item_av_from_json(r->payload, "payload", &payload, err);
     if (e != RESULT_OK)
         return e;
     cJSON *item = item_new();
@@ -279,8 +300,15 @@ static enum result check_size_with(const struct request *r, enum req_status to,
     return e;
 }
 
-enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
-                        struct error_info *err)
+/*
+ * What an enqueue of `r` stores: fills r's missing id (a UUIDv4),
+ * payload and max_retries, checks it, and sets `n` to the new request's
+ * state (a shallow copy of `r`: its strings stay r's) and `*item` to its
+ * item (caller owns).
+ */
+static enum result new_request(struct store *s, struct request *r,
+                               struct request *n, cJSON **item,
+                               struct error_info *err)
 {
     char id[UUID_STR_SIZE];
     if (!r->request_id) {
@@ -296,45 +324,275 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
     enum result e = check_new(r, err);
     if (e != RESULT_OK)
         return e;
-    struct request n = *r;
-    n.status = REQ_PENDING;
-    n.progress = 0;
-    n.retry_count = 0;
-    n.version = 1;
-    n.ttl = store_ttl(s, REQ_TTL_SECONDS);
-    store_timestamp(s, n.created_at);
-    memcpy(n.updated_at, n.created_at, sizeof(n.updated_at));
-    cJSON *item = NULL;
-    if ((e = build_item(&n, &item, err)) != RESULT_OK)
-        return e;
-    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
-                               .deadline_ms = deadline_ms};
-    e = ddb_put_item(s->ddb, s->requests_table, item, &o, NULL, err);
-    cJSON_Delete(item);
-    if (e == RESULT_CONDITION_FAILED)
-        return error_set(err, RESULT_ALREADY_EXISTS, "AlreadyExists",
-                         "request %s already exists", r->request_id);
-    if (e == RESULT_OK) {
-        r->status = n.status;
-        r->progress = 0;
-        r->retry_count = 0;
-        r->version = n.version;
-        r->ttl = n.ttl;
-        memcpy(r->created_at, n.created_at, sizeof(r->created_at));
-        memcpy(r->updated_at, n.updated_at, sizeof(r->updated_at));
+    *n = *r;
+    n->status = REQ_PENDING;
+    n->progress = 0;
+    n->retry_count = 0;
+    n->version = 1;
+    n->ttl = store_ttl(s, REQ_TTL_SECONDS);
+    store_timestamp(s, n->created_at);
+    memcpy(n->updated_at, n->created_at, sizeof(n->updated_at));
+    return build_item(n, item, err);
+}
+
+/* After a stored enqueue: `r` takes the stored state from `n`. */
+static void took(struct request *r, const struct request *n)
+{
+    r->status = n->status;
+    r->progress = 0;
+    r->retry_count = 0;
+    r->version = n->version;
+    r->ttl = n->ttl;
+    memcpy(r->created_at, n->created_at, sizeof(r->created_at));
+    memcpy(r->updated_at, n->updated_at, sizeof(r->updated_at));
+}
+
+/* ---- The in-flight counter of each user --------------------------------
+ * One item per user in the requests table: pk "INFLIGHT#" + the owner
+ * key (store_owner_key), sk "INFLIGHT", attribute inflight (N). An
+ * enqueue adds one in its transaction, on condition that the count is
+ * below the limit; every move to COMPLETED, FAILED or CANCELLED takes one
+ * off in the same transaction as the move. The item has no status,
+ * connection_id or created_at, so it is in no index, and the stream's
+ * filter (INSERT of a PENDING request) never hands it to the processor.
+ */
+#define INFLIGHT_PREFIX "INFLIGHT#"
+#define SK_INFLIGHT "INFLIGHT"
+#define CONFLICT_ATTEMPTS 12
+#define CONFLICT_BASE_MS 5
+#define CONFLICT_CAP_MS 200
+
+static enum result inflight_key(const char *tenant_id, const char *user_id,
+                                cJSON **key, struct error_info *err)
+{
+    char pk[sizeof(INFLIGHT_PREFIX) + STORE_REQUEST_KEY_SIZE];
+    memcpy(pk, INFLIGHT_PREFIX, sizeof(INFLIGHT_PREFIX));
+    enum result r = store_owner_key(tenant_id, user_id,
+                                    pk + sizeof(INFLIGHT_PREFIX) - 1, err);
+    if (r == RESULT_OK)
+        *key = store_key(pk, SK_INFLIGHT);
+    return r;
+}
+
+/* The counter's Update by `delta` (takes `key`); with `limit` > 0, on
+ * condition that it is below the limit before. */
+static cJSON *counter_action(const char *table, cJSON *key, int delta,
+                             long limit)
+{
+    cJSON *action = cJSON_CreateObject();
+    cJSON *u = cJSON_AddObjectToObject(action, "Update");
+    cJSON_AddStringToObject(u, "TableName", table);
+    cJSON_AddItemToObject(u, "Key", key);
+    cJSON_AddStringToObject(u, "UpdateExpression", "ADD #n :d");
+    cJSON *attrs = cJSON_AddObjectToObject(u, "ExpressionAttributeNames");
+    cJSON_AddStringToObject(attrs, "#n", "inflight");
+    cJSON *values = cJSON_AddObjectToObject(u, "ExpressionAttributeValues");
+    cJSON_AddItemToObject(values, ":d", item_av_i64(delta));
+    if (limit > 0) {
+        cJSON_AddStringToObject(u, "ConditionExpression",
+                                "attribute_not_exists(#n) OR #n < :limit");
+        cJSON_AddItemToObject(values, ":limit", item_av_i64(limit));
     }
+    return action;
+}
+
+/*
+ * TransactWriteItems with a fresh ClientRequestToken per attempt.
+ * DynamoDB Developer Guide, "Transaction conflict handling": a
+ * transaction that meets another on the same item (here the counter,
+ * under concurrent enqueues of one user) is cancelled with the reason
+ * TransactionConflict and wrote nothing, so it is sent again after a
+ * jittered backoff, within the deadline. `*reasons` as
+ * ddb_transact_write_ex(); `err` must not be NULL.
+ */
+static enum result transact(struct store *s, const cJSON *items,
+                            int64_t deadline_ms, cJSON **reasons,
+                            struct error_info *err)
+{
+    enum result r = RESULT_INTERNAL;
+    for (int i = 0; i < CONFLICT_ATTEMPTS; i++) {
+        char token[UUID_STR_SIZE];
+        if (uuid_v4(token) != RESULT_OK)
+            return error_set(err, RESULT_INTERNAL, "RandomFailed",
+                             "could not generate a client token");
+        r = ddb_transact_write_ex(s->ddb, items, token, deadline_ms, reasons,
+                                  err);
+        if (r != RESULT_SERVICE_ERROR ||
+            strcmp(err->type, "TransactionCanceledException") != 0 ||
+            !strstr(err->message, "TransactionConflict"))
+            return r;
+        int64_t cap = (int64_t)CONFLICT_BASE_MS << (i < 6 ? i : 6);
+        if (cap > CONFLICT_CAP_MS)
+            cap = CONFLICT_CAP_MS;
+        int64_t delay =
+            1 + (int64_t)(retry_random_default(NULL) % (uint64_t)cap);
+        if (deadline_ms > 0 && clock_now_ms() + delay >= deadline_ms)
+            return r;
+        retry_sleep_real(NULL, delay);
+    }
+    return r;
+}
+
+enum result req_inflight(struct store *s, const char *tenant_id,
+                         const char *user_id, int64_t *count,
+                         int64_t deadline_ms, struct error_info *err)
+{
+    cJSON *key = NULL, *item = NULL;
+    *count = 0;
+    enum result r = inflight_key(tenant_id, user_id, &key, err);
+    if (r != RESULT_OK)
+        return r;
+    r = ddb_get_item(s->ddb, s->requests_table, key, 1, deadline_ms, &item,
+                     err);
+    if (r == RESULT_NOT_FOUND)
+        r = RESULT_OK; /* never counted: none */
+    else if (r == RESULT_OK &&
+             item_get_i64(item, "inflight", count) != RESULT_OK)
+        r = error_set(err, RESULT_PARSE, "MalformedItem",
+                      "the in-flight counter is not a number");
+    cJSON_Delete(item);
+    cJSON_Delete(key);
+    return r;
+}
+
+/* {"Put":{"TableName":table,"Item":item[,"ConditionExpression":c]}};
+ * takes `item`. */
+static cJSON *put_action(const char *table, cJSON *item, const char *condition)
+{
+    cJSON *action = cJSON_CreateObject();
+    cJSON *put = cJSON_AddObjectToObject(action, "Put");
+    cJSON_AddStringToObject(put, "TableName", table);
+    cJSON_AddItemToObject(put, "Item", item);
+    if (condition)
+        cJSON_AddStringToObject(put, "ConditionExpression", condition);
+    return action;
+}
+
+/*
+ * Whether a failed TransactWriteItems surely wrote nothing: DynamoDB
+ * answered with a 4xx (a cancellation, a validation error, throttling),
+ * or no call was made. Without an answer, or after a 5xx, the
+ * transaction may have been done (DynamoDB Developer Guide, "Error
+ * handling": a 5xx is a problem on the service's side, the request may
+ * have been processed).
+ */
+static int surely_not_written(enum result e, const struct error_info *why)
+{
+    switch (e) {
+    case RESULT_INVALID_INPUT:
+    case RESULT_NOT_FOUND:
+    case RESULT_ALREADY_EXISTS:
+    case RESULT_CONDITION_FAILED:
+    case RESULT_THROTTLED:
+        return 1;
+    case RESULT_SERVICE_ERROR:
+        return why->http_status >= 400 && why->http_status < 500;
+    case RESULT_TIMEOUT: /* the deadline had passed before any attempt */
+        return why->http_status == 0 &&
+               strcmp(why->type, "DeadlineExceeded") == 0;
+    default:
+        return 0;
+    }
+}
+
+enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
+                        struct error_info *err)
+{
+    struct error_info why;
+    struct request n;
+    cJSON *item = NULL, *counter = NULL, *items = NULL;
+    error_clear(&why);
+    enum result e = new_request(s, r, &n, &item, &why);
+    if (e == RESULT_OK)
+        e = inflight_key(r->tenant_id, r->user_id, &counter, &why);
+    if (e == RESULT_OK) {
+        /* Counted like every request, so that its end, which takes one
+         * off, leaves the count right. */
+        items = cJSON_CreateArray();
+        cJSON_AddItemToArray(items, put_action(s->requests_table, item,
+                                               "attribute_not_exists(pk)"));
+        cJSON_AddItemToArray(items,
+                             counter_action(s->requests_table, counter, 1, 0));
+        item = counter = NULL;
+        e = transact(s, items, deadline_ms, NULL, &why);
+    }
+    if (e == RESULT_CONDITION_FAILED)
+        e = error_set(&why, RESULT_ALREADY_EXISTS, "AlreadyExists",
+                      "request %s already exists", r->request_id);
+    if (e == RESULT_OK)
+        took(r, &n);
+    else if (err)
+        *err = why;
+    cJSON_Delete(items);
+    cJSON_Delete(item);
+    cJSON_Delete(counter);
     return e;
 }
 
-enum result req_get(struct store *s, const char *request_id,
-                    struct request *out, int64_t deadline_ms,
-                    struct error_info *err)
+enum result req_enqueue_subscribed(struct store *s, struct request *r,
+                                   long max_inflight, int64_t deadline_ms,
+                                   int *stored, struct error_info *err)
+{
+    struct error_info why;
+    struct request n;
+    struct subscription sub = {0};
+    cJSON *item = NULL, *sub_item = NULL, *items = NULL, *counter = NULL;
+    error_clear(&why);
+    enum result e = new_request(s, r, &n, &item, &why);
+    if (e != RESULT_OK)
+        goto done;
+    sub.connection_id = xstrdup(r->connection_id);
+    sub.request_id = xstrdup(r->request_id);
+    sub.tenant_id = xstrdup(r->tenant_id);
+    sub.user_id = xstrdup(r->user_id);
+    sub.event_types = SUB_ALL;
+    if ((e = sub_new_item(s, &sub, &sub_item, &why)) != RESULT_OK ||
+        (e = inflight_key(r->tenant_id, r->user_id, &counter, &why)) !=
+            RESULT_OK)
+        goto done;
+    items = cJSON_CreateArray();
+    cJSON_AddItemToArray(
+        items, put_action(s->requests_table, item, "attribute_not_exists(pk)"));
+    cJSON_AddItemToArray(items,
+                         put_action(s->subscriptions_table, sub_item, NULL));
+    cJSON_AddItemToArray(
+        items, counter_action(s->requests_table, counter, 1, max_inflight));
+    item = sub_item = counter = NULL;
+    /* ClientRequestToken (TransactWriteItems): the retries of one call
+     * are idempotent. */
+    e = transact(s, items, deadline_ms, NULL, &why);
+    /* A failed condition: the id is taken (action 0, named first when
+     * both fail), or the user is at the limit (action 2). */
+    if (e == RESULT_CONDITION_FAILED && strcmp(why.field, "TransactItems[2]"))
+        e = error_set(&why, RESULT_ALREADY_EXISTS, "AlreadyExists",
+                      "request %s already exists", r->request_id);
+    else if (e == RESULT_CONDITION_FAILED)
+        e = error_set(&why, RESULT_THROTTLED, REQ_TOO_MANY_IN_FLIGHT,
+                      "the user has %ld requests in flight", max_inflight);
+
+done:
+    if (e == RESULT_OK)
+        took(r, &n);
+    *stored = e == RESULT_OK ? 1 : surely_not_written(e, &why) ? 0 : -1;
+    if (e != RESULT_OK && err)
+        *err = why;
+    cJSON_Delete(items);
+    cJSON_Delete(item);
+    cJSON_Delete(sub_item);
+    cJSON_Delete(counter);
+    sub_cleanup(&sub);
+    return e;
+}
+
+enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
+                    const char *request_id, struct request *out,
+                    int64_t deadline_ms, struct error_info *err)
 {
     memset(out, 0, sizeof(*out));
-    enum result e = store_check_id("request_id", request_id, err);
+    cJSON *key = NULL;
+    enum result e = req_key(tenant_id, user_id, request_id, &key, err);
     if (e != RESULT_OK)
         return e;
-    cJSON *key = req_key(request_id);
     cJSON *item = NULL;
     e = ddb_get_item(s->ddb, s->requests_table, key, 1, deadline_ms, &item,
                      err);
@@ -343,6 +601,58 @@ enum result req_get(struct store *s, const char *request_id,
     cJSON_Delete(item);
     cJSON_Delete(key);
     return e;
+}
+
+/*
+ * A move to an end (COMPLETED, FAILED, CANCELLED) frees the user's slot:
+ * the request's conditional update (`expr` and `o`, as UpdateItem would
+ * take them) and the counter's decrement are one TransactWriteItems, so
+ * the count cannot drift from the requests it counts. On a failed
+ * condition, the request's cancellation reason carries the item as it is
+ * (ReturnValuesOnConditionCheckFailure = ALL_OLD): none means there is
+ * no request (RESULT_NOT_FOUND).
+ */
+static enum result update_ending(struct store *s, const struct request *r,
+                                 const cJSON *key, const char *expr,
+                                 const struct ddb_write_opts *o,
+                                 struct error_info *err)
+{
+    struct error_info why;
+    cJSON *counter = NULL, *reasons = NULL;
+    error_clear(&why);
+    enum result res = inflight_key(r->tenant_id, r->user_id, &counter, &why);
+    if (res != RESULT_OK)
+        goto done;
+    cJSON *items = cJSON_CreateArray();
+    cJSON *action = cJSON_CreateObject();
+    cJSON *u = cJSON_AddObjectToObject(action, "Update");
+    cJSON_AddStringToObject(u, "TableName", s->requests_table);
+    cJSON_AddItemToObject(u, "Key", cJSON_Duplicate(key, 1));
+    cJSON_AddStringToObject(u, "UpdateExpression", expr);
+    cJSON_AddStringToObject(u, "ConditionExpression", o->condition);
+    if (o->expr->names)
+        cJSON_AddItemToObject(u, "ExpressionAttributeNames",
+                              cJSON_Duplicate(o->expr->names, 1));
+    if (o->expr->values)
+        cJSON_AddItemToObject(u, "ExpressionAttributeValues",
+                              cJSON_Duplicate(o->expr->values, 1));
+    cJSON_AddStringToObject(u, "ReturnValuesOnConditionCheckFailure",
+                            "ALL_OLD");
+    cJSON_AddItemToArray(items, action);
+    cJSON_AddItemToArray(items,
+                         counter_action(s->requests_table, counter, -1, 0));
+    res = transact(s, items, o->deadline_ms, &reasons, &why);
+    if (res == RESULT_CONDITION_FAILED)
+        res =
+            store_condition_failure(cJSON_GetObjectItemCaseSensitive(
+                                        cJSON_GetArrayItem(reasons, 0), "Item"),
+                                    &why);
+    cJSON_Delete(reasons);
+    cJSON_Delete(items);
+done:
+    if (res != RESULT_OK && err)
+        *err = why;
+    return res;
 }
 
 /*
@@ -356,7 +666,9 @@ static enum result update(struct store *s, struct request *r,
                           const char *remove, struct ddb_expr *e,
                           int64_t deadline_ms, struct error_info *err)
 {
-    enum result res = store_check_id("request_id", r->request_id, err);
+    cJSON *key = NULL;
+    enum result res =
+        req_key(r->tenant_id, r->user_id, r->request_id, &key, err);
     if (res != RESULT_OK)
         return res;
     char now[CLOCK_RFC3339_SIZE];
@@ -376,20 +688,23 @@ static enum result update(struct store *s, struct request *r,
                     set && *set ? ", " : "", set ? set : "",
                     remove && *remove ? " REMOVE " : "", remove ? remove : "");
     if (res != RESULT_OK) {
+        cJSON_Delete(key);
         buf_cleanup(&expr);
         return res;
     }
-    cJSON *key = req_key(r->request_id);
     cJSON *old = NULL;
     struct ddb_write_opts o = {.condition = "#status = :from AND version = :v",
                                .expr = e,
                                .return_old_on_condition_failure = 1,
                                .deadline_ms = deadline_ms};
-    res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr), &o,
-                          &old, err);
-    if (res == RESULT_CONDITION_FAILED)
-        res = store_condition_failure(s, s->requests_table, key, old,
-                                      deadline_ms, err);
+    if (to == REQ_COMPLETED || to == REQ_FAILED || to == REQ_CANCELLED)
+        res = update_ending(s, r, key, buf_str(&expr), &o, err);
+    else
+        res = ddb_update_item(s->ddb, s->requests_table, key, buf_str(&expr),
+                              &o, &old, err);
+    if (res == RESULT_CONDITION_FAILED &&
+        !(to == REQ_COMPLETED || to == REQ_FAILED || to == REQ_CANCELLED))
+        res = store_condition_failure(old, err);
     if (res == RESULT_OK) {
         r->status = to;
         r->version++;
@@ -583,13 +898,14 @@ enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
     return req_update_status(s, r, REQ_CANCELLED, deadline_ms, err);
 }
 
-enum result req_delete(struct store *s, const char *request_id,
+enum result req_delete(struct store *s, const char *tenant_id,
+                       const char *user_id, const char *request_id,
                        int64_t deadline_ms, struct error_info *err)
 {
-    enum result e = store_check_id("request_id", request_id, err);
+    cJSON *key = NULL;
+    enum result e = req_key(tenant_id, user_id, request_id, &key, err);
     if (e != RESULT_OK)
         return e;
-    cJSON *key = req_key(request_id);
     struct ddb_write_opts o = {.condition = "attribute_exists(pk)",
                                .deadline_ms = deadline_ms};
     e = ddb_delete_item(s->ddb, s->requests_table, key, &o, NULL, err);

@@ -15,6 +15,7 @@
 #define REQ_MAX_ACTION_BYTES 64
 #define REQ_MAX_ERROR_BYTES 4096
 #define REQ_MAX_MESSAGE_BYTES 1024
+#define REQ_TOO_MANY_IN_FLIGHT "TooManyInFlight" /* error type, see below */
 
 enum req_status {
     REQ_PENDING = 0,
@@ -37,7 +38,9 @@ enum result req_status_parse(const char *name,
 int req_transition_allowed(enum req_status from, enum req_status to);
 
 /*
- * An async request (DESIGN.md §3): pk REQ#<request_id>, sk METADATA.
+ * An async request (DESIGN.md §3): pk "REQ#" + the request key of
+ * (tenant_id, user_id, request_id) (store_request_key()), sk METADATA.
+ * Ids are unique per user: every call finds a request by all three.
  * Strings and JSON trees (plain JSON, not AttributeValues) are owned by
  * the struct; free with req_cleanup().
  */
@@ -84,18 +87,61 @@ enum result req_from_item(const cJSON *item, struct request *out,
 /*
  * Enqueues a PENDING request from r->request_id (a random UUIDv4 when
  * NULL), connection_id, user_id, tenant_id, action, payload (NULL: {})
- * and max_retries (0: REQ_DEFAULT_MAX_RETRIES; at most 10). Fills the
- * stored fields into `r`. Idempotent on the id: RESULT_ALREADY_EXISTS
- * when it exists, and the first item is unchanged. RESULT_INVALID_INPUT
+ * and max_retries (0: REQ_DEFAULT_MAX_RETRIES; at most 10), and counts
+ * it in its user's in-flight count in the same transaction (without a
+ * limit; see req_enqueue_subscribed()). Fills the
+ * stored fields into `r`. Idempotent on the user's id:
+ * RESULT_ALREADY_EXISTS when this user has a request of that id, and the
+ * first item is unchanged; another user's request of that id is a
+ * different request. RESULT_INVALID_INPUT
  * naming the field for bad input, before any call.
  */
 enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
 
-/* Reads a request into `out` (zeroed first). RESULT_NOT_FOUND. */
-enum result req_get(struct store *s, const char *request_id,
-                    struct request *out, int64_t deadline_ms,
-                    struct error_info *err) WARN_UNUSED;
+/*
+ * As req_enqueue(), with the sender's subscription: ONE TransactWriteItems
+ * puts the request, on condition that its user has none of that id, and
+ * a subscription of r->connection_id to it for every event type, so
+ * both are stored or neither is (DynamoDB API Reference,
+ * TransactWriteItems: the actions "either all of them succeed, or all of
+ * them fail"). Its retries share one ClientRequestToken, so a retry
+ * after a lost answer cannot write twice. RESULT_ALREADY_EXISTS when
+ * the user has that id. After a failure, `*stored` says whether
+ * anything may have been written: 0 when DynamoDB answered that the
+ * transaction was not done (a 4xx, throttling, a check made before any
+ * call), -1 when the outcome is not known (no answer, or a 5xx). On
+ * success it is 1.
+ *
+ * The user's in-flight count (req_inflight()) goes up by one in the same
+ * transaction; with `max_inflight` > 0, on condition that it is below:
+ * at the limit, RESULT_THROTTLED with the type REQ_TOO_MANY_IN_FLIGHT,
+ * and nothing is stored. Every move to COMPLETED, FAILED or CANCELLED
+ * takes one off in the same transaction as the move, so the count holds
+ * exactly the user's requests that have not ended.
+ */
+enum result req_enqueue_subscribed(struct store *s, struct request *r,
+                                   long max_inflight, int64_t deadline_ms,
+                                   int *stored,
+                                   struct error_info *err) WARN_UNUSED;
+
+/*
+ * The number of the user's requests in flight (PENDING, PROCESSING or
+ * RETRYING), as its counter holds it: 0 when it was never counted.
+ */
+enum result req_inflight(struct store *s, const char *tenant_id,
+                         const char *user_id, int64_t *count,
+                         int64_t deadline_ms,
+                         struct error_info *err) WARN_UNUSED;
+
+/*
+ * Reads the request `request_id` of the user `user_id` of `tenant_id`
+ * into `out` (zeroed first). RESULT_NOT_FOUND, also when only another
+ * user has a request of that id.
+ */
+enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
+                    const char *request_id, struct request *out,
+                    int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /*
  * Moves `r` from r->status to `to` in ONE conditional UpdateItem (the old
@@ -140,8 +186,9 @@ enum result req_fail(struct store *s, struct request *r, const char *error,
 enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
                        struct error_info *err) WARN_UNUSED;
 
-/* Deletes a request. RESULT_NOT_FOUND when there was none. */
-enum result req_delete(struct store *s, const char *request_id,
+/* Deletes a user's request. RESULT_NOT_FOUND when there was none. */
+enum result req_delete(struct store *s, const char *tenant_id,
+                       const char *user_id, const char *request_id,
                        int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /*

@@ -70,6 +70,54 @@ enum result store_check_id(const char *field, const char *id,
     return RESULT_OK;
 }
 
+/* Appends `id` to `out` at `*n` with '%' and '#' percent-encoded. */
+static void append_escaped(char *out, size_t *n, const char *id)
+{
+    for (const char *p = id; *p; p++) {
+        if (*p == '%' || *p == '#') {
+            memcpy(out + *n, *p == '%' ? "%25" : "%23", 3);
+            *n += 3;
+        } else {
+            out[(*n)++] = *p;
+        }
+    }
+}
+
+enum result store_owner_key(const char *tenant_id, const char *user_id,
+                            char *out, struct error_info *err)
+{
+    enum result r;
+    out[0] = '\0';
+    if ((r = store_check_id("tenant_id", tenant_id, err)) ||
+        (r = store_check_id("user_id", user_id, err)))
+        return r;
+    size_t n = 0;
+    append_escaped(out, &n, tenant_id);
+    out[n++] = '#';
+    append_escaped(out, &n, user_id);
+    out[n] = '\0';
+    return RESULT_OK;
+}
+
+enum result store_request_key(const char *tenant_id, const char *user_id,
+                              const char *request_id, char *out,
+                              struct error_info *err)
+{
+    enum result r;
+    out[0] = '\0';
+    if ((r = store_owner_key(tenant_id, user_id, out, err)) ||
+        (r = store_check_id("request_id", request_id, err))) {
+        out[0] = '\0';
+        return r;
+    }
+    /* At most 3 x 128 + 1 + 3 x 128 + 1 + 128 + 1 bytes. */
+    size_t n = strlen(out);
+    out[n++] = '#';
+    size_t len = strlen(request_id);
+    memcpy(out + n, request_id, len + 1);
+    return RESULT_OK;
+}
+
 void store_timestamp(const struct store *s, char *out)
 {
     clock_rfc3339(s->now_ms(), out);
@@ -202,19 +250,9 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
     return r;
 }
 
-enum result store_condition_failure(struct store *s, const char *table,
-                                    const cJSON *key, const cJSON *old,
-                                    int64_t deadline_ms, struct error_info *err)
+enum result store_condition_failure(const cJSON *old, struct error_info *err)
 {
     if (old)
         return RESULT_CONDITION_FAILED;
-    cJSON *item = NULL;
-    struct error_info gerr;
-    error_clear(&gerr);
-    enum result r =
-        ddb_get_item(s->ddb, table, key, 1, deadline_ms, &item, &gerr);
-    cJSON_Delete(item);
-    if (r == RESULT_NOT_FOUND)
-        return error_set(err, RESULT_NOT_FOUND, "NotFound", "no such item");
-    return RESULT_CONDITION_FAILED;
+    return error_set(err, RESULT_NOT_FOUND, "NotFound", "no such item");
 }

@@ -38,6 +38,34 @@ void store_cleanup(struct store *s);
 enum result store_check_id(const char *field, const char *id,
                            struct error_info *err) WARN_UNUSED;
 
+/*
+ * Request ids are unique per owner, a user of a tenant (DESIGN.md §3):
+ * two users may use the same id. The request key names one request
+ * across owners: "<tenant_id>#<user_id>#<request_id>", where '%' and '#'
+ * in the tenant and user ids are written %25 and %23, so the first two
+ * '#' always end the owner and no two owners' keys meet. The request
+ * id, last, is kept as is. The requests table's pk is "REQ#" + key, a
+ * subscription's sk "SUB#" + key and its request_key the key itself.
+ */
+#define STORE_REQUEST_KEY_SIZE (7 * STORE_MAX_ID_BYTES + 3)
+
+/*
+ * Writes the request key into `out` (STORE_REQUEST_KEY_SIZE bytes).
+ * RESULT_INVALID_INPUT naming the field when an id is not valid
+ * (store_check_id); `out` is then an empty string.
+ */
+enum result store_request_key(const char *tenant_id, const char *user_id,
+                              const char *request_id, char *out,
+                              struct error_info *err) WARN_UNUSED;
+
+/*
+ * The owner part of the request key, "<tenant_id>#<user_id>" escaped as
+ * there, into `out` (STORE_REQUEST_KEY_SIZE bytes): it names one user's
+ * items across tenants. RESULT_INVALID_INPUT naming a bad id.
+ */
+enum result store_owner_key(const char *tenant_id, const char *user_id,
+                            char *out, struct error_info *err) WARN_UNUSED;
+
 /* `s` now, as RFC 3339 text, into `out` (CLOCK_RFC3339_SIZE bytes). */
 void store_timestamp(const struct store *s, char *out);
 
@@ -95,13 +123,12 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
                              struct error_info *err) WARN_UNUSED;
 
 /*
- * After a conditional write failed: RESULT_NOT_FOUND when the item at
- * `key` does not exist, else RESULT_CONDITION_FAILED (stale version or
- * wrong state). `old` is what the failed write returned, if anything.
+ * After a conditional write failed: RESULT_NOT_FOUND when there is no
+ * item, else RESULT_CONDITION_FAILED (stale version or wrong state).
+ * `old` is the item the failed write returned (the write asked
+ * return_old_on_condition_failure): NULL means there is none. No call.
  */
-enum result store_condition_failure(struct store *s, const char *table,
-                                    const cJSON *key, const cJSON *old,
-                                    int64_t deadline_ms,
+enum result store_condition_failure(const cJSON *old,
                                     struct error_info *err) WARN_UNUSED;
 
 /* {"pk":{"S":pk},"sk":{"S":sk}} (caller owns). */

@@ -10,11 +10,13 @@
 
 #define PK_PREFIX "CONN#"
 #define SK_PREFIX "SUB#"
-#define KEY_SIZE (sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES)
+#define PK_SIZE (sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES)
+#define SK_SIZE (sizeof(SK_PREFIX) + STORE_REQUEST_KEY_SIZE)
+#define ID_SIZE (STORE_MAX_ID_BYTES + 1 + STORE_REQUEST_KEY_SIZE)
 
 static const char *const event_names[] = {"progress", "complete", "error"};
 static const char *const base_keys[] = {"pk", "sk", NULL};
-static const char *const request_index_keys[] = {"pk", "sk", "request_id",
+static const char *const request_index_keys[] = {"pk", "sk", "request_key",
                                                  NULL};
 
 enum result sub_event_parse(const char *name, unsigned *bit)
@@ -31,6 +33,8 @@ void sub_cleanup(struct subscription *s)
 {
     free(s->connection_id);
     free(s->request_id);
+    free(s->tenant_id);
+    free(s->user_id);
     free(s->subscription_id);
     memset(s, 0, sizeof(*s));
 }
@@ -44,11 +48,12 @@ void sub_page_cleanup(struct sub_page *p)
     memset(p, 0, sizeof(*p));
 }
 
-static cJSON *sub_key(const char *connection_id, const char *request_id)
+/* The item's key, from the connection id and the request key. */
+static cJSON *sub_key(const char *connection_id, const char *request_key)
 {
-    char pk[KEY_SIZE], sk[KEY_SIZE];
+    char pk[PK_SIZE], sk[SK_SIZE];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
-    snprintf(sk, sizeof(sk), SK_PREFIX "%s", request_id);
+    snprintf(sk, sizeof(sk), SK_PREFIX "%s", request_key);
     return store_key(pk, sk);
 }
 
@@ -83,13 +88,15 @@ static enum result from_item(const cJSON *item, struct subscription *s,
     memset(s, 0, sizeof(*s));
     s->connection_id = store_dup_s(item, "connection_id");
     s->request_id = store_dup_s(item, "request_id");
+    s->tenant_id = store_dup_s(item, "tenant_id");
+    s->user_id = store_dup_s(item, "user_id");
     s->subscription_id = store_dup_s(item, "subscription_id");
     s->event_types = events_of(item);
     const char *c = item_get_s(item, "created_at");
     const char *u = item_get_s(item, "updated_at");
     snprintf(s->created_at, sizeof(s->created_at), "%s", c ? c : "");
     snprintf(s->updated_at, sizeof(s->updated_at), "%s", u ? u : "");
-    if (!s->connection_id || !s->request_id ||
+    if (!s->connection_id || !s->request_id || !s->tenant_id || !s->user_id ||
         item_get_i64(item, "version", &s->version) != RESULT_OK ||
         item_get_i64(item, "ttl", &s->ttl) != RESULT_OK) {
         sub_cleanup(s);
@@ -99,38 +106,63 @@ static enum result from_item(const cJSON *item, struct subscription *s,
     return RESULT_OK;
 }
 
-static enum result check_ids(const char *connection_id, const char *request_id,
-                             struct error_info *err)
+/* Checks the ids and writes the request key into `key`. */
+static enum result check_ids(const char *connection_id, const char *tenant_id,
+                             const char *user_id, const char *request_id,
+                             char *key, struct error_info *err)
 {
     enum result r = store_check_id("connection_id", connection_id, err);
-    return r ? r : store_check_id("request_id", request_id, err);
+    return r ? r : store_request_key(tenant_id, user_id, request_id, key, err);
 }
 
-/* A new item; version 1. */
-static enum result put_new(struct store *s, struct subscription *sub,
-                           const char *now, int64_t deadline_ms,
-                           struct error_info *err)
+/*
+ * A new subscription item (version 1) of `sub` to the request of key
+ * `rkey`; `id` (ID_SIZE bytes) gets its subscription id and `*ttl` its
+ * ttl. Caller owns the result.
+ */
+static cJSON *new_item(const struct store *s, const struct subscription *sub,
+                       const char *rkey, const char *now, char *id,
+                       int64_t *ttl)
 {
-    char pk[KEY_SIZE], sk[KEY_SIZE], id[2 * STORE_MAX_ID_BYTES + 2];
+    char pk[PK_SIZE], sk[SK_SIZE];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", sub->connection_id);
-    snprintf(sk, sizeof(sk), SK_PREFIX "%s", sub->request_id);
-    snprintf(id, sizeof(id), "%s#%s", sub->connection_id, sub->request_id);
-    int64_t ttl = store_ttl(s, SUB_TTL_SECONDS);
+    snprintf(sk, sizeof(sk), SK_PREFIX "%s", rkey);
+    snprintf(id, ID_SIZE, "%s#%s", sub->connection_id, rkey);
+    *ttl = store_ttl(s, SUB_TTL_SECONDS);
     cJSON *item = item_new();
     item_set_s(item, "pk", pk);
     item_set_s(item, "sk", sk);
     item_set_s(item, "subscription_id", id);
     item_set_s(item, "connection_id", sub->connection_id);
     item_set_s(item, "request_id", sub->request_id);
+    item_set_s(item, "tenant_id", sub->tenant_id);
+    item_set_s(item, "user_id", sub->user_id);
+    item_set_s(item, "request_key", rkey);
     item_set(item, "event_types", events_av(sub->event_types));
     item_set_s(item, "created_at", now);
     item_set_s(item, "updated_at", now);
     item_set_i64(item, "version", 1);
-    item_set_i64(item, "ttl", ttl);
+    item_set_i64(item, "ttl", *ttl);
+    return item;
+}
+
+/*
+ * A new item; version 1. On RESULT_CONDITION_FAILED (it exists), `*old`
+ * gets the stored item from the failed answer (caller owns).
+ */
+static enum result put_new(struct store *s, struct subscription *sub,
+                           const char *rkey, const char *now,
+                           int64_t deadline_ms, cJSON **old,
+                           struct error_info *err)
+{
+    char id[ID_SIZE];
+    int64_t ttl = 0;
+    cJSON *item = new_item(s, sub, rkey, now, id, &ttl);
     struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .return_old_on_condition_failure = 1,
                                .deadline_ms = deadline_ms};
     enum result r =
-        ddb_put_item(s->ddb, s->subscriptions_table, item, &o, NULL, err);
+        ddb_put_item(s->ddb, s->subscriptions_table, item, &o, old, err);
     cJSON_Delete(item);
     if (r == RESULT_OK) {
         free(sub->subscription_id);
@@ -143,18 +175,20 @@ static enum result put_new(struct store *s, struct subscription *sub,
     return r;
 }
 
-/* Replaces the event types of an existing subscription at its version. */
+/*
+ * Replaces the event types of the existing subscription `current` (the
+ * stored item) at its version. On RESULT_CONDITION_FAILED (another
+ * writer won), `*old` gets the item as it is now, or NULL when it is
+ * gone (caller owns).
+ */
 static enum result replace_events(struct store *s, struct subscription *sub,
-                                  const char *now, int64_t deadline_ms,
-                                  struct error_info *err)
+                                  const char *rkey, const char *now,
+                                  const cJSON *current, int64_t deadline_ms,
+                                  cJSON **old_item, struct error_info *err)
 {
-    cJSON *key = sub_key(sub->connection_id, sub->request_id);
-    cJSON *item = NULL;
-    enum result r = ddb_get_item(s->ddb, s->subscriptions_table, key, 1,
-                                 deadline_ms, &item, err);
+    cJSON *key = sub_key(sub->connection_id, rkey);
     struct subscription old = {0};
-    if (r == RESULT_OK)
-        r = from_item(item, &old, err);
+    enum result r = from_item(current, &old, err);
     if (r == RESULT_OK) {
         int64_t ttl = store_ttl(s, SUB_TTL_SECONDS);
         struct ddb_expr e;
@@ -167,11 +201,12 @@ static enum result replace_events(struct store *s, struct subscription *sub,
         ddb_expr_value(&e, ":one", item_av_i64(1));
         struct ddb_write_opts o = {.condition = "version = :v",
                                    .expr = &e,
+                                   .return_old_on_condition_failure = 1,
                                    .deadline_ms = deadline_ms};
         r = ddb_update_item(s->ddb, s->subscriptions_table, key,
                             "SET event_types = :ev, updated_at = :now, "
                             "#ttl = :ttl, version = version + :one",
-                            &o, NULL, err);
+                            &o, old_item, err);
         ddb_expr_cleanup(&e);
         if (r == RESULT_OK) {
             free(sub->subscription_id);
@@ -184,7 +219,6 @@ static enum result replace_events(struct store *s, struct subscription *sub,
         }
     }
     sub_cleanup(&old);
-    cJSON_Delete(item);
     cJSON_Delete(key);
     return r;
 }
@@ -192,7 +226,9 @@ static enum result replace_events(struct store *s, struct subscription *sub,
 enum result sub_subscribe(struct store *s, struct subscription *sub,
                           int64_t deadline_ms, struct error_info *err)
 {
-    enum result r = check_ids(sub->connection_id, sub->request_id, err);
+    char rkey[STORE_REQUEST_KEY_SIZE];
+    enum result r = check_ids(sub->connection_id, sub->tenant_id, sub->user_id,
+                              sub->request_id, rkey, err);
     if (r != RESULT_OK)
         return r;
     if (sub->event_types & ~(unsigned)SUB_ALL)
@@ -201,22 +237,58 @@ enum result sub_subscribe(struct store *s, struct subscription *sub,
         sub->event_types = SUB_ALL;
     char now[CLOCK_RFC3339_SIZE];
     store_timestamp(s, now);
-    r = put_new(s, sub, now, deadline_ms, err);
-    /* Already subscribed: update it. A race with another writer may need
-     * one more try; a second loss is reported. */
-    for (int i = 0; r == RESULT_CONDITION_FAILED && i < 2; i++)
-        r = replace_events(s, sub, now, deadline_ms, err);
+    cJSON *old = NULL;
+    r = put_new(s, sub, rkey, now, deadline_ms, &old, err);
+    /* Already subscribed: update the item the failed put handed back. A
+     * race with another writer may need one more try (an update of the
+     * newer item, or a put when it was deleted); a second loss is
+     * reported. */
+    for (int i = 0; r == RESULT_CONDITION_FAILED && i < 2; i++) {
+        cJSON *current = old;
+        old = NULL;
+        r = current ? replace_events(s, sub, rkey, now, current, deadline_ms,
+                                     &old, err)
+                    : put_new(s, sub, rkey, now, deadline_ms, &old, err);
+        cJSON_Delete(current);
+    }
+    cJSON_Delete(old);
     return r;
 }
 
+enum result sub_new_item(struct store *s, struct subscription *sub,
+                         cJSON **item, struct error_info *err)
+{
+    char rkey[STORE_REQUEST_KEY_SIZE], id[ID_SIZE];
+    enum result r = check_ids(sub->connection_id, sub->tenant_id, sub->user_id,
+                              sub->request_id, rkey, err);
+    if (r != RESULT_OK)
+        return r;
+    if (sub->event_types & ~(unsigned)SUB_ALL)
+        return error_field(err, "event_types", "unknown event type");
+    if (!sub->event_types)
+        sub->event_types = SUB_ALL;
+    char now[CLOCK_RFC3339_SIZE];
+    store_timestamp(s, now);
+    *item = new_item(s, sub, rkey, now, id, &sub->ttl);
+    free(sub->subscription_id);
+    sub->subscription_id = xstrdup(id);
+    memcpy(sub->created_at, now, CLOCK_RFC3339_SIZE);
+    memcpy(sub->updated_at, now, CLOCK_RFC3339_SIZE);
+    sub->version = 1;
+    return RESULT_OK;
+}
+
 enum result sub_unsubscribe(struct store *s, const char *connection_id,
+                            const char *tenant_id, const char *user_id,
                             const char *request_id, int64_t deadline_ms,
                             struct error_info *err)
 {
-    enum result r = check_ids(connection_id, request_id, err);
+    char rkey[STORE_REQUEST_KEY_SIZE];
+    enum result r =
+        check_ids(connection_id, tenant_id, user_id, request_id, rkey, err);
     if (r != RESULT_OK)
         return r;
-    cJSON *key = sub_key(connection_id, request_id);
+    cJSON *key = sub_key(connection_id, rkey);
     struct ddb_write_opts o = {.condition = "attribute_exists(pk)",
                                .deadline_ms = deadline_ms};
     r = ddb_delete_item(s->ddb, s->subscriptions_table, key, &o, NULL, err);
@@ -253,7 +325,7 @@ enum result sub_list_by_connection(struct store *s, const char *connection_id,
     enum result r = store_check_id("connection_id", connection_id, err);
     if (r != RESULT_OK)
         return r;
-    char pk[KEY_SIZE];
+    char pk[PK_SIZE];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
     struct ddb_expr e;
     ddb_expr_init(&e);
@@ -272,26 +344,28 @@ enum result sub_list_by_connection(struct store *s, const char *connection_id,
     return to_page(r, items, page, err);
 }
 
-enum result sub_list_by_request(struct store *s, const char *request_id,
+enum result sub_list_by_request(struct store *s, const char *tenant_id,
+                                const char *user_id, const char *request_id,
                                 int limit, const char *cursor,
                                 struct sub_page *page, int64_t deadline_ms,
                                 struct error_info *err)
 {
     memset(page, 0, sizeof(*page));
-    enum result r = store_check_id("request_id", request_id, err);
+    char rkey[STORE_REQUEST_KEY_SIZE];
+    enum result r =
+        store_request_key(tenant_id, user_id, request_id, rkey, err);
     if (r != RESULT_OK)
         return r;
     struct ddb_expr e;
     ddb_expr_init(&e);
-    ddb_expr_value(&e, ":r", item_av_s(request_id));
+    ddb_expr_value(&e, ":r", item_av_s(rkey));
     struct ddb_query q = {.table = s->subscriptions_table,
                           .index = "request-index",
-                          .key_condition = "request_id = :r",
+                          .key_condition = "request_key = :r",
                           .expr = &e,
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
-    struct store_cursor_spec spec = {request_index_keys, "request_id",
-                                     request_id};
+    struct store_cursor_spec spec = {request_index_keys, "request_key", rkey};
     r = store_query_page(s, &q, cursor, &spec, limit, &items,
                          &page->next_cursor, err);
     ddb_expr_cleanup(&e);
@@ -307,7 +381,7 @@ enum result sub_delete_by_connection(struct store *s, const char *connection_id,
     enum result r = store_check_id("connection_id", connection_id, err);
     if (r != RESULT_OK)
         return r;
-    char pk[KEY_SIZE];
+    char pk[PK_SIZE];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
     struct ddb_expr e;
     ddb_expr_init(&e);

@@ -23,14 +23,19 @@ enum sub_event {
 enum result sub_event_parse(const char *name, unsigned *bit) WARN_UNUSED;
 
 /*
- * A subscription (DESIGN.md §3): pk CONN#<connection_id>,
- * sk SUB#<request_id>, event_types stored as a string set.
- * Strings owned; free with sub_cleanup().
+ * A subscription (DESIGN.md §3): pk CONN#<connection_id>, sk "SUB#" +
+ * the request key (store_request_key(): the request's tenant, user and
+ * id), which it also keeps as request_key, the request-index's hash key;
+ * event_types stored as a string set. A request is named by all three
+ * ids, as request ids are unique per user only. Strings owned; free
+ * with sub_cleanup().
  */
 struct subscription {
     char *connection_id;
     char *request_id;
-    char *subscription_id; /* "<connection_id>#<request_id>" */
+    char *tenant_id; /* the request's owner */
+    char *user_id;
+    char *subscription_id; /* "<connection_id>#<request key>" */
     unsigned event_types;  /* enum sub_event bits */
     char created_at[CLOCK_RFC3339_SIZE];
     char updated_at[CLOCK_RFC3339_SIZE];
@@ -48,16 +53,28 @@ void sub_cleanup(struct subscription *s);
 void sub_page_cleanup(struct sub_page *p);
 
 /*
- * Subscribes sub->connection_id to sub->request_id for sub->event_types
- * (0: all). Subscribing again replaces the event types (a conditional
- * update of the existing item, version + 1). Fills the stored fields.
+ * Subscribes sub->connection_id to the request sub->request_id of
+ * sub->user_id of sub->tenant_id for sub->event_types (0: all). Subscribing
+ * again replaces the event types (a conditional update of the existing item,
+ * version + 1). Fills the stored fields.
  */
 enum result sub_subscribe(struct store *s, struct subscription *sub,
                           int64_t deadline_ms,
                           struct error_info *err) WARN_UNUSED;
 
+/*
+ * The item a first sub_subscribe() of `sub` would put (event_types 0:
+ * all), for a caller that writes it in a transaction with other items.
+ * Fills sub's stored fields (subscription_id, timestamps, version 1, ttl)
+ * and `*item` (caller owns). RESULT_INVALID_INPUT naming the field for a
+ * bad id or event type; then `*item` is untouched.
+ */
+enum result sub_new_item(struct store *s, struct subscription *sub,
+                         cJSON **item, struct error_info *err) WARN_UNUSED;
+
 /* Removes one subscription; RESULT_NOT_FOUND when there was none. */
 enum result sub_unsubscribe(struct store *s, const char *connection_id,
+                            const char *tenant_id, const char *user_id,
                             const char *request_id, int64_t deadline_ms,
                             struct error_info *err) WARN_UNUSED;
 
@@ -67,8 +84,10 @@ enum result sub_list_by_connection(struct store *s, const char *connection_id,
                                    struct sub_page *page, int64_t deadline_ms,
                                    struct error_info *err) WARN_UNUSED;
 
-/* A request's subscribers (the request-index GSI), one page. */
-enum result sub_list_by_request(struct store *s, const char *request_id,
+/* The subscribers of a user's request (the request-index GSI, on the
+ * request key: never another user's request of the same id), one page. */
+enum result sub_list_by_request(struct store *s, const char *tenant_id,
+                                const char *user_id, const char *request_id,
                                 int limit, const char *cursor,
                                 struct sub_page *page, int64_t deadline_ms,
                                 struct error_info *err) WARN_UNUSED;

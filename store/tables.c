@@ -83,9 +83,10 @@ static cJSON *requests_request(const char *table)
 
 static cJSON *subscriptions_request(const char *table)
 {
-    static const char *const attrs[] = {"pk", "sk", "request_id", NULL};
+    static const char *const attrs[] = {"pk", "sk", "request_key", NULL};
     cJSON *idx = cJSON_CreateArray();
-    cJSON_AddItemToArray(idx, gsi("request-index", "request_id", NULL));
+    /* The request key, not the bare id: ids are unique per user only. */
+    cJSON_AddItemToArray(idx, gsi("request-index", "request_key", NULL));
     return table_request(table, attrs, idx);
 }
 

@@ -15,6 +15,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import {
@@ -176,60 +177,75 @@ async function route(event) {
   const invalid = validateProcessData(payload);
   if (invalid) return errorReply(id, "VALIDATION_ERROR", invalid);
   const at = now();
+  const key = requestKey(conn.tenant_id, conn.user_id, requestId);
+  // The request and the sender's subscription: one transaction.
   try {
     await ddb.send(
-      new PutCommand({
-        TableName: REQUESTS_TABLE,
-        Item: {
-          pk: `REQ#${requestId}`,
-          sk: "METADATA",
-          request_id: requestId,
-          connection_id: connectionId,
-          user_id: conn.user_id,
-          tenant_id: conn.tenant_id,
-          action,
-          payload,
-          status: "PENDING",
-          progress: 0,
-          retry_count: 0,
-          max_retries: 3,
-          created_at: at,
-          updated_at: at,
-          version: 1,
-          ttl: ttl(REQ_TTL_S),
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: REQUESTS_TABLE,
+              Item: {
+                pk: `REQ#${key}`,
+                sk: "METADATA",
+                request_id: requestId,
+                connection_id: connectionId,
+                user_id: conn.user_id,
+                tenant_id: conn.tenant_id,
+                action,
+                payload,
+                status: "PENDING",
+                progress: 0,
+                retry_count: 0,
+                max_retries: 3,
+                created_at: at,
+                updated_at: at,
+                version: 1,
+                ttl: ttl(REQ_TTL_S),
+              },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Put: {
+              TableName: SUBSCRIPTIONS_TABLE,
+              Item: {
+                pk: `CONN#${connectionId}`,
+                sk: `SUB#${key}`,
+                subscription_id: `${connectionId}#${key}`,
+                connection_id: connectionId,
+                request_id: requestId,
+                tenant_id: conn.tenant_id,
+                user_id: conn.user_id,
+                request_key: key,
+                event_types: new Set(["progress", "complete", "error"]),
+                created_at: at,
+                updated_at: at,
+                version: 1,
+                ttl: ttl(CONN_TTL_S),
+              },
+            },
+          },
+        ],
+        ClientRequestToken: randomUUID(),
       }),
     );
   } catch (err) {
-    if (err.name === "ConditionalCheckFailedException")
+    if (
+      err.name === "TransactionCanceledException" &&
+      err.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed"
+    )
       return errorReply(id, "DUPLICATE_REQUEST", "a request with this id exists");
     throw err;
   }
-  try {
-    await ddb.send(
-      new PutCommand({
-        TableName: SUBSCRIPTIONS_TABLE,
-        Item: {
-          pk: `CONN#${connectionId}`,
-          sk: `SUB#${requestId}`,
-          subscription_id: `${connectionId}#${requestId}`,
-          connection_id: connectionId,
-          request_id: requestId,
-          event_types: new Set(["progress", "complete", "error"]),
-          created_at: at,
-          updated_at: at,
-          version: 1,
-          ttl: ttl(CONN_TTL_S),
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (err) {
-    console.warn("subscribing the sender failed", err);
-  }
   return { type: "acknowledgment", request_id: requestId, status: "queued" };
 }
+
+// Request ids are unique per user: "<tenant>#<user>#<id>", '%' and '#'
+// escaped in the tenant and user (Streamer's store_request_key).
+const esc = (s) => s.replace(/%/g, "%25").replace(/#/g, "%23");
+const requestKey = (tenant, user, id) => `${esc(tenant)}#${esc(user)}#${id}`;
 
 async function onMessage(event) {
   let reply;
@@ -260,7 +276,10 @@ async function transition(job, to, set = "", values = {}, names = {}) {
   await ddb.send(
     new UpdateCommand({
       TableName: REQUESTS_TABLE,
-      Key: { pk: `REQ#${job.req.request_id}`, sk: "METADATA" },
+      Key: {
+        pk: `REQ#${requestKey(job.req.tenant_id, job.req.user_id, job.req.request_id)}`,
+        sk: "METADATA",
+      },
       UpdateExpression:
         "SET #status = :to, updated_at = :now, version = version + :one" +
         (set ? `, ${set}` : ""),
@@ -289,8 +308,10 @@ async function notify(job, type, message) {
     new QueryCommand({
       TableName: SUBSCRIPTIONS_TABLE,
       IndexName: "request-index",
-      KeyConditionExpression: "request_id = :r",
-      ExpressionAttributeValues: { ":r": job.req.request_id },
+      KeyConditionExpression: "request_key = :r",
+      ExpressionAttributeValues: {
+        ":r": requestKey(job.req.tenant_id, job.req.user_id, job.req.request_id),
+      },
     }),
   );
   const data = JSON.stringify(message);

@@ -393,11 +393,13 @@ static void subscribe(struct app_fixture *f, const char *conn,
     memset(&s, 0, sizeof(s));
     s.connection_id = (char *)conn;
     s.request_id = (char *)request_id;
+    s.tenant_id = (char *)"tenant-a";
+    s.user_id = (char *)"user-1";
     struct error_info err;
     enum result r =
         sub_subscribe(&f->app.store, &s, app_fixture_deadline(), &err);
     ck_assert_msg(r == RESULT_OK, "sub_subscribe: %s", err.message);
-    s.connection_id = s.request_id = NULL;
+    s.connection_id = s.request_id = s.tenant_id = s.user_id = NULL;
     sub_cleanup(&s);
 }
 
@@ -447,7 +449,8 @@ static enum req_status status_of(struct app_fixture *f, const char *id)
     struct request q;
     struct error_info err;
     enum result r =
-        req_get(&f->app.store, id, &q, app_fixture_deadline(), &err);
+        req_get(&f->app.store, "tenant-a", "user-1", id, &q,
+                app_fixture_deadline(), &err);
     ck_assert_msg(r == RESULT_OK, "req_get %s: %s", id, err.message);
     enum req_status s = q.status;
     req_cleanup(&q);

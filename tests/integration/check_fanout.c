@@ -176,11 +176,14 @@ static void run(const char *id)
 {
     struct request q;
     struct error_info err;
-    ck_assert_int_eq(
-        req_get(&F.app.store, id, &q, app_fixture_deadline(), &err), RESULT_OK);
+    ck_assert_int_eq(req_get(&F.app.store, "tenant-a", USER, id, &q,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
     req_cleanup(&q);
-    char pk[160];
-    snprintf(pk, sizeof(pk), "REQ#%s", id);
+    char key_s[STORE_REQUEST_KEY_SIZE], pk[STORE_REQUEST_KEY_SIZE + 8];
+    ck_assert_int_eq(store_request_key("tenant-a", USER, id, key_s, &err),
+                     RESULT_OK);
+    snprintf(pk, sizeof(pk), "REQ#%s", key_s);
     cJSON *key = store_key(pk, "METADATA");
     cJSON *item = NULL;
     ck_assert_int_eq(ddb_get_item(F.app.ddb, F.requests, key, 1,
@@ -360,8 +363,9 @@ static char *stored_result(const char *id)
 {
     struct request q;
     struct error_info err;
-    ck_assert_int_eq(
-        req_get(&F.app.store, id, &q, app_fixture_deadline(), &err), RESULT_OK);
+    ck_assert_int_eq(req_get(&F.app.store, "tenant-a", USER, id, &q,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
     ck_assert_int_eq(q.status, REQ_COMPLETED);
     char *text = cJSON_PrintUnformatted(q.result);
     req_cleanup(&q);
@@ -491,9 +495,9 @@ START_TEST(progress_writes_are_coalesced)
     int64_t elapsed = clock_now_ms() - t0;
     struct request q;
     struct error_info err;
-    ck_assert_int_eq(
-        req_get(&F.app.store, "req-many", &q, app_fixture_deadline(), &err),
-        RESULT_OK);
+    ck_assert_int_eq(req_get(&F.app.store, "tenant-a", USER, "req-many", &q,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
     ck_assert_int_eq(q.status, REQ_COMPLETED);
     ck_assert_int_eq(q.progress, 100);
     /* enqueue + claim + first + 100% + complete + one per interval */

@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "app_fixture.h"
 #include "clock.h"
 #include "connections.h"
+#include "ddb.h"
+#include "ddb_proxy.h"
 #include "dispatch.h"
 #include "message.h"
+#include "processor.h"
 #include "requests.h"
 #include "runtime_api.h"
 #include "subscriptions.h"
@@ -41,6 +46,35 @@ static void setup(void)
 static void teardown(void)
 {
     app_fixture_stop(&fx);
+}
+
+/* As setup(), with MAX_INFLIGHT_PER_USER = 20. */
+static void setup_bounded(void)
+{
+    app_fixture_init(&fx);
+    app_fixture_set(&fx, "MAX_INFLIGHT_PER_USER", "20");
+    app_fixture_start(&fx);
+}
+
+/* As setup(), with the app's DynamoDB behind a counting, faulting proxy. */
+static struct ddb_proxy *proxy;
+
+static void setup_proxied(void)
+{
+    proxy = ddb_proxy_start();
+    ck_assert_ptr_nonnull(proxy);
+    app_fixture_init(&fx);
+    app_fixture_set(&fx, "AWS_ENDPOINT_URL_DYNAMODB", ddb_proxy_url(proxy));
+    app_fixture_start(&fx);
+    /* An injected fault must outlast the client's retries quickly. */
+    aws_client_set_retry(ddb_aws(fx.app.ddb), 1, 5, 2);
+}
+
+static void teardown_proxied(void)
+{
+    app_fixture_stop(&fx);
+    ddb_proxy_stop(proxy);
+    proxy = NULL;
 }
 
 /* ---- The store, as the test sees it ------------------------------------ */
@@ -95,15 +129,24 @@ static void add_request(const char *id, const char *conn, const char *user,
     req_cleanup(&q);
 }
 
-/* Reads a request; RESULT_OK or RESULT_NOT_FOUND (anything else fails). */
-static enum result get_request(const char *id, struct request *q)
+/* Reads `user`@acme's request `id` (ids are unique per user);
+ * RESULT_OK or RESULT_NOT_FOUND (anything else fails). */
+static enum result get_request_of(const char *tenant, const char *user,
+                                  const char *id, struct request *q)
 {
     struct error_info e;
     error_clear(&e);
-    enum result r = req_get(&fx.app.store, id, q, app_fixture_deadline(), &e);
+    enum result r =
+        req_get(&fx.app.store, tenant, user, id, q, app_fixture_deadline(), &e);
     ck_assert_msg(r == RESULT_OK || r == RESULT_NOT_FOUND, "req_get %s: %s %s",
                   id, result_str(r), e.message);
     return r;
+}
+
+static enum result get_request(const char *user, const char *id,
+                               struct request *q)
+{
+    return get_request_of("acme", user, id, q);
 }
 
 /* The event-type bits `conn` has on `request_id`, or -1 when none. */
@@ -670,7 +713,7 @@ START_TEST(status_of_own_request)
     struct request q;
     struct error_info e;
     error_clear(&e);
-    ck_assert_int_eq(get_request("req-alice-1", &q), RESULT_OK);
+    ck_assert_int_eq(get_request("alice", "req-alice-1", &q), RESULT_OK);
     ck_assert_int_eq(req_update_status(&fx.app.store, &q, REQ_PROCESSING,
                                        app_fixture_deadline(), &e),
                      RESULT_OK);
@@ -703,7 +746,7 @@ START_TEST(cancel_pending_request)
 {
     add_people();
     struct request q;
-    ck_assert_int_eq(get_request("req-alice-1", &q), RESULT_OK);
+    ck_assert_int_eq(get_request("alice", "req-alice-1", &q), RESULT_OK);
     int64_t version = q.version;
     req_cleanup(&q);
 
@@ -714,7 +757,7 @@ START_TEST(cancel_pending_request)
     ck_assert_str_eq(str_of(data, "request_id"), "req-alice-1");
     ck_assert_str_eq(str_of(data, "status"), "CANCELLED");
     cJSON_Delete(reply);
-    ck_assert_int_eq(get_request("req-alice-1", &q), RESULT_OK);
+    ck_assert_int_eq(get_request("alice", "req-alice-1", &q), RESULT_OK);
     ck_assert_int_eq(q.status, REQ_CANCELLED);
     ck_assert_int_eq(q.version, version + 1);
     ck_assert(q.processing_ended[0] != '\0');
@@ -738,10 +781,10 @@ START_TEST(cancel_others_request_is_not_found)
     add_people();
     expect_not_owned("cancel");
     struct request q;
-    ck_assert_int_eq(get_request("req-bob-1", &q), RESULT_OK);
+    ck_assert_int_eq(get_request("bob", "req-bob-1", &q), RESULT_OK);
     ck_assert_int_eq(q.status, REQ_PENDING);
     req_cleanup(&q);
-    ck_assert_int_eq(get_request("req-alice-1", &q), RESULT_OK);
+    ck_assert_int_eq(get_request("alice", "req-alice-1", &q), RESULT_OK);
     ck_assert_int_eq(q.status, REQ_PENDING);
     req_cleanup(&q);
 }
@@ -755,7 +798,8 @@ static void expect_enqueued(const char *id, const char *conn,
                             const char *action, const char *payload)
 {
     struct request q;
-    ck_assert_msg(get_request(id, &q) == RESULT_OK, "%s not stored", id);
+    ck_assert_msg(get_request("alice", id, &q) == RESULT_OK, "%s not stored",
+                  id);
     ck_assert_str_eq(q.request_id, id);
     ck_assert_str_eq(q.connection_id, conn);
     ck_assert_str_eq(q.user_id, "alice");
@@ -781,21 +825,35 @@ START_TEST(process_data_is_enqueued)
     expect_enqueued("job-0001", ALICE, "process_data",
                     "{\"items\":[1,2,3.5,-4]}");
 
-    /* A resend (same id, any payload, any sender) changes nothing. */
+    /* A resend by the same user (same id, any payload, any of its
+     * connections) changes nothing. */
+    add_conn(ALICE2, "alice", "acme");
     char *before = snapshot();
     reply = send_msg(ALICE, "{\"action\":\"process_data\",\"id\":"
                             "\"job-0001\",\"payload\":{\"items\":[9]}}");
     expect_error(reply, "DUPLICATE_REQUEST", "job-0001", "resend");
     cJSON_Delete(reply);
-    reply = send_msg(BOB, "{\"action\":\"process_data\",\"id\":"
-                          "\"job-0001\",\"payload\":{\"items\":[9]}}");
-    expect_error(reply, "DUPLICATE_REQUEST", "job-0001", "resend by bob");
+    reply = send_msg(ALICE2, "{\"action\":\"process_data\",\"id\":"
+                             "\"job-0001\",\"payload\":{\"items\":[9]}}");
+    expect_error(reply, "DUPLICATE_REQUEST", "job-0001",
+                 "resend from another "
+                 "connection");
     cJSON_Delete(reply);
     char *after = snapshot();
     ck_assert_str_eq(after, before);
     free(before);
     free(after);
-    ck_assert_int_eq(subscription_of(BOB, "job-0001"), -1);
+    ck_assert_int_eq(subscription_of(ALICE2, "job-0001"), -1);
+
+    /* Another user's id is not this user's: Bob's job-0001 is his own
+     * request, queued as any other (ids are per user; the answer does
+     * not tell that Alice has one). */
+    reply = send_msg(BOB, "{\"action\":\"process_data\",\"id\":"
+                          "\"job-0001\",\"payload\":{\"items\":[9]}}");
+    expect_ack(reply, "job-0001");
+    cJSON_Delete(reply);
+    expect_enqueued("job-0001", ALICE, "process_data",
+                    "{\"items\":[1,2,3.5,-4]}");
 
     /* Without an id the server picks one, and says which. */
     reply = send_msg(ALICE, "{\"action\":\"process_data\","
@@ -838,6 +896,398 @@ START_TEST(generate_report_is_enqueued_from_binary_frame)
     ck_assert_str_eq(after, before);
     free(before);
     free(after);
+}
+END_TEST
+
+/*
+ * Request ids are per user: Alice, Bob and Alice-at-globex all use
+ * "same-1". None of them can see, block or change another's request,
+ * and each one's reuse of its own id is still DUPLICATE_REQUEST.
+ */
+static void enqueue_as(const char *conn, const char *action,
+                       const char *payload, const char *where)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"action\":\"%s\",\"id\":\"same-1\",\"payload\":%s}", action,
+             payload);
+    cJSON *reply = send_msg(conn, body);
+    char *text = cJSON_PrintUnformatted(reply);
+    ck_assert_msg(!strcmp(str_of(reply, "type"), "acknowledgment"), "%s: %s",
+                  where, text);
+    free(text);
+    cJSON_Delete(reply);
+}
+
+static void expect_owned(const char *tenant, const char *user, const char *conn,
+                         const char *action, enum req_status status)
+{
+    struct request q;
+    ck_assert_int_eq(get_request_of(tenant, user, "same-1", &q), RESULT_OK);
+    ck_assert_str_eq(q.user_id, user);
+    ck_assert_str_eq(q.tenant_id, tenant);
+    ck_assert_str_eq(q.connection_id, conn);
+    ck_assert_str_eq(q.action, action);
+    ck_assert_int_eq(q.status, status);
+    req_cleanup(&q);
+}
+
+static const char *status_action(const char *conn)
+{
+    static char action[64];
+    cJSON *reply = send_msg(conn, "{\"action\":\"status\",\"id\":\"s\","
+                                  "\"payload\":{\"request_id\":\"same-1\"}}");
+    const cJSON *data = expect_response(reply, "s");
+    snprintf(action, sizeof(action), "%s/%s", str_of(data, "action"),
+             str_of(data, "status"));
+    cJSON_Delete(reply);
+    return action;
+}
+
+START_TEST(request_ids_are_per_user)
+{
+    add_conn(ALICE, "alice", "acme");
+    add_conn(ALICE2, "alice", "acme");
+    add_conn(BOB, "bob", "acme");
+    add_conn(ALICE_GLOBEX, "alice", "globex");
+    enqueue_as(ALICE, "process_data", "{\"items\":[1]}", "alice");
+    enqueue_as(BOB, "generate_report", "{\"group_by\":\"g\",\"rows\":[]}",
+               "bob, same id");
+    enqueue_as(ALICE_GLOBEX, "process_data", "{\"items\":[2]}",
+               "alice at globex, same id");
+    expect_owned("acme", "alice", ALICE, "process_data", REQ_PENDING);
+    expect_owned("acme", "bob", BOB, "generate_report", REQ_PENDING);
+    expect_owned("globex", "alice", ALICE_GLOBEX, "process_data", REQ_PENDING);
+    /* Each sender is subscribed to its own request only. */
+    ck_assert_int_eq(subscription_of(ALICE, "same-1"), SUB_ALL);
+    ck_assert_int_eq(subscription_of(BOB, "same-1"), SUB_ALL);
+    ck_assert_int_eq(subscription_of(ALICE_GLOBEX, "same-1"), SUB_ALL);
+
+    /* Reusing one's own id is still a duplicate, for every user. */
+    char *before = snapshot();
+    const char *conns[] = {ALICE2, BOB, ALICE_GLOBEX};
+    for (int i = 0; i < 3; i++) {
+        cJSON *reply = send_msg(conns[i], "{\"action\":\"process_data\","
+                                          "\"id\":\"same-1\",\"payload\":"
+                                          "{\"items\":[3]}}");
+        expect_error(reply, "DUPLICATE_REQUEST", "same-1", conns[i]);
+        cJSON_Delete(reply);
+    }
+    char *after = snapshot();
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+
+    /* status answers each user's own request. */
+    ck_assert_str_eq(status_action(ALICE2), "process_data/PENDING");
+    ck_assert_str_eq(status_action(BOB), "generate_report/PENDING");
+
+    /* Alice's cancel cancels hers; Bob's and globex's are untouched. */
+    cJSON *reply = send_msg(ALICE2, "{\"action\":\"cancel\",\"id\":\"c\","
+                                    "\"payload\":{\"request_id\":\"same-1\"}}");
+    expect_response(reply, "c");
+    cJSON_Delete(reply);
+    expect_owned("acme", "alice", ALICE, "process_data", REQ_CANCELLED);
+    expect_owned("acme", "bob", BOB, "generate_report", REQ_PENDING);
+    expect_owned("globex", "alice", ALICE_GLOBEX, "process_data", REQ_PENDING);
+    ck_assert_str_eq(status_action(BOB), "generate_report/PENDING");
+
+    /* Subscribing and unsubscribing name one's own request only. */
+    reply = send_msg(ALICE2, "{\"action\":\"subscribe\",\"id\":\"u\","
+                             "\"payload\":{\"request_id\":\"same-1\","
+                             "\"event_types\":[\"complete\"]}}");
+    expect_response(reply, "u");
+    cJSON_Delete(reply);
+    reply = send_msg(ALICE, "{\"action\":\"unsubscribe\",\"id\":\"u\","
+                            "\"payload\":{\"request_id\":\"same-1\"}}");
+    expect_response(reply, "u");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(subscription_of(ALICE, "same-1"), -1);
+    ck_assert_int_eq(subscription_of(ALICE2, "same-1"), SUB_COMPLETE);
+    ck_assert_int_eq(subscription_of(BOB, "same-1"), SUB_ALL);
+    ck_assert_int_eq(subscription_of(ALICE_GLOBEX, "same-1"), SUB_ALL);
+
+    /* Who listens to each request, as the processor asks: its owner's
+     * connections only, never another user's of the same id. */
+    struct {
+        const char *tenant, *user, *conn;
+    } owners[] = {{"acme", "alice", ALICE2},
+                  {"acme", "bob", BOB},
+                  {"globex", "alice", ALICE_GLOBEX}};
+    for (int i = 0; i < 3; i++) {
+        struct sub_page page;
+        struct error_info e;
+        ck_assert_int_eq(sub_list_by_request(&fx.app.store, owners[i].tenant,
+                                             owners[i].user, "same-1", 0, NULL,
+                                             &page, app_fixture_deadline(), &e),
+                         RESULT_OK);
+        ck_assert_uint_eq(page.count, 1);
+        ck_assert_str_eq(page.items[0].connection_id, owners[i].conn);
+        ck_assert_str_eq(page.items[0].user_id, owners[i].user);
+        sub_page_cleanup(&page);
+    }
+}
+END_TEST
+
+/* ---- The enqueue and the sender's subscription are one write ------------
+ */
+
+/* The error's details.queued: "false", "unknown", or NULL when absent. */
+static const char *queued_detail(const cJSON *reply)
+{
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(reply, "error"), "details"),
+        "queued");
+    return cJSON_IsFalse(q) ? "false" : cJSON_GetStringValue(q);
+}
+
+START_TEST(enqueue_and_subscription_are_one_transaction)
+{
+    add_conn(ALICE, "alice", "acme");
+    static const char body[] = "{\"action\":\"process_data\",\"id\":"
+                               "\"atom-1\",\"payload\":{\"items\":[1]}}";
+    /* Both in one TransactWriteItems, no other write. */
+    ddb_proxy_reset(proxy);
+    cJSON *reply = send_msg(ALICE, body);
+    expect_ack(reply, "atom-1");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(ddb_proxy_count(proxy, "TransactWriteItems"), 1);
+    ck_assert_int_eq(ddb_proxy_count(proxy, "PutItem"), 0);
+    ck_assert_int_eq(ddb_proxy_count(proxy, "UpdateItem"), 0);
+    expect_enqueued("atom-1", ALICE, "process_data", "{\"items\":[1]}");
+
+    /* The transaction fails (a 500 from the store, never carried out):
+     * nothing is stored, and the answer says the outcome is unknown to
+     * the server and gives the id to send again. */
+    char *before = snapshot();
+    ddb_proxy_fail(proxy, "TransactWriteItems", NULL);
+    static const char body2[] = "{\"action\":\"process_data\",\"id\":"
+                                "\"atom-2\",\"payload\":{\"items\":[2]}}";
+    reply = send_msg(ALICE, body2);
+    expect_error(reply, "INTERNAL_ERROR", "atom-2", "injected fault");
+    ck_assert_str_eq(queued_detail(reply), "unknown");
+    cJSON_Delete(reply);
+    ck_assert_int_ge(ddb_proxy_count(proxy, "TransactWriteItems"), 2);
+    char *after = snapshot();
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    struct request q;
+    ck_assert_int_eq(get_request("alice", "atom-2", &q), RESULT_NOT_FOUND);
+    ck_assert_int_eq(subscription_of(ALICE, "atom-2"), -1);
+
+    /* Sent again with the same id once the store is back: queued. */
+    ddb_proxy_fail(proxy, NULL, NULL);
+    reply = send_msg(ALICE, body2);
+    expect_ack(reply, "atom-2");
+    cJSON_Delete(reply);
+    expect_enqueued("atom-2", ALICE, "process_data", "{\"items\":[2]}");
+
+    /* A transaction DynamoDB refuses (the subscriptions table is gone):
+     * neither item is stored, and the answer says it was not queued. */
+    struct error_info e;
+    error_clear(&e);
+    ck_assert_int_eq(ddb_delete_table(fx.app.ddb, fx.subscriptions,
+                                      app_fixture_deadline(), &e),
+                     RESULT_OK);
+    reply = send_msg(ALICE, "{\"action\":\"process_data\",\"id\":\"atom-3\","
+                            "\"payload\":{\"items\":[3]}}");
+    expect_error(reply, "INTERNAL_ERROR", "atom-3", "no subscriptions table");
+    ck_assert_str_eq(queued_detail(reply), "false");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(get_request("alice", "atom-3", &q), RESULT_NOT_FOUND);
+}
+END_TEST
+
+/* ---- A bound on each user's async work ------------------------------------
+ * MAX_INFLIGHT_PER_USER = 20: five connections of one user (five
+ * processes, as five Lambda instances would be) send ten enqueues each,
+ * all at once.
+ */
+#define BURST_CONNS 5
+#define BURST_EACH 10
+#define BURST_LIMIT 20
+
+static const char *burst_conn(int i)
+{
+    static const char *const ids[BURST_CONNS] = {
+        "QnVyc3QwAAAAAA0=", "QnVyc3QxAAAAAA1=", "QnVyc3QyAAAAAA2=",
+        "QnVyc3QzAAAAAA3=", "QnVyc3Q0AAAAAA4="};
+    return ids[i];
+}
+
+/* One sender: its own app (its own store client), ten enqueues; writes
+ * {acks, rate limited, other} to `fd`. */
+static void burst_sender(int c, int fd)
+{
+    struct app_fixture own;
+    app_fixture_init(&own);
+    app_fixture_set(&own, "CONNECTIONS_TABLE", fx.connections);
+    app_fixture_set(&own, "REQUESTS_TABLE", fx.requests);
+    app_fixture_set(&own, "SUBSCRIPTIONS_TABLE", fx.subscriptions);
+    app_fixture_set(&own, "MAX_INFLIGHT_PER_USER", "20");
+    app_fixture_start(&own);
+    fx = own; /* send_msg() goes through this process's own app */
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < BURST_EACH; i++) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"action\":\"process_data\",\"id\":\"burst-%d-%d\","
+                 "\"payload\":{\"items\":[%d]}}",
+                 c, i, i);
+        cJSON *reply = send_msg(burst_conn(c), body);
+        const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
+        const cJSON *details =
+            cJSON_GetObjectItemCaseSensitive(error, "details");
+        const char *code = str_of(error, "code");
+        if (!strcmp(str_of(reply, "type"), "acknowledgment"))
+            counts[0]++;
+        else if (code && !strcmp(code, "RATE_LIMITED") &&
+                 cJSON_GetObjectItemCaseSensitive(details, "limit")->valueint ==
+                     BURST_LIMIT &&
+                 cJSON_GetObjectItemCaseSensitive(details, "retry_after_ms")
+                         ->valueint > 0)
+            counts[1]++;
+        else
+            counts[2]++;
+        cJSON_Delete(reply);
+    }
+    _exit(write(fd, counts, sizeof(counts)) == sizeof(counts) ? 0 : 1);
+}
+
+static int64_t inflight_of(const char *user)
+{
+    int64_t n = -1;
+    struct error_info e;
+    error_clear(&e);
+    ck_assert_int_eq(req_inflight(&fx.app.store, "acme", user, &n,
+                                  app_fixture_deadline(), &e),
+                     RESULT_OK);
+    return n;
+}
+
+START_TEST(inflight_bound_under_concurrent_enqueues)
+{
+    for (int c = 0; c < BURST_CONNS; c++)
+        add_conn(burst_conn(c), "alice", "acme");
+    add_conn(BOB, "bob", "acme");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pids[BURST_CONNS];
+    for (int c = 0; c < BURST_CONNS; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            close(fds[0]);
+            burst_sender(c, fds[1]);
+        }
+    }
+    close(fds[1]);
+    int total[3] = {0, 0, 0};
+    for (int c = 0; c < BURST_CONNS; c++) {
+        int status = 0, counts[3];
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "sender %d failed", c);
+        ck_assert_int_eq(read(fds[0], counts, sizeof(counts)),
+                         (int)sizeof(counts));
+        for (int k = 0; k < 3; k++)
+            total[k] += counts[k];
+    }
+    close(fds[0]);
+    ck_assert_int_eq(total[0], BURST_LIMIT);
+    ck_assert_int_eq(total[1], BURST_CONNS * BURST_EACH - BURST_LIMIT);
+    ck_assert_int_eq(total[2], 0);
+
+    /* Exactly 20 stored, each with its sender's subscription; the
+     * refused ones left nothing. */
+    struct req_page page;
+    struct error_info e;
+    error_clear(&e);
+    ck_assert_int_eq(req_list_by_user(&fx.app.store, "alice", 0, NULL, &page,
+                                      app_fixture_deadline(), &e),
+                     RESULT_OK);
+    ck_assert_uint_eq(page.count, BURST_LIMIT);
+    int subs = 0;
+    for (int c = 0; c < BURST_CONNS; c++) {
+        struct sub_page sp;
+        ck_assert_int_eq(sub_list_by_connection(&fx.app.store, burst_conn(c), 0,
+                                                NULL, &sp,
+                                                app_fixture_deadline(), &e),
+                         RESULT_OK);
+        subs += (int)sp.count;
+        sub_page_cleanup(&sp);
+    }
+    ck_assert_int_eq(subs, BURST_LIMIT);
+    ck_assert_int_eq(inflight_of("alice"), BURST_LIMIT);
+
+    /* Another user is not bound by Alice's count. */
+    cJSON *reply = send_msg(BOB, "{\"action\":\"process_data\",\"id\":"
+                                 "\"bob-1\",\"payload\":{\"items\":[1]}}");
+    expect_ack(reply, "bob-1");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("bob"), 1);
+
+    /* No one listens from here on: an abandoned request's error push
+     * would go to the connections' (made-up) endpoint. */
+    for (int c = 0; c < BURST_CONNS; c++)
+        ck_assert_int_eq(sub_delete_by_connection(&fx.app.store, burst_conn(c),
+                                                  app_fixture_deadline(), NULL,
+                                                  &e),
+                         RESULT_OK);
+
+    /* Each way a request ends frees its slot: completed, failed,
+     * cancelled by its user, abandoned (PROCESSING or RETRYING, as the
+     * sweeper does after a crash). */
+    int64_t dl = app_fixture_deadline();
+    for (size_t i = 0; i < page.count; i++) {
+        struct request *q = &page.items[i];
+        int way = (int)(i % 5);
+        if (way == 2) {
+            char body[160];
+            snprintf(body, sizeof(body),
+                     "{\"action\":\"cancel\",\"id\":\"c\",\"payload\":"
+                     "{\"request_id\":\"%s\"}}",
+                     q->request_id);
+            reply = send_msg(q->connection_id, body);
+            expect_response(reply, "c");
+            cJSON_Delete(reply);
+            continue;
+        }
+        ck_assert_int_eq(
+            req_update_status(&fx.app.store, q, REQ_PROCESSING, dl, &e),
+            RESULT_OK);
+        if (way == 4)
+            ck_assert_int_eq(
+                req_update_status(&fx.app.store, q, REQ_RETRYING, dl, &e),
+                RESULT_OK);
+        cJSON *result = cJSON_CreateObject();
+        enum result r =
+            way == 0   ? req_complete(&fx.app.store, q, result, dl, &e)
+            : way == 1 ? req_fail(&fx.app.store, q, "boom", dl, &e)
+                       : processor_abandon(&fx.app, q, "lost", dl, &e);
+        cJSON_Delete(result);
+        ck_assert_msg(r == RESULT_OK, "ending %s: %s", q->request_id,
+                      e.message);
+        ck_assert_int_eq(inflight_of("alice"), BURST_LIMIT - (int64_t)i - 1);
+    }
+    req_page_cleanup(&page);
+    ck_assert_int_eq(inflight_of("alice"), 0);
+
+    /* A failed condition changes no count. */
+    reply = send_msg(burst_conn(0), "{\"action\":\"cancel\",\"id\":\"c\","
+                                    "\"payload\":{\"request_id\":"
+                                    "\"burst-0-0\"}}");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("alice"), 0);
+
+    /* A slot is free again. */
+    reply = send_msg(burst_conn(1), "{\"action\":\"process_data\",\"id\":"
+                                    "\"after\",\"payload\":{\"items\":[1]}}");
+    expect_ack(reply, "after");
+    cJSON_Delete(reply);
+    ck_assert_int_eq(inflight_of("alice"), 1);
 }
 END_TEST
 
@@ -1133,6 +1583,8 @@ START_TEST(malformed_message)
     memset(&sub, 0, sizeof(sub));
     sub.connection_id = strdup(ALICE);
     sub.request_id = strdup("req-alice-1");
+    sub.tenant_id = strdup("acme");
+    sub.user_id = strdup("alice");
     struct error_info e;
     error_clear(&e);
     ck_assert_int_eq(
@@ -1243,6 +1695,19 @@ Suite *message_suite(void)
     tcase_add_test(tc, cancel_others_request_is_not_found);
     tcase_add_test(tc, process_data_is_enqueued);
     tcase_add_test(tc, generate_report_is_enqueued_from_binary_frame);
+    tcase_add_test(tc, request_ids_are_per_user);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("atomic-enqueue");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_proxied, teardown_proxied);
+    tcase_add_test(tc, enqueue_and_subscription_are_one_transaction);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("inflight-bound");
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, setup_bounded, teardown);
+    tcase_add_test(tc, inflight_bound_under_concurrent_enqueues);
     suite_add_tcase(s, tc);
 
     TCase *bad = tcase_create("malformed");

@@ -51,9 +51,9 @@ static void cancel_in_store(const char *request_id)
 {
     struct request r;
     struct error_info err;
-    ck_assert_int_eq(
-        req_get(P.canceller, request_id, &r, app_fixture_deadline(), &err),
-        RESULT_OK);
+    ck_assert_int_eq(req_get(P.canceller, "tenant-a", "user-1", request_id, &r,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
     ck_assert_int_eq(req_cancel(P.canceller, &r, app_fixture_deadline(), &err),
                      RESULT_OK);
     req_cleanup(&r);
@@ -157,6 +157,8 @@ static void subscribe(const char *conn, const char *request_id, unsigned events)
     struct subscription s = {0};
     s.connection_id = strdup(conn);
     s.request_id = strdup(request_id);
+    s.tenant_id = strdup("tenant-a");
+    s.user_id = strdup("user-1");
     s.event_types = events;
     struct error_info err;
     ck_assert_int_eq(
@@ -198,8 +200,9 @@ static struct request get_request(const char *id)
 {
     struct request r;
     struct error_info err;
-    ck_assert_int_eq(
-        req_get(&F.app.store, id, &r, app_fixture_deadline(), &err), RESULT_OK);
+    ck_assert_int_eq(req_get(&F.app.store, "tenant-a", "user-1", id, &r,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
     return r;
 }
 
@@ -208,7 +211,7 @@ static cJSON *record_for(const char *id, const char *event_name,
                          const char *sequence)
 {
     char pk[160];
-    snprintf(pk, sizeof(pk), "REQ#%s", id);
+    snprintf(pk, sizeof(pk), "REQ#tenant-a#user-1#%s", id);
     cJSON *key = store_key(pk, "METADATA");
     cJSON *item = NULL;
     struct error_info err;
@@ -705,6 +708,67 @@ START_TEST(sweeper_fails_stuck_requests)
 }
 END_TEST
 
+/* ---- Request ids are per user ------------------------------------- */
+
+/* Bob's connection, request and subscription, beside user-1's. */
+static void add_bob_same_id(const char *id)
+{
+    struct error_info err;
+    struct connection c = {0};
+    c.connection_id = strdup("conn-bob=");
+    c.user_id = strdup("bob");
+    c.tenant_id = strdup("tenant-a");
+    c.endpoint = strdup("abc.execute-api.us-east-1.amazonaws.com/prod");
+    ck_assert_int_eq(conn_save(&F.app.store, &c, app_fixture_deadline(), &err),
+                     RESULT_OK);
+    conn_cleanup(&c);
+    struct request r = {0};
+    r.request_id = strdup(id);
+    r.connection_id = strdup("conn-bob=");
+    r.user_id = strdup("bob");
+    r.tenant_id = strdup("tenant-a");
+    r.action = strdup("process_data");
+    r.payload = cJSON_Parse("{\"items\":[100]}");
+    ck_assert_int_eq(
+        req_enqueue(&F.app.store, &r, app_fixture_deadline(), &err), RESULT_OK);
+    req_cleanup(&r);
+    struct subscription s = {0};
+    s.connection_id = strdup("conn-bob=");
+    s.request_id = strdup(id);
+    s.tenant_id = strdup("tenant-a");
+    s.user_id = strdup("bob");
+    ck_assert_int_eq(
+        sub_subscribe(&F.app.store, &s, app_fixture_deadline(), &err),
+        RESULT_OK);
+    sub_cleanup(&s);
+}
+
+START_TEST(same_id_of_two_users_runs_apart)
+{
+    add_connection("conn-a=");
+    enqueue("req-same", "process_data", "{\"items\":[1,2]}");
+    subscribe("conn-a=", "req-same", SUB_ALL);
+    add_bob_same_id("req-same");
+
+    /* user-1's request runs: only user-1's subscriber hears of it, and
+     * Bob's request of the same id stays PENDING. */
+    expect_no_failures(record_for("req-same", "INSERT", "700"));
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
+    ck_assert_int_eq(count_pushes("conn-bob%3D", "complete"), 0);
+    ck_assert_int_eq(count_pushes("conn-bob%3D", "progress"), 0);
+    struct request mine = get_request("req-same");
+    ck_assert_int_eq(mine.status, REQ_COMPLETED);
+    req_cleanup(&mine);
+    struct request bobs;
+    struct error_info err;
+    ck_assert_int_eq(req_get(&F.app.store, "tenant-a", "bob", "req-same", &bobs,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
+    ck_assert_int_eq(bobs.status, REQ_PENDING);
+    req_cleanup(&bobs);
+}
+END_TEST
+
 /* ---- An injected store fault: a proxy in front of DynamoDB Local ------ */
 
 /* While set, UpdateItems naming this text (and fault_also, when set)
@@ -798,7 +862,7 @@ START_TEST(partial_batch_failure_for_a_store_fault)
                          record_for("req-bad", "INSERT", "902"),
                          record_for("req-ok2", "INSERT", "903")};
     cJSON *again = cJSON_Duplicate(records[1], 1);
-    snprintf(fault_marker, sizeof(fault_marker), "REQ#req-bad");
+    snprintf(fault_marker, sizeof(fault_marker), "REQ#tenant-a#user-1#req-bad");
     char *failed = run_batch(records, 3, app_fixture_deadline());
     ck_assert_str_eq(failed, "902");
     free(failed);
@@ -829,7 +893,7 @@ START_TEST(store_fault_mid_run_hands_the_request_back)
     cJSON *rec = record_for("req-mid", "INSERT", "950");
     cJSON *again = cJSON_Duplicate(rec, 1);
     /* Progress writes fail; the claim and the hand-back do not. */
-    snprintf(fault_marker, sizeof(fault_marker), "REQ#req-mid");
+    snprintf(fault_marker, sizeof(fault_marker), "REQ#tenant-a#user-1#req-mid");
     snprintf(fault_also, sizeof(fault_also), "progress_message");
     char *failed = run_batch(&rec, 1, app_fixture_deadline());
     ck_assert_str_eq(failed, "950");
@@ -878,6 +942,7 @@ Suite *processor_suite(void)
     tcase_add_test(tc, other_records_are_ignored);
     tcase_add_test(tc, gone_subscriber_is_removed);
     tcase_add_test(tc, sweeper_fails_stuck_requests);
+    tcase_add_test(tc, same_id_of_two_users_runs_apart);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");

@@ -89,9 +89,9 @@ START_TEST(unvalidated_payload_fails_the_request)
         RESULT_OK);
     ck_assert_str_eq(buf_str(&out), "{\"batchItemFailures\":[]}");
     struct request got;
-    ck_assert_int_eq(
-        req_get(&F.app.store, q.request_id, &got, app_fixture_deadline(), &err),
-        RESULT_OK);
+    ck_assert_int_eq(req_get(&F.app.store, q.tenant_id, q.user_id, q.request_id,
+                             &got, app_fixture_deadline(), &err),
+                     RESULT_OK);
     ck_assert_int_eq(got.status, REQ_FAILED);
     ck_assert_ptr_nonnull(got.error);
     ck_assert_msg(strstr(got.error, rows[_i].field), "error '%s' names no %s",

@@ -292,12 +292,15 @@ static void add_conn(const char *id, const char *user)
     conn_cleanup(&c);
 }
 
-static void add_sub(const char *conn, const char *request_id)
+/* Subscribes `conn` to a request of its user's (add_two_clients). */
+static void add_sub(const char *conn, const char *user, const char *request_id)
 {
     struct subscription sub;
     memset(&sub, 0, sizeof(sub));
     sub.connection_id = strdup(conn);
     sub.request_id = strdup(request_id);
+    sub.tenant_id = strdup("acme");
+    sub.user_id = strdup(user);
     struct error_info e;
     error_clear(&e);
     enum result r =
@@ -337,10 +340,10 @@ static size_t sub_count(const char *conn)
 static void add_two_clients(void)
 {
     add_conn(CONN, "alice");
-    add_sub(CONN, "job-1");
-    add_sub(CONN, "job-2");
+    add_sub(CONN, "alice", "job-1");
+    add_sub(CONN, "alice", "job-2");
     add_conn(OTHER, "bob");
-    add_sub(OTHER, "job-3");
+    add_sub(OTHER, "bob", "job-3");
 }
 
 /* The scope of a seen request's Credential: ".../<scope>". */

@@ -15,6 +15,7 @@
 #include "connections.h"
 #include "ddb.h"
 #include "ddb_local.h"
+#include "ddb_proxy.h"
 #include "item.h"
 #include "requests.h"
 #include "store.h"
@@ -94,11 +95,14 @@ static void ts_of(int64_t ms, char out[CLOCK_RFC3339_SIZE])
                       "line %d: a call was made for invalid input", __LINE__); \
     } while (0)
 
+/* When set, the tests' client goes through this proxy (it counts calls). */
+static struct ddb_proxy *proxy;
+
 /* A client of its own; NULL on failure (no assertion: forked children
  * use it too). */
 static struct ddb *new_client(void)
 {
-    const char *url = ddb_local_endpoint();
+    const char *url = proxy ? ddb_proxy_url(proxy) : ddb_local_endpoint();
     if (!url)
         return NULL;
     struct ddb_config cfg = {url, "us-east-1", &fake_creds};
@@ -134,6 +138,23 @@ static void teardown(void)
     store_cleanup(&st);
     ddb_free(ddb);
     ddb = NULL;
+}
+
+/* As setup(), with the client behind a counting proxy. */
+static void setup_proxied(void)
+{
+    ck_assert_msg(ddb_local_endpoint() != NULL,
+                  "DynamoDB Local is not running");
+    proxy = ddb_proxy_start();
+    ck_assert_ptr_nonnull(proxy);
+    setup();
+}
+
+static void teardown_proxied(void)
+{
+    teardown();
+    ddb_proxy_stop(proxy);
+    proxy = NULL;
 }
 
 /* ---- JSON and item helpers ---------------------------------------------- */
@@ -209,19 +230,77 @@ static cJSON *raw_conn(const char *id)
     return raw_item(st.connections_table, pk, "METADATA");
 }
 
+/*
+ * Request ids are unique per user: the user who enqueued each id in this
+ * test, as req_fill() saw it, so that helpers reading by id find the
+ * right one. An id never filled belongs to "user-1". The tenant of every
+ * request here is TENANT.
+ */
+#define TENANT "tenant-1"
+static struct {
+    char id[STORE_MAX_ID_BYTES + 1];
+    char user[STORE_MAX_ID_BYTES + 1];
+} owners[512];
+static int owner_count;
+
+static void remember_owner(const char *id, const char *user)
+{
+    if (!id || !user || strlen(id) > STORE_MAX_ID_BYTES ||
+        strlen(user) > STORE_MAX_ID_BYTES || owner_count == 512)
+        return;
+    snprintf(owners[owner_count].id, sizeof(owners[0].id), "%s", id);
+    snprintf(owners[owner_count].user, sizeof(owners[0].user), "%s", user);
+    owner_count++;
+}
+
+static const char *owner_of(const char *id)
+{
+    for (int i = owner_count - 1; i >= 0; i--)
+        if (strcmp(owners[i].id, id) == 0)
+            return owners[i].user;
+    return "user-1";
+}
+
+/* The key the stores give the request `id` of `user` (TENANT's). */
+static void request_key_of(const char *user, const char *id, char *out)
+{
+    struct error_info err;
+    EXPECT(RESULT_OK, store_request_key(TENANT, user, id, out, &err), err);
+}
+
+static cJSON *raw_req_of(const char *user, const char *id)
+{
+    char key[STORE_REQUEST_KEY_SIZE], pk[STORE_REQUEST_KEY_SIZE + 8];
+    request_key_of(user, id, key);
+    snprintf(pk, sizeof(pk), "REQ#%s", key);
+    return raw_item(st.requests_table, pk, "METADATA");
+}
+
 static cJSON *raw_req(const char *id)
 {
-    char pk[256];
-    snprintf(pk, sizeof(pk), "REQ#%s", id);
-    return raw_item(st.requests_table, pk, "METADATA");
+    return raw_req_of(owner_of(id), id);
+}
+
+static cJSON *raw_sub_of(const char *connection_id, const char *user,
+                         const char *request_id)
+{
+    char key[STORE_REQUEST_KEY_SIZE], pk[256], sk[STORE_REQUEST_KEY_SIZE + 8];
+    request_key_of(user, request_id, key);
+    snprintf(pk, sizeof(pk), "CONN#%s", connection_id);
+    snprintf(sk, sizeof(sk), "SUB#%s", key);
+    return raw_item(st.subscriptions_table, pk, sk);
 }
 
 static cJSON *raw_sub(const char *connection_id, const char *request_id)
 {
-    char pk[256], sk[256];
-    snprintf(pk, sizeof(pk), "CONN#%s", connection_id);
-    snprintf(sk, sizeof(sk), "SUB#%s", request_id);
-    return raw_item(st.subscriptions_table, pk, sk);
+    return raw_sub_of(connection_id, owner_of(request_id), request_id);
+}
+
+/* req_get() of the request `id` of its owner. */
+static enum result get_req(const char *id, struct request *out,
+                           struct error_info *err)
+{
+    return req_get(&st, TENANT, owner_of(id), id, out, deadline(), err);
 }
 
 /* Asserts that the item read now equals `before`; frees `before`. */
@@ -276,8 +355,9 @@ static void req_fill(struct request *r, const char *id, const char *conn,
     r->request_id = id ? xstrdup(id) : NULL;
     r->connection_id = xstrdup(conn);
     r->user_id = xstrdup(user);
-    r->tenant_id = xstrdup("tenant-1");
+    r->tenant_id = xstrdup(TENANT);
     r->action = xstrdup("long.task");
+    remember_owner(id, user);
 }
 
 static void enqueue(struct request *r, const char *id, const char *conn,
@@ -286,6 +366,7 @@ static void enqueue(struct request *r, const char *id, const char *conn,
     struct error_info err;
     req_fill(r, id, conn, user);
     EXPECT(RESULT_OK, req_enqueue(&st, r, deadline(), &err), err);
+    remember_owner(r->request_id, user);
 }
 
 static void move(struct request *r, enum req_status to)
@@ -300,6 +381,8 @@ static void subscribe(const char *conn, const char *req, unsigned events)
     struct error_info err;
     s.connection_id = xstrdup(conn);
     s.request_id = xstrdup(req);
+    s.tenant_id = xstrdup(TENANT);
+    s.user_id = xstrdup(owner_of(req));
     s.event_types = events;
     EXPECT(RESULT_OK, sub_subscribe(&st, &s, deadline(), &err), err);
     sub_cleanup(&s);
@@ -419,8 +502,8 @@ static void assert_all_tables(void)
     static const char *const req_attrs[] = {
         "pk", "sk", "connection_id", "status", "user_id", "created_at", NULL};
     static const char *const sub_gsis[][3] = {
-        {"request-index", "request_id", NULL}, {NULL, NULL, NULL}};
-    static const char *const sub_attrs[] = {"pk", "sk", "request_id", NULL};
+        {"request-index", "request_key", NULL}, {NULL, NULL, NULL}};
+    static const char *const sub_attrs[] = {"pk", "sk", "request_key", NULL};
     assert_table(st.connections_table, conn_gsis, conn_attrs, 0);
     assert_table(st.requests_table, req_gsis, req_attrs, 1);
     assert_table(st.subscriptions_table, sub_gsis, sub_attrs, 0);
@@ -856,7 +939,8 @@ static void racer(enum race_kind kind, const char *id, int ready_fd, int go_fd)
     struct connection c;
     struct request r;
     enum result res = kind == RACE_PING ? conn_get(&s, id, &c, deadline(), NULL)
-                                        : req_get(&s, id, &r, deadline(), NULL);
+                                        : req_get(&s, TENANT, owner_of(id), id,
+                                                  &r, deadline(), NULL);
     char byte = 'r';
     if (res != RESULT_OK || write(ready_fd, &byte, 1) != 1 ||
         read(go_fd, &byte, 1) != 1)
@@ -1042,7 +1126,10 @@ static void assert_req_stored(const struct request *r)
 {
     struct error_info err;
     struct request got;
-    EXPECT(RESULT_OK, req_get(&st, r->request_id, &got, deadline(), &err), err);
+    EXPECT(RESULT_OK,
+           req_get(&st, r->tenant_id, r->user_id, r->request_id, &got,
+                   deadline(), &err),
+           err);
     assert_req_eq(r, &got);
     req_cleanup(&got);
 }
@@ -1074,7 +1161,7 @@ START_TEST(req_enqueue_get_delete)
     ck_assert_str_eq(r.created_at, T0_TEXT);
     ck_assert_str_eq(r.updated_at, T0_TEXT);
     ck_assert_int_eq(r.ttl, T0_MS / 1000 + 7 * 24 * 3600);
-    EXPECT(RESULT_OK, req_get(&st, "req-1", &got, deadline(), &err), err);
+    EXPECT(RESULT_OK, get_req("req-1", &got, &err), err);
     assert_req_eq(&r, &got);
     ck_assert_ptr_null(got.result);
     ck_assert_ptr_null(got.error);
@@ -1104,12 +1191,12 @@ START_TEST(req_enqueue_get_delete)
     ASSERT_JSON_SAME(empty, a.payload);
     cJSON_Delete(empty);
 
-    EXPECT(RESULT_NOT_FOUND, req_get(&st, "req-none", &got, deadline(), &err),
-           err);
-    EXPECT(RESULT_OK, req_delete(&st, "req-1", deadline(), &err), err);
-    EXPECT(RESULT_NOT_FOUND, req_get(&st, "req-1", &got, deadline(), &err),
-           err);
-    EXPECT(RESULT_NOT_FOUND, req_delete(&st, "req-1", deadline(), &err), err);
+    EXPECT(RESULT_NOT_FOUND, get_req("req-none", &got, &err), err);
+    EXPECT(RESULT_OK,
+           req_delete(&st, TENANT, "user-1", "req-1", deadline(), &err), err);
+    EXPECT(RESULT_NOT_FOUND, get_req("req-1", &got, &err), err);
+    EXPECT(RESULT_NOT_FOUND,
+           req_delete(&st, TENANT, "user-1", "req-1", deadline(), &err), err);
     assert_req_stored(&b); /* the others are still there */
     req_cleanup(&a);
     req_cleanup(&b);
@@ -1126,8 +1213,10 @@ START_TEST(req_enqueue_idempotent)
     EXPECT(RESULT_OK, req_enqueue(&st, &first, deadline(), &err), err);
     cJSON *before = raw_req("req-dup");
 
+    /* The same user, from another connection, with other values: ids
+     * are unique per user (req_ids_are_per_user has other users). */
     tick();
-    req_fill(&again, "req-dup", "conn-2", "user-2");
+    req_fill(&again, "req-dup", "conn-2", "user-1");
     free(again.action);
     again.action = xstrdup("other.task");
     again.payload = parse("{\"n\":2}");
@@ -1190,7 +1279,7 @@ static void transition_row(enum req_status from, enum req_status to)
                   "%s: req_transition_allowed disagrees", row);
     struct request r, want;
     enqueue_in(&r, id, from);
-    EXPECT(RESULT_OK, req_get(&st, id, &want, deadline(), &err), err);
+    EXPECT(RESULT_OK, get_req(id, &want, &err), err);
     cJSON *before = raw_req(id);
     tick();
     ts_of(fake_ms, now);
@@ -1269,7 +1358,7 @@ START_TEST(req_stale_version)
     struct error_info err;
     struct request r, stale;
     enqueue(&r, "req-v", "conn-1", "user-1");
-    EXPECT(RESULT_OK, req_get(&st, "req-v", &stale, deadline(), &err), err);
+    EXPECT(RESULT_OK, get_req("req-v", &stale, &err), err);
     tick();
     move(&r, REQ_PROCESSING);
     ck_assert_int_eq(r.version, 2);
@@ -1434,8 +1523,7 @@ START_TEST(req_progress_complete_fail)
     struct request c, worker;
     enqueue(&c, "req-cancel", "conn-1", "user-1");
     move(&c, REQ_PROCESSING);
-    EXPECT(RESULT_OK, req_get(&st, "req-cancel", &worker, deadline(), &err),
-           err);
+    EXPECT(RESULT_OK, get_req("req-cancel", &worker, &err), err);
     tick();
     ts_of(fake_ms, now);
     EXPECT(RESULT_OK, req_cancel(&st, &c, deadline(), &err), err);
@@ -1571,6 +1659,179 @@ START_TEST(req_lists_and_pages)
 }
 END_TEST
 
+/* The user's in-flight count follows its requests: +1 per enqueue, -1
+ * per end, unchanged by a refused write. */
+static int64_t inflight(const char *user)
+{
+    int64_t n = -1;
+    struct error_info err;
+    EXPECT(RESULT_OK, req_inflight(&st, TENANT, user, &n, deadline(), &err),
+           err);
+    return n;
+}
+
+START_TEST(req_inflight_counts_every_request)
+{
+    struct error_info err;
+    ck_assert_int_eq(inflight("user-1"), 0);
+    struct request a, b, c, dup;
+    enqueue(&a, "in-a", "conn-1", "user-1");
+    enqueue(&b, "in-b", "conn-1", "user-1");
+    enqueue(&c, "in-c", "conn-1", "user-1");
+    ck_assert_int_eq(inflight("user-1"), 3);
+    req_fill(&dup, "in-a", "conn-1", "user-1");
+    EXPECT(RESULT_ALREADY_EXISTS, req_enqueue(&st, &dup, deadline(), &err),
+           err);
+    req_cleanup(&dup);
+    ck_assert_int_eq(inflight("user-1"), 3);
+    ck_assert_int_eq(inflight("user-2"), 0);
+
+    move(&a, REQ_PROCESSING);
+    ck_assert_int_eq(inflight("user-1"), 3); /* still in flight */
+    cJSON *res = cJSON_CreateObject();
+    EXPECT(RESULT_OK, req_complete(&st, &a, res, deadline(), &err), err);
+    cJSON_Delete(res);
+    ck_assert_int_eq(inflight("user-1"), 2);
+
+    struct request stale;
+    EXPECT(RESULT_OK, get_req("in-b", &stale, &err), err);
+    EXPECT(RESULT_OK, req_cancel(&st, &b, deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 1);
+    /* A refused end (stale) and an end of a missing request: no change. */
+    EXPECT(RESULT_CONDITION_FAILED, req_cancel(&st, &stale, deadline(), &err),
+           err);
+    struct request gone;
+    req_fill(&gone, "in-gone", "conn-1", "user-1");
+    gone.version = 1;
+    EXPECT(RESULT_NOT_FOUND, req_cancel(&st, &gone, deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 1);
+
+    move(&c, REQ_PROCESSING);
+    move(&c, REQ_RETRYING);
+    move(&c, REQ_PROCESSING);
+    EXPECT(RESULT_OK, req_fail(&st, &c, "boom", deadline(), &err), err);
+    ck_assert_int_eq(inflight("user-1"), 0);
+    req_cleanup(&gone);
+    req_cleanup(&stale);
+    req_cleanup(&a);
+    req_cleanup(&b);
+    req_cleanup(&c);
+}
+END_TEST
+
+/* ---- Request ids are per user ----------------------------------------------
+ */
+
+START_TEST(req_ids_are_per_user)
+{
+    struct error_info err;
+    /* Owners whose naive "user#id" joins would meet: each must be its own
+     * request ('#' and '%' in the user id are escaped in the key). */
+    static const char *const cases[][2] = {
+        {"user-1", "same"}, {"user-2", "same"},  {"a#b", "c"},
+        {"a", "b#c"},       {"a%23b", "c"},      {"a%b", "c"},
+        {"a%25b", "c"},     {"user-1", "#same"},
+    };
+    const size_t n = sizeof(cases) / sizeof(cases[0]);
+    char keys[8][STORE_REQUEST_KEY_SIZE];
+    for (size_t i = 0; i < n; i++) {
+        struct request r;
+        enqueue(&r, cases[i][1], "conn-1", cases[i][0]);
+        req_cleanup(&r);
+        request_key_of(cases[i][0], cases[i][1], keys[i]);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(keys[i], keys[j]);
+    }
+    ck_assert_str_eq(keys[2], TENANT "#a%23b#c");
+    ck_assert_str_eq(keys[4], TENANT "#a%2523b#c");
+    /* Same id, other tenant: another owner too. */
+    char other[STORE_REQUEST_KEY_SIZE];
+    EXPECT(RESULT_OK,
+           store_request_key("tenant-2", "user-1", "same", other, &err), err);
+    ck_assert_str_ne(other, keys[0]);
+
+    /* Every request reads back as its owner's. */
+    for (size_t i = 0; i < n; i++) {
+        struct request got;
+        EXPECT(RESULT_OK,
+               req_get(&st, TENANT, cases[i][0], cases[i][1], &got, deadline(),
+                       &err),
+               err);
+        ck_assert_str_eq(got.user_id, cases[i][0]);
+        ck_assert_str_eq(got.request_id, cases[i][1]);
+        req_cleanup(&got);
+    }
+    struct request none;
+    EXPECT(RESULT_NOT_FOUND,
+           req_get(&st, "tenant-2", "user-1", "same", &none, deadline(), &err),
+           err);
+
+    /* The same user's id again: a duplicate, nothing changed. */
+    cJSON *before = raw_req_of("user-2", "same");
+    struct request again;
+    req_fill(&again, "same", "conn-9", "user-2");
+    EXPECT(RESULT_ALREADY_EXISTS, req_enqueue(&st, &again, deadline(), &err),
+           err);
+    req_cleanup(&again);
+    assert_unchanged(before, raw_req_of("user-2", "same"));
+
+    /* A move of user-1's request leaves user-2's alone. */
+    struct request one;
+    EXPECT(RESULT_OK,
+           req_get(&st, TENANT, "user-1", "same", &one, deadline(), &err), err);
+    before = raw_req_of("user-2", "same");
+    tick();
+    EXPECT(RESULT_OK, req_cancel(&st, &one, deadline(), &err), err);
+    assert_unchanged(before, raw_req_of("user-2", "same"));
+    req_cleanup(&one);
+
+    /* Subscriptions name the owner: each request has its own listeners. */
+    struct subscription sub = {0};
+    sub.connection_id = xstrdup("conn-2");
+    sub.request_id = xstrdup("same");
+    sub.tenant_id = xstrdup(TENANT);
+    sub.user_id = xstrdup("user-2");
+    EXPECT(RESULT_OK, sub_subscribe(&st, &sub, deadline(), &err), err);
+    free(sub.user_id);
+    sub.user_id = xstrdup("user-1");
+    EXPECT(RESULT_OK, sub_subscribe(&st, &sub, deadline(), &err), err);
+    sub_cleanup(&sub);
+    struct sub_page p;
+    for (int u = 1; u <= 2; u++) {
+        char user[32];
+        snprintf(user, sizeof(user), "user-%d", u);
+        EXPECT(RESULT_OK,
+               sub_list_by_request(&st, TENANT, user, "same", 0, NULL, &p,
+                                   deadline(), &err),
+               err);
+        ck_assert_uint_eq(p.count, 1);
+        ck_assert_str_eq(p.items[0].user_id, user);
+        sub_page_cleanup(&p);
+    }
+    EXPECT(RESULT_OK,
+           sub_unsubscribe(&st, "conn-2", TENANT, "user-1", "same", deadline(),
+                           &err),
+           err);
+    ck_assert_ptr_null(raw_sub_of("conn-2", "user-1", "same"));
+    cJSON *left = raw_sub_of("conn-2", "user-2", "same");
+    ck_assert_ptr_nonnull(left);
+    cJSON_Delete(left);
+    EXPECT(RESULT_OK,
+           sub_list_by_request(&st, TENANT, "user-1", "same", 0, NULL, &p,
+                               deadline(), &err),
+           err);
+    ck_assert_uint_eq(p.count, 0);
+    sub_page_cleanup(&p);
+
+    /* Deleting is by owner too. */
+    EXPECT(RESULT_OK,
+           req_delete(&st, TENANT, "user-1", "same", deadline(), &err), err);
+    cJSON *kept = raw_req_of("user-2", "same");
+    ck_assert_ptr_nonnull(kept);
+    cJSON_Delete(kept);
+}
+END_TEST
+
 /* ---- Subscriptions --------------------------------------------------------
  */
 
@@ -1580,9 +1841,11 @@ START_TEST(sub_subscribe_list_unsubscribe)
     struct subscription s = {0};
     s.connection_id = xstrdup("conn-1");
     s.request_id = xstrdup("req-1");
+    s.tenant_id = xstrdup(TENANT);
+    s.user_id = xstrdup("user-1");
     s.event_types = SUB_PROGRESS | SUB_COMPLETE;
     EXPECT(RESULT_OK, sub_subscribe(&st, &s, deadline(), &err), err);
-    ck_assert_str_eq(s.subscription_id, "conn-1#req-1");
+    ck_assert_str_eq(s.subscription_id, "conn-1#" TENANT "#user-1#req-1");
     ck_assert_int_eq(s.version, 1);
     ck_assert_str_eq(s.created_at, T0_TEXT);
     ck_assert_str_eq(s.updated_at, T0_TEXT);
@@ -1617,7 +1880,8 @@ START_TEST(sub_subscribe_list_unsubscribe)
         int first = strcmp(g->request_id, "req-1") == 0;
         ck_assert_str_eq(g->connection_id, "conn-1");
         ck_assert_str_eq(g->subscription_id,
-                         first ? "conn-1#req-1" : "conn-1#req-2");
+                         first ? "conn-1#" TENANT "#user-1#req-1"
+                               : "conn-1#" TENANT "#user-1#req-2");
         ck_assert_uint_eq(g->event_types, first ? SUB_ERROR : SUB_COMPLETE);
         ck_assert_int_eq(g->version, first ? 2 : 1);
         ck_assert_str_eq(g->created_at, first ? T0_TEXT : now);
@@ -1627,7 +1891,8 @@ START_TEST(sub_subscribe_list_unsubscribe)
     sub_page_cleanup(&p);
 
     EXPECT(RESULT_OK,
-           sub_list_by_request(&st, "req-1", 0, NULL, &p, deadline(), &err),
+           sub_list_by_request(&st, TENANT, "user-1", "req-1", 0, NULL, &p,
+                               deadline(), &err),
            err);
     ck_assert_uint_eq(p.count, 2);
     unsigned seen = 0;
@@ -1639,13 +1904,18 @@ START_TEST(sub_subscribe_list_unsubscribe)
     ck_assert_uint_eq(seen, 3);
     sub_page_cleanup(&p);
 
-    EXPECT(RESULT_OK, sub_unsubscribe(&st, "conn-1", "req-1", deadline(), &err),
+    EXPECT(RESULT_OK,
+           sub_unsubscribe(&st, "conn-1", TENANT, "user-1", "req-1", deadline(),
+                           &err),
            err);
     ck_assert_ptr_null(raw_sub("conn-1", "req-1"));
     EXPECT(RESULT_NOT_FOUND,
-           sub_unsubscribe(&st, "conn-1", "req-1", deadline(), &err), err);
+           sub_unsubscribe(&st, "conn-1", TENANT, "user-1", "req-1", deadline(),
+                           &err),
+           err);
     EXPECT(RESULT_OK,
-           sub_list_by_request(&st, "req-1", 0, NULL, &p, deadline(), &err),
+           sub_list_by_request(&st, TENANT, "user-1", "req-1", 0, NULL, &p,
+                               deadline(), &err),
            err);
     ck_assert_uint_eq(p.count, 1);
     ck_assert_str_eq(p.items[0].connection_id, "conn-2");
@@ -1670,8 +1940,8 @@ static int sub_pages(enum sub_list which, const char *key, int limit, char *out,
                which == BY_SUB_CONNECTION
                    ? sub_list_by_connection(&st, key, limit, cursor, &p,
                                             deadline(), &err)
-                   : sub_list_by_request(&st, key, limit, cursor, &p,
-                                         deadline(), &err),
+                   : sub_list_by_request(&st, TENANT, "user-1", key, limit,
+                                         cursor, &p, deadline(), &err),
                err);
         free(cursor);
         cursor = p.next_cursor ? xstrdup(p.next_cursor) : NULL;
@@ -1705,8 +1975,8 @@ static enum result list_subs_c(const char *cursor, struct error_info *err)
 static enum result list_subs_r(const char *cursor, struct error_info *err)
 {
     struct sub_page p;
-    enum result r =
-        sub_list_by_request(&st, "r", 2, cursor, &p, deadline(), err);
+    enum result r = sub_list_by_request(&st, TENANT, "user-1", "r", 2, cursor,
+                                        &p, deadline(), err);
     if (r == RESULT_OK)
         sub_page_cleanup(&p);
     return r;
@@ -1767,7 +2037,7 @@ START_TEST(sub_pages_and_delete_by_connection)
     ck_assert_int_eq(
         sub_pages(BY_SUB_REQUEST, "r", 2, ids, sizeof(ids), &cursor), 3);
     assert_id_set(ids, r_conns);
-    assert_bad_cursors(cursor, "request_id", list_subs_r);
+    assert_bad_cursors(cursor, "request_key", list_subs_r);
     free(cursor);
 
     /* 60 subscriptions: three BatchWriteItem chunks of at most 25. */
@@ -1899,6 +2169,8 @@ static enum result call_with_id(enum id_op op, const char *bad,
     r.version = c.version = 1;
     s.connection_id = xstrdup(op == SUB_SUB_CONN ? bad : id);
     s.request_id = xstrdup(op == SUB_SUB_REQ ? bad : id);
+    s.tenant_id = xstrdup(TENANT);
+    s.user_id = xstrdup(id);
     cJSON *result = cJSON_CreateObject();
     int64_t dl = deadline();
     switch (op) {
@@ -1932,11 +2204,11 @@ static enum result call_with_id(enum id_op op, const char *bad,
         break;
     case REQ_GET: {
         struct request out;
-        res = req_get(&st, bad, &out, dl, err);
+        res = req_get(&st, TENANT, id, bad, &out, dl, err);
         break;
     }
     case REQ_DELETE:
-        res = req_delete(&st, bad, dl, err);
+        res = req_delete(&st, TENANT, id, bad, dl, err);
         break;
     case REQ_STATUS:
         res = req_update_status(&st, &r, REQ_PROCESSING, dl, err);
@@ -1964,16 +2236,16 @@ static enum result call_with_id(enum id_op op, const char *bad,
         res = sub_subscribe(&st, &s, dl, err);
         break;
     case SUB_UNSUB_CONN:
-        res = sub_unsubscribe(&st, bad, id, dl, err);
+        res = sub_unsubscribe(&st, bad, TENANT, id, id, dl, err);
         break;
     case SUB_UNSUB_REQ:
-        res = sub_unsubscribe(&st, id, bad, dl, err);
+        res = sub_unsubscribe(&st, id, TENANT, id, bad, dl, err);
         break;
     case SUB_LIST_CONN:
         res = sub_list_by_connection(&st, bad, 0, NULL, &sp, dl, err);
         break;
     case SUB_LIST_REQ:
-        res = sub_list_by_request(&st, bad, 0, NULL, &sp, dl, err);
+        res = sub_list_by_request(&st, TENANT, id, bad, 0, NULL, &sp, dl, err);
         break;
     case SUB_DELETE_CONN:
         res = sub_delete_by_connection(&st, bad, dl, NULL, err);
@@ -2042,7 +2314,10 @@ START_TEST(invalid_ids_make_no_call)
     struct connection out;
     EXPECT_INVALID("connection_id",
                    conn_get(&st, NULL, &out, deadline(), &err));
-    EXPECT_INVALID("request_id", req_delete(&st, NULL, deadline(), &err));
+    EXPECT_INVALID("request_id",
+                   req_delete(&st, TENANT, "keep", NULL, deadline(), &err));
+    EXPECT_INVALID("user_id",
+                   req_delete(&st, TENANT, NULL, "keep", deadline(), &err));
     cJSON *after = keep_items();
     assert_unchanged(before, after);
 
@@ -2190,6 +2465,8 @@ START_TEST(invalid_values_make_no_call)
     struct subscription s = {0};
     s.connection_id = xstrdup("conn-1");
     s.request_id = xstrdup("req-1");
+    s.tenant_id = xstrdup(TENANT);
+    s.user_id = xstrdup("user-1");
     s.event_types = 8;
     EXPECT_INVALID("event_types", sub_subscribe(&st, &s, deadline(), &err));
     ck_assert_ptr_null(raw_sub("conn-1", "req-1"));
@@ -2356,7 +2633,8 @@ START_TEST(aws_cli_reads_our_items)
     ck_assert_int_eq(raw_n(item, "ttl"), c.ttl);
     cJSON_Delete(item);
 
-    item = cli_get_item(st.requests_table, "REQ#cli-req-ok", "METADATA");
+    item = cli_get_item(st.requests_table, "REQ#" TENANT "#cli-user#cli-req-ok",
+                        "METADATA");
     static const char *const ok_shape[] = {REQ_SHAPE,
                                            "progress_message:S",
                                            "progress_details:M",
@@ -2378,7 +2656,8 @@ START_TEST(aws_cli_reads_our_items)
     cJSON_Delete(payload);
     cJSON_Delete(item);
 
-    item = cli_get_item(st.requests_table, "REQ#cli-req-failed", "METADATA");
+    item = cli_get_item(st.requests_table,
+                        "REQ#" TENANT "#cli-user#cli-req-failed", "METADATA");
     static const char *const failed_shape[] = {REQ_SHAPE, "error:S",
                                                "processing_started:S",
                                                "processing_ended:S", NULL};
@@ -2387,13 +2666,16 @@ START_TEST(aws_cli_reads_our_items)
     ck_assert_str_eq(raw_s(item, "status"), "FAILED");
     cJSON_Delete(item);
 
-    item =
-        cli_get_item(st.subscriptions_table, "CONN#cli-conn", "SUB#cli-req-ok");
+    item = cli_get_item(st.subscriptions_table, "CONN#cli-conn",
+                        "SUB#" TENANT "#cli-user#cli-req-ok");
     static const char *const sub_shape[] = {"pk:S",
                                             "sk:S",
                                             "subscription_id:S",
                                             "connection_id:S",
                                             "request_id:S",
+                                            "tenant_id:S",
+                                            "user_id:S",
+                                            "request_key:S",
                                             "event_types:SS",
                                             "created_at:S",
                                             "updated_at:S",
@@ -2402,7 +2684,9 @@ START_TEST(aws_cli_reads_our_items)
                                             NULL};
     assert_shape(item, sub_shape, "subscription");
     assert_timestamps(item, "subscription");
-    ck_assert_str_eq(raw_s(item, "subscription_id"), "cli-conn#cli-req-ok");
+    ck_assert_str_eq(raw_s(item, "subscription_id"),
+                     "cli-conn#" TENANT "#cli-user#cli-req-ok");
+    ck_assert_str_eq(raw_s(item, "request_key"), TENANT "#cli-user#cli-req-ok");
     const cJSON *ev = item_get_ss(item, "event_types");
     ck_assert_int_eq(cJSON_GetArraySize(ev), 2);
     int progress = 0, complete = 0;
@@ -2418,6 +2702,104 @@ START_TEST(aws_cli_reads_our_items)
     req_cleanup(&failed);
     req_cleanup(&ok);
     conn_cleanup(&c);
+}
+END_TEST
+
+/* ---- No extra reads after a failed condition ------------------------------
+ * Every conditional write asks ReturnValuesOnConditionCheckFailure =
+ * ALL_OLD, and the ConditionalCheckFailedException answer carries the
+ * item (or none when there is no item): the store tells "stale" from
+ * "not found" and retries a subscription from that answer alone. The
+ * proxy counts every call.
+ */
+
+/* Exactly `n` calls since the last reset, none of them a read. */
+static void expect_calls(int n, int line)
+{
+    int reads = ddb_proxy_count(proxy, "GetItem") +
+                ddb_proxy_count(proxy, "DescribeTable") +
+                ddb_proxy_count(proxy, "Query");
+    ck_assert_msg(ddb_proxy_count(proxy, NULL) == n && reads == 0,
+                  "line %d: %d calls (%d reads), want %d and no read", line,
+                  ddb_proxy_count(proxy, NULL), reads, n);
+    ddb_proxy_reset(proxy);
+}
+
+START_TEST(failed_conditions_make_no_extra_read)
+{
+    struct error_info err;
+    struct request r, stale;
+    enqueue(&r, "req-x", "conn-1", "user-1");
+    EXPECT(RESULT_OK, get_req("req-x", &stale, &err), err);
+    move(&r, REQ_PROCESSING);
+    ddb_proxy_reset(proxy);
+
+    /* A stale version: one UpdateItem, told apart from a missing item by
+     * the Item its failure carries. */
+    stale.status = REQ_PROCESSING;
+    EXPECT(RESULT_CONDITION_FAILED,
+           req_update_progress(&st, &stale, 10, "x", NULL, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+    EXPECT(RESULT_CONDITION_FAILED, req_cancel(&st, &stale, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* No item: the failure carries none, and that alone is NOT_FOUND. */
+    struct request gone;
+    req_fill(&gone, "req-gone", "conn-1", "user-1");
+    gone.version = 1;
+    EXPECT(RESULT_NOT_FOUND,
+           req_update_status(&st, &gone, REQ_PROCESSING, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* A connection's ping at a stale version, and a missing one. */
+    struct connection c, old_c;
+    conn_fill(&c, "conn-1", "user-1", "tenant-1");
+    EXPECT(RESULT_OK, conn_save(&st, &c, deadline(), &err), err);
+    EXPECT(RESULT_OK, conn_get(&st, "conn-1", &old_c, deadline(), &err), err);
+    tick();
+    EXPECT(RESULT_OK, conn_update_last_ping(&st, &c, deadline(), &err), err);
+    ddb_proxy_reset(proxy);
+    EXPECT(RESULT_CONDITION_FAILED,
+           conn_update_last_ping(&st, &old_c, deadline(), &err), err);
+    expect_calls(1, __LINE__);
+    EXPECT(RESULT_OK, conn_delete(&st, "conn-1", deadline(), &err), err);
+    ddb_proxy_reset(proxy);
+    EXPECT(RESULT_NOT_FOUND, conn_update_last_ping(&st, &c, deadline(), &err),
+           err);
+    expect_calls(1, __LINE__);
+
+    /* Subscribing again: the failed put hands back the item, which the
+     * update that replaces its event types is conditioned on. */
+    subscribe("conn-1", "req-x", SUB_ALL);
+    ddb_proxy_reset(proxy);
+    subscribe("conn-1", "req-x", SUB_COMPLETE);
+    expect_calls(2, __LINE__);
+    cJSON *sub = raw_sub("conn-1", "req-x");
+    ck_assert_int_eq(cJSON_GetArraySize(item_get_ss(sub, "event_types")), 1);
+    cJSON_Delete(sub);
+
+    /* The client itself: a failed PutItem gives the stored item back. */
+    cJSON *item = raw_req("req-x");
+    ddb_proxy_reset(proxy);
+    struct ddb_write_opts o = {.condition = "attribute_not_exists(pk)",
+                               .return_old_on_condition_failure = 1,
+                               .deadline_ms = deadline()};
+    cJSON *old = NULL;
+    EXPECT(RESULT_CONDITION_FAILED,
+           ddb_put_item(ddb, st.requests_table, item, &o, &old, &err), err);
+    expect_calls(1, __LINE__);
+    ASSERT_JSON_SAME(item, old);
+    cJSON_Delete(old);
+    cJSON_Delete(item);
+
+    req_cleanup(&gone);
+    conn_cleanup(&old_c);
+    conn_cleanup(&c);
+    req_cleanup(&stale);
+    req_cleanup(&r);
 }
 END_TEST
 
@@ -2453,6 +2835,8 @@ Suite *stores_suite(void)
     tcase_add_test(tc, req_stale_version);
     tcase_add_test(tc, req_progress_complete_fail);
     tcase_add_test(tc, req_lists_and_pages);
+    tcase_add_test(tc, req_ids_are_per_user);
+    tcase_add_test(tc, req_inflight_counts_every_request);
 
     tc = tcase(s, "subscriptions");
     tcase_add_test(tc, sub_subscribe_list_unsubscribe);
@@ -2464,5 +2848,11 @@ Suite *stores_suite(void)
     tcase_add_test(tc, invalid_ids_make_no_call);
     tcase_add_test(tc, invalid_values_make_no_call);
     tcase_add_test(tc, aws_cli_reads_our_items);
+
+    tc = tcase_create("no-extra-reads");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_proxied, teardown_proxied);
+    tcase_add_test(tc, failed_conditions_make_no_extra_read);
+    suite_add_tcase(s, tc);
     return s;
 }

@@ -390,6 +390,9 @@ START_TEST(condition_failed_at_once)
     ck_assert_int_eq(g.err.http_status, 400);
     ck_assert_int_eq(test_http_request_count(g.server), 1);
     ck_assert_int_eq(g.world.sleep_count, 0);
+    /* The final answer's body is handed back for members beyond type and
+     * message (DynamoDB's Item with ReturnValuesOnConditionCheckFailure). */
+    ck_assert_str_eq(buf_str(&g.out), CCF_BODY);
     rig_stop(&g);
 }
 END_TEST

@@ -28,6 +28,7 @@ START_TEST(defaults)
     ck_assert_str_eq(c.subscriptions_table, "streamer_subscriptions");
     ck_assert_str_eq(c.metrics_namespace, "Streamer");
     ck_assert_int_eq(c.stale_after_seconds, 7200);
+    ck_assert_int_eq(c.max_inflight_per_user, 20);
     ck_assert_str_eq(c.region, "eu-west-1");
     ck_assert_ptr_null(c.jwt_public_key);
     ck_assert_ptr_null(c.allowed_tenants);
@@ -61,6 +62,8 @@ START_TEST(everything_set)
         "60",
         "PUSH_CONCURRENCY",
         "8",
+        "MAX_INFLIGHT_PER_USER",
+        "5",
         "WEBSOCKET_ENDPOINT",
         "https://abc.execute-api.us-east-1.amazonaws.com/prod",
         "AWS_LAMBDA_FUNCTION_NAME",
@@ -81,6 +84,7 @@ START_TEST(everything_set)
     ck_assert(!config_tenant_allowed(&c, "acme "));
     ck_assert_int_eq(c.stale_after_seconds, 60);
     ck_assert_int_eq(c.push_concurrency, 8);
+    ck_assert_int_eq(c.max_inflight_per_user, 5);
     ck_assert_str_eq(c.jwt_issuer, "https://issuer");
     ck_assert_str_eq(c.function_name, "fn");
     config_cleanup(&c);
@@ -99,6 +103,10 @@ static const struct {
     {"PUSH_CONCURRENCY", "0"},
     {"PUSH_CONCURRENCY", "1025"},
     {"PUSH_CONCURRENCY", "8x"},
+    {"MAX_INFLIGHT_PER_USER", "0"},
+    {"MAX_INFLIGHT_PER_USER", "-3"},
+    {"MAX_INFLIGHT_PER_USER", "20x"},
+    {"MAX_INFLIGHT_PER_USER", "100001"},
     {"ALLOWED_TENANTS", ","},
     {"ALLOWED_TENANTS", "a,"},
     {"METRICS_NAMESPACE", "bad*chars"},
