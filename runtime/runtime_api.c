@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "http.h"
+#include "http1.h"
 #include "xmalloc.h"
 
 /*
@@ -20,10 +20,14 @@
 #define POST_TIMEOUT_MS 60000L
 #define CONNECT_TIMEOUT_MS 1000L
 
+/*
+ * The Runtime API is plain HTTP/1.1 on loopback: one kept-alive socket
+ * (runtime/http1.c) rather than libcurl, whose option setting and state
+ * machine cost more than the rest of an echo event (bench/results.md).
+ */
 struct runtime_api {
-    char base[300]; /* "http://host:port/2018-06-01/runtime" */
-    struct http_client *http;
-    struct http_response resp;
+    struct http1_client *http;
+    struct http1_response resp;
 };
 
 void invocation_init(struct invocation *inv)
@@ -91,10 +95,11 @@ struct runtime_api *runtime_api_new(const char *address, struct error_info *err)
                   address);
         return NULL;
     }
-    struct runtime_api *api = xcalloc(1, sizeof(*api));
-    snprintf(api->base, sizeof(api->base), "http://%s" API_PREFIX, trimmed);
-    api->http = http_client_new();
-    http_response_init(&api->resp, RUNTIME_API_MAX_EVENT_BYTES);
+    char *colon = strrchr(trimmed, ':');
+    *colon = '\0';
+    struct runtime_api *api = xmalloc(sizeof(*api));
+    api->http = http1_client_new(trimmed, atoi(colon + 1), CONNECT_TIMEOUT_MS);
+    http1_response_init(&api->resp, RUNTIME_API_MAX_EVENT_BYTES);
     return api;
 }
 
@@ -102,27 +107,27 @@ void runtime_api_free(struct runtime_api *api)
 {
     if (!api)
         return;
-    http_response_cleanup(&api->resp);
-    http_client_free(api->http);
+    http1_response_cleanup(&api->resp);
+    http1_client_free(api->http);
     free(api);
 }
 
-static void copy_header(const struct http_response *r, const char *name,
+static void copy_header(const struct http1_response *r, const char *name,
                         char *out, size_t size)
 {
-    const char *v = http_response_header(r, name);
+    const char *v = http1_response_header(r, name);
     snprintf(out, size, "%s", v ? v : "");
 }
 
-static char *dup_header(const struct http_response *r, const char *name)
+static char *dup_header(const struct http1_response *r, const char *name)
 {
-    const char *v = http_response_header(r, name);
+    const char *v = http1_response_header(r, name);
     return v ? xstrdup(v) : NULL;
 }
 
 /* Reads the invocation's headers; RESULT_PARSE when one that Lambda always
  * sends is missing or malformed. */
-static enum result read_headers(const struct http_response *r,
+static enum result read_headers(const struct http1_response *r,
                                 struct invocation *inv, struct error_info *err)
 {
     copy_header(r, "lambda-runtime-aws-request-id", inv->request_id,
@@ -131,7 +136,7 @@ static enum result read_headers(const struct http_response *r,
         return error_set(
             err, RESULT_PARSE, "Runtime.InvalidNext",
             "/next answered without Lambda-Runtime-Aws-Request-Id");
-    const char *d = http_response_header(r, "lambda-runtime-deadline-ms");
+    const char *d = http1_response_header(r, "lambda-runtime-deadline-ms");
     char *end = NULL;
     errno = 0;
     long long deadline = d ? strtoll(d, &end, 10) : 0;
@@ -154,15 +159,12 @@ enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
 {
     invocation_cleanup(inv);
     invocation_init(inv);
-    char url[400];
-    snprintf(url, sizeof(url), "%s/invocation/next", api->base);
     /* "Don't set a timeout on the GET call": the sandbox can be frozen
      * for as long as no event arrives. */
-    struct http_request req = {.method = "GET",
-                               .url = url,
-                               .timeout_ms = 0,
-                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    enum result r = http_perform(api->http, &req, &api->resp, err);
+    struct http1_request req = {.method = "GET",
+                                .path = API_PREFIX "/invocation/next",
+                                .timeout_ms = 0};
+    enum result r = http1_perform(api->http, &req, &api->resp, err);
     if (r == RESULT_TOO_LARGE) {
         /* The headers arrived; name the invocation so it gets an error. */
         copy_header(&api->resp, "lambda-runtime-aws-request-id",
@@ -195,21 +197,22 @@ static enum result post(struct runtime_api *api, const char *path,
                         const char *error_type, const char *body, size_t len,
                         struct error_info *err)
 {
-    char url[800];
-    snprintf(url, sizeof(url), "%s%s", api->base, path);
-    struct http_header headers[2] = {
+    char target[400];
+    snprintf(target, sizeof(target), API_PREFIX "%s", path);
+    /* The error type comes from a handler or a library: a CR or LF in it
+     * is refused by http1_perform() rather than sent. */
+    struct http1_header headers[2] = {
         {"Content-Type", "application/json"},
         {"Lambda-Runtime-Function-Error-Type", error_type},
     };
-    struct http_request req = {.method = "POST",
-                               .url = url,
-                               .headers = headers,
-                               .header_count = error_type ? 2 : 1,
-                               .body = body,
-                               .body_len = len,
-                               .timeout_ms = POST_TIMEOUT_MS,
-                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    enum result r = http_perform(api->http, &req, &api->resp, err);
+    struct http1_request req = {.method = "POST",
+                                .path = target,
+                                .headers = headers,
+                                .header_count = error_type ? 2 : 1,
+                                .body = body,
+                                .body_len = len,
+                                .timeout_ms = POST_TIMEOUT_MS};
+    enum result r = http1_perform(api->http, &req, &api->resp, err);
     if (r != RESULT_OK)
         return r;
     long status = api->resp.status;
@@ -263,6 +266,21 @@ static char *error_body(const char *error_type, const char *message)
     return s;
 }
 
+/*
+ * An error type goes into a header: one that holds anything but visible
+ * ASCII (a CR or LF would split the request) is replaced, so the
+ * invocation still gets its error rather than none.
+ */
+static const char *safe_type(const char *t)
+{
+    if (!t || !*t || strlen(t) > 256)
+        return "Runtime.HandlerError";
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            return "Runtime.HandlerError";
+    return t;
+}
+
 enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,
                              struct error_info *err)
@@ -270,6 +288,7 @@ enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
     if (!safe_id(request_id))
         return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
                          "unsafe request id");
+    error_type = safe_type(error_type);
     char path[300];
     snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
     char *body = error_body(error_type, message);
@@ -282,6 +301,7 @@ enum result runtime_api_init_error(struct runtime_api *api,
                                    const char *error_type, const char *message,
                                    struct error_info *err)
 {
+    error_type = safe_type(error_type);
     char *body = error_body(error_type, message);
     enum result r =
         post(api, "/init/error", error_type, body, strlen(body), err);

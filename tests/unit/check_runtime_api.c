@@ -160,6 +160,36 @@ START_TEST(handler_error_is_posted_and_loop_goes_on)
 }
 END_TEST
 
+/* A handler's error type goes into a header: CR/LF never reach the wire. */
+static enum result crlf_handler(void *ctx, const struct invocation *inv,
+                                struct buf *out, struct error_info *err)
+{
+    (void)ctx;
+    (void)inv;
+    (void)out;
+    return error_set(err, RESULT_INVALID_INPUT, "Bad\r\nX-Evil: 1", "split me");
+}
+
+START_TEST(error_type_with_crlf_is_replaced)
+{
+    struct fake_rapi *f = fake_rapi_start();
+    struct fake_rapi_event ev = {.body = "{}"};
+    fake_rapi_push(f, &ev);
+    struct error_info err;
+    struct runtime_api *api = runtime_api_new(fake_rapi_address(f), &err);
+    struct loop_options o = {1, 3, 5};
+    ck_assert_int_eq(loop_run(api, crlf_handler, NULL, &o), 0);
+    runtime_api_free(api);
+    ck_assert_uint_eq(fake_rapi_post_count(f), 1);
+    const struct fake_rapi_post *e = fake_rapi_post_at(f, 0);
+    ck_assert_str_eq(e->kind, "error");
+    ck_assert_str_eq(e->error_type, "Runtime.HandlerError");
+    ck_assert_ptr_null(strstr(e->body, "X-Evil"));
+    ck_assert_ptr_nonnull(strstr(e->body, "split me"));
+    fake_rapi_stop(f);
+}
+END_TEST
+
 START_TEST(http_500_exits_at_once)
 {
     struct fake_rapi *f = fake_rapi_start();
@@ -352,6 +382,7 @@ Suite *runtime_api_suite(void)
     tcase_add_test(t, trace_env_unset_when_absent);
     tcase_add_test(t, response_is_posted_exactly);
     tcase_add_test(t, handler_error_is_posted_and_loop_goes_on);
+    tcase_add_test(t, error_type_with_crlf_is_replaced);
     tcase_add_test(t, http_500_exits_at_once);
     tcase_add_test(t, broken_connection_is_retried_then_recovers);
     tcase_add_test(t, broken_connection_gives_up);
