@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,18 @@ struct jwt_verifier {
 /*
  * A bounded cache of verified tokens: a client that reconnects with the
  * token it connected with a moment ago is not checked with RSA again.
- * The key is the SHA-256 of the whole token (signature included), so only
- * the very token that verified can hit; what is kept are its claims and
- * time claims, which are checked again on every hit (an expired token
- * falls out). One slot per hash bucket, the newest wins: the memory is
- * fixed (JWT_CACHE_SLOTS * ~330 bytes) whatever the traffic. Issuer and
- * audience are the verifier's own, so a cached verdict cannot go stale.
+ * A slot keeps a copy of the whole token (signature included) and is hit
+ * only by the very same bytes; the bucket is picked by a cheap hash
+ * (FNV-1a), as the comparison, not the hash, is what decides. What is kept
+ * are the token's claims and time claims, and the times are checked again
+ * on every hit (an expired token falls out). One slot per bucket, the
+ * newest wins, tokens over JWT_CACHE_MAX_TOKEN bytes are not kept: the
+ * memory is bounded (at most JWT_CACHE_SLOTS * ~2.3 KB, typically a
+ * tenth of it) whatever the traffic. Issuer and audience are the
+ * verifier's own, so a cached verdict cannot go stale.
  */
 #define JWT_CACHE_SLOTS 256
+#define JWT_CACHE_MAX_TOKEN 2048
 
 /* A token's time claims (RFC 7519 §4.1.4-6), kept with a cached token. */
 struct token_times {
@@ -60,8 +65,8 @@ struct token_times {
 };
 
 struct cached_token {
-    unsigned char hash[32];
-    int used;
+    char *token; /* NULL when the slot is empty */
+    size_t len;
     struct token_times times;
     struct jwt_claims claims;
 };
@@ -309,6 +314,8 @@ void jwt_verifier_free(struct jwt_verifier *v)
 {
     if (!v)
         return;
+    for (size_t i = 0; v->cache && i < JWT_CACHE_SLOTS; i++)
+        free(v->cache[i].token);
     free(v->cache);
     EVP_MD_CTX_free(v->md_ctx);
     EVP_MD_free(v->sha256);
@@ -485,18 +492,30 @@ static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
     return RESULT_OK;
 }
 
-/* The token's cache slot, and its hash in `hash`; NULL when hashing
- * failed (then the token is simply verified). */
+/* The token's cache slot (FNV-1a of its bytes picks it). */
 static struct cached_token *cache_slot(struct jwt_verifier *v,
-                                       const char *token, size_t n,
-                                       unsigned char hash[32])
+                                       const char *token, size_t n)
 {
-    if (build_key(v) != 0 || sha256(v, token, n, hash) != 0)
-        return NULL;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)token[i]) * 16777619u;
     if (!v->cache)
         v->cache = xcalloc(JWT_CACHE_SLOTS, sizeof(*v->cache));
-    unsigned idx = ((unsigned)hash[0] << 8 | hash[1]) % JWT_CACHE_SLOTS;
-    return &v->cache[idx];
+    return &v->cache[h % JWT_CACHE_SLOTS];
+}
+
+static void cache_store(struct cached_token *slot, const char *token, size_t n,
+                        const struct token_times *times,
+                        const struct jwt_claims *claims)
+{
+    if (n > JWT_CACHE_MAX_TOKEN)
+        return;
+    if (!slot->token || slot->len < n)
+        slot->token = xrealloc(slot->token, n);
+    memcpy(slot->token, token, n);
+    slot->len = n;
+    slot->times = *times;
+    slot->claims = *claims;
 }
 
 /* Verifies a token the cache does not know. */
@@ -545,14 +564,13 @@ enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
         d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
     if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
         return reject(err, "malformed", "a JWT has three parts");
-    unsigned char hash[32];
-    struct cached_token *slot = cache_slot(v, token, n, hash);
-    if (slot && slot->used && CRYPTO_memcmp(slot->hash, hash, 32) == 0) {
+    struct cached_token *slot = cache_slot(v, token, n);
+    if (slot->token && slot->len == n && memcmp(slot->token, token, n) == 0) {
         enum result r = check_times(&slot->times, now, err);
         if (r == RESULT_OK)
             *claims = slot->claims;
         else
-            slot->used = 0;
+            slot->len = 0; /* expired: no longer a hit */
         return r;
     }
     struct token_times times;
@@ -561,11 +579,6 @@ enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
     if (r != RESULT_OK)
         return r;
     *claims = out;
-    if (slot) {
-        memcpy(slot->hash, hash, 32);
-        slot->times = times;
-        slot->claims = out;
-        slot->used = 1;
-    }
+    cache_store(slot, token, n, &times, &out);
     return RESULT_OK;
 }
