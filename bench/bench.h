@@ -23,13 +23,16 @@ struct bench_figures {
     long per_kind;     /* warm events of each kind measured */
     long rss_early_kb; /* VmRSS after `early_events` */
     long early_events;
-    long rss_final_kb;        /* VmRSS after `events` */
-    long hwm_kb;              /* VmHWM then */
-    long anon_kb, file_kb;    /* RssAnon, RssFile then (RssShmem aside) */
-    long events;              /* events the warm process answered */
-    double instr_per_connect; /* callgrind (Streamer only) */
-    long package_bytes;       /* the deployment zip */
-    int failures;             /* events answered wrongly or not at all */
+    long rss_final_kb;          /* VmRSS after `events` */
+    long hwm_kb;                /* VmHWM then */
+    long anon_kb, file_kb;      /* RssAnon, RssFile then (RssShmem aside) */
+    long events;                /* events the warm process answered */
+    double instr_per_connect;   /* callgrind (Streamer only): new tokens */
+    double instr_per_reconnect; /* each token 4 times (1 miss, 3 hits) */
+    double instr_per_echo;      /* sync echo */
+    long package_arm64_bytes;   /* the arm64 zip, -1 when not built */
+    long package_bytes;         /* the deployment zip */
+    int failures;               /* events answered wrongly or not at all */
 };
 
 /* Streamer and up to three peers. */

@@ -13,6 +13,7 @@ $(BUILD)/ddb_bench: $(BUILD)/bench/ddb_bench.o \
 # The side-by-side driver: Streamer's bootstrap against the Node peer.
 BENCH_DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/driver.c \
                     bench/bench_rapi.c bench/events.c bench/procstat.c \
+                    bench/tokens.c \
                     bench/report.c tests/support/ddb_local.c \
                     tests/support/net_util.c)
 $(BUILD)/bench_driver: $(BENCH_DRIVER_OBJ) $(BUILD)/libstreamer.a

@@ -108,14 +108,20 @@ static char *print_free(cJSON *ev)
 
 char *events_connect(const struct events *e, const char *connection_id)
 {
+    return events_connect_token(e, connection_id, e->token);
+}
+
+char *events_connect_token(const struct events *e, const char *connection_id,
+                           const char *token)
+{
     cJSON *ev = cJSON_Duplicate(e->connect, 1);
     context(ev, connection_id);
     cJSON *ctx = cJSON_GetObjectItemCaseSensitive(ev, "requestContext");
     set(ctx, "connectedAt", cJSON_CreateNumber(now_ms()));
     set(cJSON_GetObjectItemCaseSensitive(ev, "queryStringParameters"),
-        "Authorization", cJSON_CreateString(e->token));
+        "Authorization", cJSON_CreateString(token));
     cJSON *multi = cJSON_CreateArray();
-    cJSON_AddItemToArray(multi, cJSON_CreateString(e->token));
+    cJSON_AddItemToArray(multi, cJSON_CreateString(token));
     set(cJSON_GetObjectItemCaseSensitive(ev, "multiValueQueryStringParameters"),
         "Authorization", multi);
     return print_free(ev);

@@ -18,6 +18,10 @@ void events_free(struct events *e);
 /* $connect of `connection_id`, with the token in ?Authorization=. */
 char *events_connect(const struct events *e, const char *connection_id);
 
+/* The same with `token` instead of the one given to events_load(). */
+char *events_connect_token(const struct events *e, const char *connection_id,
+                           const char *token);
+
 /* A $default message from `connection_id` whose body is `body`. */
 char *events_message(const struct events *e, const char *connection_id,
                      const char *body);

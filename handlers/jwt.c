@@ -3,10 +3,11 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <openssl/core_names.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +17,58 @@
 
 /* RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used". */
 #define MIN_KEY_BITS 2048
+/* The largest modulus taken: 8192 bits. */
+#define JWT_MAX_KEY_BYTES 1024
 
 /*
- * The key is read at init (its DER, checked, and its size) but built on
- * the first verification: OpenSSL 3's first key-management fetch costs
- * ~3 M instructions, and init has 2.5 ms in all (DESIGN.md §7).
+ * The key is read at init (its DER, checked, and its size) but its
+ * numbers are built on the first verification. A signature is checked
+ * with OpenSSL's big numbers directly (RSAVP1 with a Montgomery context
+ * kept for the key, then the EMSA-PKCS1-v1_5 encoding compared whole),
+ * not through EVP_DigestVerify: the EVP path spent about 310k
+ * instructions per token, most of it in provider dispatch, context copies
+ * and key checks done again for every token.
  */
 struct jwt_verifier {
     unsigned char *n, *e; /* modulus and exponent, big-endian */
     size_t n_len, e_len;
-    EVP_PKEY *key;     /* NULL until the first verification */
-    EVP_MD_CTX *ready; /* DigestVerifyInit'ed once; copied per token */
+    BIGNUM *bn_n, *bn_e; /* NULL until the first verification */
+    BN_MONT_CTX *mont;
+    BN_CTX *bn_ctx;
+    EVP_MD *sha256;
+    EVP_MD_CTX *md_ctx;
     char *issuer;
     char *audience;
+    struct cached_token *cache; /* JWT_CACHE_SLOTS, NULL until first use */
+};
+
+/*
+ * A bounded cache of verified tokens: a client that reconnects with the
+ * token it connected with a moment ago is not checked with RSA again.
+ * A slot keeps a copy of the whole token (signature included) and is hit
+ * only by the very same bytes; the bucket is picked by a cheap hash
+ * (FNV-1a), as the comparison, not the hash, is what decides. What is kept
+ * are the token's claims and time claims, and the times are checked again
+ * on every hit (an expired token falls out). One slot per bucket, the
+ * newest wins, tokens over JWT_CACHE_MAX_TOKEN bytes are not kept: the
+ * memory is bounded (at most JWT_CACHE_SLOTS * ~2.3 KB, typically a
+ * tenth of it) whatever the traffic. Issuer and audience are the
+ * verifier's own, so a cached verdict cannot go stale.
+ */
+#define JWT_CACHE_SLOTS 256
+#define JWT_CACHE_MAX_TOKEN 2048
+
+/* A token's time claims (RFC 7519 §4.1.4-6), kept with a cached token. */
+struct token_times {
+    int has_exp, has_nbf, has_iat;
+    double exp, nbf, iat;
+};
+
+struct cached_token {
+    char *token; /* NULL when the slot is empty */
+    size_t len;
+    struct token_times times;
+    struct jwt_claims claims;
 };
 
 /* A DER element (ITU-T X.690 §8.1): tag, definite length, contents. */
@@ -167,46 +207,72 @@ static int key_bits(const struct jwt_verifier *v)
     return bits;
 }
 
-/*
- * Builds the key from its numbers (EVP_PKEY_fromdata) and a context
- * initialised for RS256 once, on the first verification. -1 on failure.
- */
+/* Builds the key's numbers and contexts once; -1 on failure. */
 static int build_key(struct jwt_verifier *v)
 {
-    if (v->ready)
+    if (v->mont)
         return 0;
-    BIGNUM *n = BN_bin2bn(v->n, (int)v->n_len, NULL);
-    BIGNUM *e = BN_bin2bn(v->e, (int)v->e_len, NULL);
-    OSSL_PARAM_BLD *bld = n && e ? OSSL_PARAM_BLD_new() : NULL;
-    OSSL_PARAM *params = NULL;
-    if (bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-        params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *pctx =
-        params ? EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL) : NULL;
-    EVP_PKEY *key = NULL;
-    if (!pctx || EVP_PKEY_fromdata_init(pctx) != 1 ||
-        EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        key = NULL;
-    EVP_PKEY_CTX_free(pctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(n);
-    BN_free(e);
-    EVP_MD_CTX *ready = key ? EVP_MD_CTX_new() : NULL;
-    if (ready && EVP_DigestVerifyInit_ex(ready, NULL, "SHA256", NULL, NULL, key,
-                                         NULL) != 1) {
-        EVP_MD_CTX_free(ready);
-        ready = NULL;
-    }
-    if (!ready) {
-        EVP_PKEY_free(key);
+    v->bn_n = BN_bin2bn(v->n, (int)v->n_len, NULL);
+    v->bn_e = BN_bin2bn(v->e, (int)v->e_len, NULL);
+    v->bn_ctx = BN_CTX_new();
+    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    v->md_ctx = EVP_MD_CTX_new();
+    BN_MONT_CTX *mont = BN_MONT_CTX_new();
+    if (!v->bn_n || !v->bn_e || !v->bn_ctx || !v->sha256 || !v->md_ctx ||
+        !mont || !BN_MONT_CTX_set(mont, v->bn_n, v->bn_ctx)) {
+        BN_MONT_CTX_free(mont);
         ERR_clear_error();
         return -1;
     }
-    v->key = key;
-    v->ready = ready;
+    v->mont = mont;
     return 0;
+}
+
+/* SHA-256 of `p`; 0 on success. */
+static int sha256(struct jwt_verifier *v, const void *p, size_t n,
+                  unsigned char md[32])
+{
+    unsigned int len = 0;
+    return EVP_DigestInit_ex2(v->md_ctx, v->sha256, NULL) == 1 &&
+                   EVP_DigestUpdate(v->md_ctx, p, n) == 1 &&
+                   EVP_DigestFinal_ex(v->md_ctx, md, &len) == 1 && len == 32
+               ? 0
+               : -1;
+}
+
+/*
+ * RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): the
+ * signature is k bytes (k the modulus' length) and less than n; its
+ * RSAVP1 image must equal, byte for byte, the EMSA-PKCS1-v1_5 encoding
+ * of the message's hash (§9.2: 0x00 0x01, 0xff padding, 0x00, the
+ * SHA-256 DigestInfo, the hash) built here. 1 when it verifies.
+ */
+static int rsa_verify(struct jwt_verifier *v, const unsigned char *msg,
+                      size_t msg_len, const unsigned char *sig, size_t sig_len)
+{
+    /* §9.2 note 1: DigestInfo for SHA-256, the hash follows. */
+    static const unsigned char digest_info[] = {
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+        0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    size_t k = v->n_len, t_len = sizeof(digest_info) + 32;
+    unsigned char em[JWT_MAX_KEY_BYTES], want[JWT_MAX_KEY_BYTES];
+    if (sig_len != k || k > sizeof(em) || k < t_len + 11)
+        return 0;
+    want[0] = 0x00;
+    want[1] = 0x01;
+    memset(want + 2, 0xff, k - t_len - 3);
+    want[k - t_len - 1] = 0x00;
+    memcpy(want + k - t_len, digest_info, sizeof(digest_info));
+    if (sha256(v, msg, msg_len, want + k - 32) != 0)
+        return 0;
+    BN_CTX_start(v->bn_ctx);
+    BIGNUM *s = BN_CTX_get(v->bn_ctx), *m = BN_CTX_get(v->bn_ctx);
+    int ok = m && BN_bin2bn(sig, (int)sig_len, s) && BN_ucmp(s, v->bn_n) < 0 &&
+             BN_mod_exp_mont(m, s, v->bn_e, v->bn_n, v->bn_ctx, v->mont) &&
+             BN_bn2binpad(m, em, (int)k) == (int)k &&
+             CRYPTO_memcmp(em, want, k) == 0;
+    BN_CTX_end(v->bn_ctx);
+    return ok;
 }
 
 enum result jwt_verifier_new(const char *pem, const char *issuer,
@@ -224,12 +290,19 @@ enum result jwt_verifier_new(const char *pem, const char *issuer,
                          "(PUBLIC KEY or RSA PUBLIC KEY)");
     }
     int bits = key_bits(v);
-    if (bits < MIN_KEY_BITS) {
+    if (bits < MIN_KEY_BITS || v->n_len > JWT_MAX_KEY_BYTES) {
         jwt_verifier_free(v);
         return error_set(err, RESULT_CONFIG, "InvalidConfig",
                          "JWT_PUBLIC_KEY is a %d-bit RSA key; RS256 needs "
-                         "at least %d bits",
-                         bits, MIN_KEY_BITS);
+                         "%d to %d bits",
+                         bits, MIN_KEY_BITS, JWT_MAX_KEY_BYTES * 8);
+    }
+    /* RFC 8017 §3.1: e is odd and at least 3 (e = 1 would make every
+     * encoded message its own signature). */
+    if (!(v->e[v->e_len - 1] & 1) || (v->e_len == 1 && v->e[0] < 3)) {
+        jwt_verifier_free(v);
+        return error_set(err, RESULT_CONFIG, "InvalidConfig",
+                         "JWT_PUBLIC_KEY has an invalid RSA exponent");
     }
     v->issuer = issuer && *issuer ? xstrdup(issuer) : NULL;
     v->audience = audience && *audience ? xstrdup(audience) : NULL;
@@ -241,8 +314,15 @@ void jwt_verifier_free(struct jwt_verifier *v)
 {
     if (!v)
         return;
-    EVP_MD_CTX_free(v->ready);
-    EVP_PKEY_free(v->key);
+    for (size_t i = 0; v->cache && i < JWT_CACHE_SLOTS; i++)
+        free(v->cache[i].token);
+    free(v->cache);
+    EVP_MD_CTX_free(v->md_ctx);
+    EVP_MD_free(v->sha256);
+    BN_MONT_CTX_free(v->mont);
+    BN_CTX_free(v->bn_ctx);
+    BN_free(v->bn_n);
+    BN_free(v->bn_e);
     free(v->n);
     free(v->e);
     free(v->issuer);
@@ -309,11 +389,8 @@ static enum result check_signature(struct jwt_verifier *v, const char *token,
         free(sig);
         return reject(err, "no_key", "the RSA key could not be built");
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_MD_CTX_copy_ex(ctx, v->ready) == 1 &&
-             EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)token,
-                              signed_len) == 1;
-    EVP_MD_CTX_free(ctx);
+    int ok =
+        rsa_verify(v, (const unsigned char *)token, signed_len, sig, sig_len);
     free(sig);
     if (ok)
         return RESULT_OK;
@@ -338,24 +415,28 @@ static enum result numeric_date(const cJSON *claims, const char *name,
     return RESULT_OK;
 }
 
-static enum result check_times(const cJSON *c, int64_t now,
+static enum result read_times(const cJSON *c, struct token_times *t,
+                              struct error_info *err)
+{
+    enum result r;
+    if ((r = numeric_date(c, "exp", &t->has_exp, &t->exp, err)) ||
+        (r = numeric_date(c, "nbf", &t->has_nbf, &t->nbf, err)) ||
+        (r = numeric_date(c, "iat", &t->has_iat, &t->iat, err)))
+        return r;
+    return RESULT_OK;
+}
+
+static enum result check_times(const struct token_times *tt, int64_t now,
                                struct error_info *err)
 {
-    int has_exp, has_nbf, has_iat;
-    double exp = 0, nbf = 0, iat = 0;
-    enum result r;
-    if ((r = numeric_date(c, "exp", &has_exp, &exp, err)) ||
-        (r = numeric_date(c, "nbf", &has_nbf, &nbf, err)) ||
-        (r = numeric_date(c, "iat", &has_iat, &iat, err)))
-        return r;
     double t = (double)now;
-    if (!has_exp)
+    if (!tt->has_exp)
         return reject(err, "missing_exp", "exp is required");
-    if (t > exp + JWT_LEEWAY_SECONDS)
+    if (t > tt->exp + JWT_LEEWAY_SECONDS)
         return reject(err, "expired", "token expired");
-    if (has_nbf && t + JWT_LEEWAY_SECONDS < nbf)
+    if (tt->has_nbf && t + JWT_LEEWAY_SECONDS < tt->nbf)
         return reject(err, "not_yet_valid", "nbf is in the future");
-    if (has_iat && iat > t + JWT_LEEWAY_SECONDS)
+    if (tt->has_iat && tt->iat > t + JWT_LEEWAY_SECONDS)
         return reject(err, "iat_in_future", "iat is in the future");
     return RESULT_OK;
 }
@@ -386,9 +467,12 @@ static enum result copy_claim(const cJSON *c, const char *name, char *out,
 
 static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
                                 int64_t now, struct jwt_claims *claims,
+                                struct token_times *times,
                                 struct error_info *err)
 {
-    enum result r = check_times(c, now, err);
+    enum result r = read_times(c, times, err);
+    if (r == RESULT_OK)
+        r = check_times(times, now, err);
     if (r != RESULT_OK)
         return r;
     const cJSON *iss = cJSON_GetObjectItemCaseSensitive(c, "iss");
@@ -408,21 +492,39 @@ static enum result check_claims(const struct jwt_verifier *v, const cJSON *c,
     return RESULT_OK;
 }
 
-enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
-                       struct jwt_claims *claims, struct error_info *err)
+/* The token's cache slot (FNV-1a of its bytes picks it). */
+static struct cached_token *cache_slot(struct jwt_verifier *v,
+                                       const char *token, size_t n)
 {
-    if (!v)
-        return reject(err, "no_key", "no JWT_PUBLIC_KEY configured");
-    if (!token || !*token)
-        return reject(err, "missing_token", "no token");
-    size_t n = strlen(token);
-    if (n > JWT_MAX_TOKEN_BYTES)
-        return reject(err, "oversized", "token is too long");
-    const char *d1 = memchr(token, '.', n);
-    const char *d2 =
-        d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
-    if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
-        return reject(err, "malformed", "a JWT has three parts");
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)token[i]) * 16777619u;
+    if (!v->cache)
+        v->cache = xcalloc(JWT_CACHE_SLOTS, sizeof(*v->cache));
+    return &v->cache[h % JWT_CACHE_SLOTS];
+}
+
+static void cache_store(struct cached_token *slot, const char *token, size_t n,
+                        const struct token_times *times,
+                        const struct jwt_claims *claims)
+{
+    if (n > JWT_CACHE_MAX_TOKEN)
+        return;
+    if (!slot->token || slot->len < n)
+        slot->token = xrealloc(slot->token, n);
+    memcpy(slot->token, token, n);
+    slot->len = n;
+    slot->times = *times;
+    slot->claims = *claims;
+}
+
+/* Verifies a token the cache does not know. */
+static enum result verify_token(struct jwt_verifier *v, const char *token,
+                                size_t n, const char *d1, const char *d2,
+                                int64_t now, struct jwt_claims *claims,
+                                struct token_times *times,
+                                struct error_info *err)
+{
     cJSON *header = json_part(token, (size_t)(d1 - token));
     cJSON *body = NULL;
     enum result r = RESULT_OK;
@@ -441,8 +543,42 @@ enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
     if (r == RESULT_OK && !(body = json_part(d1 + 1, (size_t)(d2 - d1 - 1))))
         r = reject(err, "malformed", "payload is not base64url JSON");
     if (r == RESULT_OK)
-        r = check_claims(v, body, now, claims, err);
+        r = check_claims(v, body, now, claims, times, err);
     cJSON_Delete(header);
     cJSON_Delete(body);
     return r;
+}
+
+enum result jwt_verify(struct jwt_verifier *v, const char *token, int64_t now,
+                       struct jwt_claims *claims, struct error_info *err)
+{
+    if (!v)
+        return reject(err, "no_key", "no JWT_PUBLIC_KEY configured");
+    if (!token || !*token)
+        return reject(err, "missing_token", "no token");
+    size_t n = strlen(token);
+    if (n > JWT_MAX_TOKEN_BYTES)
+        return reject(err, "oversized", "token is too long");
+    const char *d1 = memchr(token, '.', n);
+    const char *d2 =
+        d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
+        return reject(err, "malformed", "a JWT has three parts");
+    struct cached_token *slot = cache_slot(v, token, n);
+    if (slot->token && slot->len == n && memcmp(slot->token, token, n) == 0) {
+        enum result r = check_times(&slot->times, now, err);
+        if (r == RESULT_OK)
+            *claims = slot->claims;
+        else
+            slot->len = 0; /* expired: no longer a hit */
+        return r;
+    }
+    struct token_times times;
+    struct jwt_claims out;
+    enum result r = verify_token(v, token, n, d1, d2, now, &out, &times, err);
+    if (r != RESULT_OK)
+        return r;
+    *claims = out;
+    cache_store(slot, token, n, &times, &out);
+    return RESULT_OK;
 }

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "http.h"
+#include "http1.h"
 #include "xmalloc.h"
 
 /*
@@ -28,10 +29,14 @@
  */
 #define ERROR_TYPE_BYTES 256
 
+/*
+ * The Runtime API is plain HTTP/1.1 on loopback: one kept-alive socket
+ * (runtime/http1.c) rather than libcurl, whose option setting and state
+ * machine cost more than the rest of an echo event (bench/results.md).
+ */
 struct runtime_api {
-    char base[300]; /* "http://host:port/2018-06-01/runtime" */
-    struct http_client *http;
-    struct http_response resp;
+    struct http1_client *http;
+    struct http1_response resp;
 };
 
 void invocation_init(struct invocation *inv)
@@ -99,10 +104,11 @@ struct runtime_api *runtime_api_new(const char *address, struct error_info *err)
                   address);
         return NULL;
     }
-    struct runtime_api *api = xcalloc(1, sizeof(*api));
-    snprintf(api->base, sizeof(api->base), "http://%s" API_PREFIX, trimmed);
-    api->http = http_client_new();
-    http_response_init(&api->resp, RUNTIME_API_MAX_EVENT_BYTES);
+    char *colon = strrchr(trimmed, ':');
+    *colon = '\0';
+    struct runtime_api *api = xmalloc(sizeof(*api));
+    api->http = http1_client_new(trimmed, atoi(colon + 1), CONNECT_TIMEOUT_MS);
+    http1_response_init(&api->resp, RUNTIME_API_MAX_EVENT_BYTES);
     return api;
 }
 
@@ -110,27 +116,27 @@ void runtime_api_free(struct runtime_api *api)
 {
     if (!api)
         return;
-    http_response_cleanup(&api->resp);
-    http_client_free(api->http);
+    http1_response_cleanup(&api->resp);
+    http1_client_free(api->http);
     free(api);
 }
 
-static void copy_header(const struct http_response *r, const char *name,
+static void copy_header(const struct http1_response *r, const char *name,
                         char *out, size_t size)
 {
-    const char *v = http_response_header(r, name);
+    const char *v = http1_response_header(r, name);
     snprintf(out, size, "%s", v ? v : "");
 }
 
-static char *dup_header(const struct http_response *r, const char *name)
+static char *dup_header(const struct http1_response *r, const char *name)
 {
-    const char *v = http_response_header(r, name);
+    const char *v = http1_response_header(r, name);
     return v ? xstrdup(v) : NULL;
 }
 
 /* Reads the invocation's headers; RESULT_PARSE when one that Lambda always
  * sends is missing or malformed. */
-static enum result read_headers(const struct http_response *r,
+static enum result read_headers(const struct http1_response *r,
                                 struct invocation *inv, struct error_info *err)
 {
     copy_header(r, "lambda-runtime-aws-request-id", inv->request_id,
@@ -139,7 +145,7 @@ static enum result read_headers(const struct http_response *r,
         return error_set(
             err, RESULT_PARSE, "Runtime.InvalidNext",
             "/next answered without Lambda-Runtime-Aws-Request-Id");
-    const char *d = http_response_header(r, "lambda-runtime-deadline-ms");
+    const char *d = http1_response_header(r, "lambda-runtime-deadline-ms");
     char *end = NULL;
     errno = 0;
     long long deadline = d ? strtoll(d, &end, 10) : 0;
@@ -162,15 +168,12 @@ enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
 {
     invocation_cleanup(inv);
     invocation_init(inv);
-    char url[400];
-    snprintf(url, sizeof(url), "%s/invocation/next", api->base);
     /* "Don't set a timeout on the GET call": the sandbox can be frozen
      * for as long as no event arrives. */
-    struct http_request req = {.method = "GET",
-                               .url = url,
-                               .timeout_ms = 0,
-                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    enum result r = http_perform(api->http, &req, &api->resp, err);
+    struct http1_request req = {.method = "GET",
+                                .path = API_PREFIX "/invocation/next",
+                                .timeout_ms = 0};
+    enum result r = http1_perform(api->http, &req, &api->resp, err);
     if (r == RESULT_TOO_LARGE) {
         /* The headers arrived; name the invocation so it gets an error. */
         copy_header(&api->resp, "lambda-runtime-aws-request-id",
@@ -203,21 +206,22 @@ static enum result post(struct runtime_api *api, const char *path,
                         const char *error_type, const char *body, size_t len,
                         struct error_info *err)
 {
-    char url[800];
-    snprintf(url, sizeof(url), "%s%s", api->base, path);
-    struct http_header headers[2] = {
+    char target[400];
+    snprintf(target, sizeof(target), API_PREFIX "%s", path);
+    /* The error type comes from a handler or a library: a CR or LF in it
+     * is refused by http1_perform() rather than sent. */
+    struct http1_header headers[2] = {
         {"Content-Type", "application/json"},
         {"Lambda-Runtime-Function-Error-Type", error_type},
     };
-    struct http_request req = {.method = "POST",
-                               .url = url,
-                               .headers = headers,
-                               .header_count = error_type ? 2 : 1,
-                               .body = body,
-                               .body_len = len,
-                               .timeout_ms = POST_TIMEOUT_MS,
-                               .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    enum result r = http_perform(api->http, &req, &api->resp, err);
+    struct http1_request req = {.method = "POST",
+                                .path = target,
+                                .headers = headers,
+                                .header_count = error_type ? 2 : 1,
+                                .body = body,
+                                .body_len = len,
+                                .timeout_ms = POST_TIMEOUT_MS};
+    enum result r = http1_perform(api->http, &req, &api->resp, err);
     if (r != RESULT_OK)
         return r;
     long status = api->resp.status;
@@ -271,6 +275,18 @@ static char *error_body(const char *error_type, const char *message)
     return s;
 }
 
+/*
+ * The error type as it may go into the header: controls cleaned to
+ * spaces (http_header_value_clean), and Runtime.HandlerError when nothing
+ * is left, so the invocation still gets its error rather than none.
+ */
+static void safe_type(const char *t, char out[ERROR_TYPE_BYTES])
+{
+    http_header_value_clean(t, out, ERROR_TYPE_BYTES);
+    if (!out[strspn(out, " \t")])
+        snprintf(out, ERROR_TYPE_BYTES, "Runtime.HandlerError");
+}
+
 enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,
                              struct error_info *err)
@@ -281,7 +297,7 @@ enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
     char path[300];
     snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
     char type[ERROR_TYPE_BYTES];
-    http_header_value_clean(error_type, type, sizeof(type));
+    safe_type(error_type, type);
     char *body = error_body(type, message);
     enum result r = post(api, path, type, body, strlen(body), err);
     free(body);
@@ -293,7 +309,7 @@ enum result runtime_api_init_error(struct runtime_api *api,
                                    struct error_info *err)
 {
     char type[ERROR_TYPE_BYTES];
-    http_header_value_clean(error_type, type, sizeof(type));
+    safe_type(error_type, type);
     char *body = error_body(type, message);
     enum result r = post(api, "/init/error", type, body, strlen(body), err);
     free(body);

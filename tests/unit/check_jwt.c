@@ -329,6 +329,68 @@ START_TEST(claim_lengths)
 }
 END_TEST
 
+/* A cached token is the same verdict, and its times still count. */
+START_TEST(cache_hits_recheck_times)
+{
+    struct error_info err;
+    struct jwt_verifier *v = NULL;
+    ck_assert_int_eq(jwt_verifier_new(pkix_pem, NULL, NULL, &v, &err),
+                     RESULT_OK);
+    char *token = token_for_sub("cached");
+    struct jwt_claims c;
+    for (int i = 0; i < 3; i++) {
+        memset(&c, 0, sizeof(c));
+        ck_assert_int_eq(jwt_verify(v, token, NOW, &c, &err), RESULT_OK);
+        ck_assert_str_eq(c.sub, "cached");
+        ck_assert_str_eq(c.tenant_id, "t");
+    }
+    /* exp is NOW + 3600; the leeway is 60 s. */
+    error_clear(&err);
+    ck_assert_int_eq(jwt_verify(v, token, NOW + 3661, &c, &err),
+                     RESULT_INVALID_INPUT);
+    ck_assert_str_eq(err.type, "expired");
+    ck_assert_int_eq(jwt_verify(v, token, NOW, &c, &err), RESULT_OK);
+    /* The same header and claims with another signature: never a hit. */
+    char *dot = strrchr(token, '.');
+    dot[5] = dot[5] == 'A' ? 'B' : 'A';
+    error_clear(&err);
+    ck_assert_int_eq(jwt_verify(v, token, NOW, &c, &err), RESULT_INVALID_INPUT);
+    ck_assert_str_eq(err.type, "bad_signature");
+    free(token);
+    jwt_verifier_free(v);
+}
+END_TEST
+
+/* More tokens than the cache has slots: each still verifies as itself. */
+START_TEST(cache_is_bounded)
+{
+    struct error_info err;
+    struct jwt_verifier *v = NULL;
+    ck_assert_int_eq(jwt_verifier_new(pkix_pem, NULL, NULL, &v, &err),
+                     RESULT_OK);
+    enum { N = 300 };
+    char **tokens = calloc(N, sizeof(char *));
+    for (int i = 0; i < N; i++) {
+        char sub[32];
+        snprintf(sub, sizeof(sub), "user-%d", i);
+        tokens[i] = token_for_sub(sub);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            struct jwt_claims c;
+            char sub[32];
+            snprintf(sub, sizeof(sub), "user-%d", i);
+            ck_assert_int_eq(jwt_verify(v, tokens[i], NOW, &c, &err),
+                             RESULT_OK);
+            ck_assert_str_eq(c.sub, sub);
+        }
+    for (int i = 0; i < N; i++)
+        free(tokens[i]);
+    free(tokens);
+    jwt_verifier_free(v);
+}
+END_TEST
+
 START_TEST(escaped_backslash_is_not_nul)
 {
     /* "a\\u0000" is a backslash and five characters, not a NUL. */
@@ -562,6 +624,8 @@ Suite *jwt_suite(void)
     tcase_add_unchecked_fixture(t, keys_setup, keys_teardown);
     tcase_add_loop_test(t, table, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     tcase_add_test(t, claim_lengths);
+    tcase_add_test(t, cache_hits_recheck_times);
+    tcase_add_test(t, cache_is_bounded);
     tcase_add_test(t, escaped_backslash_is_not_nul);
     tcase_add_test(t, size_limit);
     tcase_add_test(t, no_token_or_key);

@@ -155,8 +155,12 @@ START_TEST(error_type_cannot_inject_a_header)
     ck_assert_int_eq(runtime_api_fail(api, "req-1", type, "m", &err),
                      RESULT_OK);
     ck_assert_int_eq(runtime_api_init_error(api, type, "m", &err), RESULT_OK);
+    ck_assert_int_eq(runtime_api_init_error(api, "\r\n", "m", &err),
+                     RESULT_OK);
     runtime_api_free(api);
-    ck_assert_uint_eq(fake_rapi_post_count(f), 2);
+    ck_assert_uint_eq(fake_rapi_post_count(f), 3);
+    ck_assert_str_eq(fake_rapi_post_at(f, 2)->error_type,
+                     "Runtime.HandlerError");
     const char *kinds[] = {"error", "init_error"};
     for (size_t i = 0; i < 2; i++) {
         const struct fake_rapi_post *post = fake_rapi_post_at(f, i);
@@ -193,6 +197,37 @@ START_TEST(handler_error_is_posted_and_loop_goes_on)
     ck_assert_str_eq(fake_rapi_post_at(f, 2)->kind, "error");
     ck_assert_str_eq(fake_rapi_post_at(f, 3)->kind, "response");
     probe_cleanup(&p);
+    fake_rapi_stop(f);
+}
+END_TEST
+
+/* A handler's error type goes into a header: CR/LF never reach the wire
+ * (they become spaces), and an empty one becomes Runtime.HandlerError. */
+static enum result crlf_handler(void *ctx, const struct invocation *inv,
+                                struct buf *out, struct error_info *err)
+{
+    (void)ctx;
+    (void)inv;
+    (void)out;
+    return error_set(err, RESULT_INVALID_INPUT, "Bad\r\nX-Evil: 1", "split me");
+}
+
+START_TEST(error_type_with_crlf_is_replaced)
+{
+    struct fake_rapi *f = fake_rapi_start();
+    struct fake_rapi_event ev = {.body = "{}"};
+    fake_rapi_push(f, &ev);
+    struct error_info err;
+    struct runtime_api *api = runtime_api_new(fake_rapi_address(f), &err);
+    struct loop_options o = {1, 3, 5};
+    ck_assert_int_eq(loop_run(api, crlf_handler, NULL, &o), 0);
+    runtime_api_free(api);
+    ck_assert_uint_eq(fake_rapi_post_count(f), 1);
+    const struct fake_rapi_post *e = fake_rapi_post_at(f, 0);
+    ck_assert_str_eq(e->kind, "error");
+    ck_assert_str_eq(e->error_type, "Bad  X-Evil: 1");
+    ck_assert_ptr_null(strpbrk(e->body, "\r\n"));
+    ck_assert_ptr_nonnull(strstr(e->body, "split me"));
     fake_rapi_stop(f);
 }
 END_TEST
@@ -390,6 +425,7 @@ Suite *runtime_api_suite(void)
     tcase_add_test(t, response_is_posted_exactly);
     tcase_add_test(t, error_type_cannot_inject_a_header);
     tcase_add_test(t, handler_error_is_posted_and_loop_goes_on);
+    tcase_add_test(t, error_type_with_crlf_is_replaced);
     tcase_add_test(t, http_500_exits_at_once);
     tcase_add_test(t, broken_connection_is_retried_then_recovers);
     tcase_add_test(t, broken_connection_gives_up);

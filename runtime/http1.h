@@ -1,0 +1,82 @@
+/* HTTP/1.1 over one plain keep-alive TCP socket (the Runtime API). */
+#ifndef STREAMER_HTTP1_H
+#define STREAMER_HTTP1_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "result.h"
+
+#define HTTP1_MAX_HEADERS 64
+/* The whole response head (status line and headers) must fit in this. */
+#define HTTP1_MAX_HEAD_BYTES 32768
+
+/* A header of a request: both borrowed; neither may hold CR or LF. */
+struct http1_header {
+    const char *name;
+    const char *value;
+};
+
+/* A request; every pointer is borrowed for the duration of the call. */
+struct http1_request {
+    const char *method; /* "GET" or "POST" */
+    const char *path;   /* origin-form, e.g. "/2018-06-01/runtime/..." */
+    const struct http1_header *headers;
+    size_t header_count;
+    const void *body; /* sent with Content-Length when method is POST */
+    size_t body_len;
+    long timeout_ms; /* whole exchange; 0 = no limit */
+};
+
+/*
+ * A response. The head is kept as read: header names and values point
+ * into `head` (NUL-terminated there), so nothing is allocated per request
+ * but the body's growth. Valid until the next http1_perform().
+ */
+struct http1_response {
+    long status;
+    struct buf body;
+    char head[HTTP1_MAX_HEAD_BYTES + 1];
+    struct {
+        const char *name;
+        const char *value;
+    } headers[HTTP1_MAX_HEADERS];
+    size_t header_count;
+};
+
+/* Prepares an empty response whose body may hold up to `max_body_bytes`. */
+void http1_response_init(struct http1_response *r, size_t max_body_bytes);
+void http1_response_cleanup(struct http1_response *r);
+/* Case-insensitive lookup of a response header; NULL when absent. */
+const char *http1_response_header(const struct http1_response *r,
+                                  const char *name);
+
+/*
+ * A client for `host` (a name or an IPv4/IPv6 literal, without brackets)
+ * and `port`; connects on the first request, with `connect_timeout_ms`.
+ * Caller owns the result; free with http1_client_free(). Aborts on OOM.
+ */
+struct http1_client *http1_client_new(const char *host, int port,
+                                      long connect_timeout_ms);
+void http1_client_free(struct http1_client *c);
+
+/*
+ * Sends `req` on the kept-alive connection (opening one when there is
+ * none) and reads the answer into `resp` (reset first): Content-Length,
+ * chunked, or until the peer closes. A request that fails on a reused
+ * connection before any byte of the answer arrived is sent once more on
+ * a new connection (the peer may have closed it while idle, RFC 9112
+ * §9.3.1). RESULT_OK for any HTTP status; RESULT_INVALID_INPUT when a
+ * header name or value holds CR or LF, or the method or path is unsafe
+ * (nothing is sent); RESULT_TRANSPORT when the connection failed, broke
+ * or the answer is not HTTP/1.x; RESULT_TIMEOUT when `timeout_ms` passed;
+ * RESULT_TOO_LARGE when the body exceeded the response's cap (the head is
+ * parsed and its headers readable). After any failure the connection is
+ * closed.
+ */
+enum result http1_perform(struct http1_client *c,
+                          const struct http1_request *req,
+                          struct http1_response *resp,
+                          struct error_info *err) WARN_UNUSED;
+
+#endif
