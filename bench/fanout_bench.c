@@ -611,6 +611,8 @@ static int subscribe(struct impl *m, const char *conn, const char *request_id)
     struct subscription s = {0};
     s.connection_id = xstrdup(conn);
     s.request_id = xstrdup(request_id);
+    s.tenant_id = xstrdup(TENANT);
+    s.user_id = xstrdup(USER);
     s.event_types = SUB_COMPLETE;
     struct error_info err;
     enum result r = sub_subscribe(&m->store, &s, wall_ms() + 30000, &err);

@@ -135,6 +135,8 @@ static void subscribe(const char *conn, const char *request_id)
     struct subscription s = {0};
     s.connection_id = strdup(conn);
     s.request_id = strdup(request_id);
+    s.tenant_id = strdup("tenant-a");
+    s.user_id = strdup(USER);
     s.event_types = SUB_ALL;
     struct error_info err;
     ck_assert_int_eq(
