@@ -51,7 +51,7 @@ class Client {
   #calls = new Map(); // id -> {message, resolve, reject, timer, sent}
   #pings = []; // calls waiting for a pong, oldest first
   #submits = new Map(); // request id -> submit state
-  #parts = new Map(); // request id -> result parts being reassembled
+  #parts = new Map(); // request_id -> {parts, got[], have}: result_part frames
   #closed = false;
   #reconnecting = false;
   #pingTimer = null;
@@ -244,9 +244,18 @@ class Client {
         if (c) this.#settleCall(c, null, f);
         return;
       }
-      case "response":
-        if (this.#calls.has(id)) this.#settleCall(this.#calls.get(id), null, f.data);
-        return;
+      case "response": {
+        const c = this.#calls.get(id);
+        if (!c) return;
+        // A big status result: its parts came first, under this call's id.
+        if (typeof f.data?.result_parts === "number" && !("result" in f.data)) {
+          c.bigData = f.data;
+          return this.#claimParts(id);
+        }
+        return this.#settleCall(c, null, f.data);
+      }
+      case "result_part":
+        return this.#part(f);
       case "acknowledgment": {
         // An async action sent with call(): the answer is its queueing.
         if (this.#calls.has(id))
@@ -287,28 +296,79 @@ class Client {
   }
 
   /*
-   * A `complete` frame. A result too big for one frame (128 KB) comes in
-   * ordered parts: PROVISIONAL until the big-results change is merged —
-   * frames with `part` (0-based) and `parts` (count) whose `data` strings
-   * join into the result's JSON text.
+   * A `complete` frame. A result too big for one frame (API Gateway's
+   * 128 KB) comes as a header with `result_parts` (N) and `result_bytes`
+   * instead of `result`, followed by N `result_part` frames
+   * (docs/protocol.md, "Big results"): the submit settles once they are in.
    */
   #complete(s, f) {
     if (!s || s.phase === "done") return;
-    if (typeof f.parts === "number" && typeof f.part === "number") {
-      const got = this.#parts.get(s.id) || [];
-      got[f.part] = f.data ?? "";
-      this.#parts.set(s.id, got);
-      if (got.filter((x) => x !== undefined).length < f.parts) return;
-      this.#parts.delete(s.id);
-      let result;
-      try {
-        result = JSON.parse(got.join(""));
-      } catch (e) {
-        return this.#finish(s, new StreamerError("INVALID_MESSAGE", "result parts do not join into JSON", { requestId: s.id, cause: e }));
-      }
-      return this.#finish(s, null, result);
+    if (typeof f.result_parts === "number" && !("result" in f)) {
+      s.bigData = f;
+      return this.#claimParts(s.id);
     }
     this.#finish(s, null, f.result);
+  }
+
+  /*
+   * A `result_part`: kept by request_id (a submit's id, or the id of a
+   * `status` call) while a submit or a call of that id is pending; parts
+   * for anything else (another client's subscription) are dropped. A part
+   * seen again (pushed again after a reconnect) replaces the first.
+   */
+  #part(f) {
+    const id = f.request_id;
+    if (typeof id !== "string" || !(this.#calls.has(id) || this.#submits.has(id))) return;
+    const n = f.parts;
+    const i = f.index;
+    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(i) || i < 0 || i >= n || typeof f.data !== "string")
+      return this.#partsFailed(id, `a result_part frame for ${id} is malformed`);
+    let p = this.#parts.get(id);
+    if (!p || p.parts !== n) {
+      p = { parts: n, got: new Array(n), have: 0 };
+      this.#parts.set(id, p);
+    }
+    if (p.got[i] === undefined) p.have++;
+    p.got[i] = f.data;
+    this.#claimParts(id);
+  }
+
+  /*
+   * Settles the submit or call `id` when both its header (`bigData`: the
+   * `complete` frame, or the status `response`'s data) and all its parts
+   * are in; otherwise waits for the rest (a call still times out).
+   */
+  #claimParts(id) {
+    const s = this.#submits.get(id);
+    const c = this.#calls.get(id);
+    const head = s?.bigData || c?.bigData;
+    const p = this.#parts.get(id);
+    if (!head || !p || p.have < p.parts) return;
+    if (p.parts !== head.result_parts)
+      return this.#partsFailed(id, `${id}: ${p.parts} parts arrived, the header announced ${head.result_parts}`);
+    this.#parts.delete(id);
+    const text = p.got.join("");
+    const bytes = new TextEncoder().encode(text).length; // result_bytes counts UTF-8 bytes
+    if (typeof head.result_bytes === "number" && bytes !== head.result_bytes)
+      return this.#partsFailed(id, `${id}: the result parts join into ${bytes} bytes, the header announced ${head.result_bytes}`);
+    let result;
+    try {
+      result = JSON.parse(text);
+    } catch (e) {
+      return this.#partsFailed(id, `${id}: the result parts do not join into JSON (${e.message})`, e);
+    }
+    if (s) return this.#finish(s, null, result);
+    const data = { ...head, result };
+    this.#settleCall(c, null, data);
+  }
+
+  #partsFailed(id, message, cause) {
+    this.#parts.delete(id);
+    const err = new StreamerError("INVALID_MESSAGE", message, { requestId: id, cause });
+    const s = this.#submits.get(id);
+    if (s) return this.#finish(s, err);
+    const c = this.#calls.get(id);
+    if (c) this.#settleCall(c, err);
   }
 
   #finish(s, err, result) {
@@ -406,6 +466,7 @@ class Client {
     c.done = true;
     clearTimeout(c.timer);
     this.#calls.delete(c.message.id);
+    this.#parts.delete(c.message.id);
     const i = this.#pings.indexOf(c);
     if (i >= 0) this.#pings.splice(i, 1);
     if (err) c.reject(err);

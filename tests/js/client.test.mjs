@@ -154,3 +154,99 @@ test("a token the gateway refuses rejects connect with a clear error", async () 
   await assert.rejects(connect({ url: gw.url, token: "not-a-jwt", WebSocket }), (e) => e.code === "UNAUTHORIZED");
   await assert.rejects(connect({ url: gw.url, token: devToken() }), (e) => e.code === "NO_WEBSOCKET" || typeof globalThis.WebSocket === "function");
 });
+
+// generate_dataset's rows, as the server builds them (handlers/actions.c).
+function checkDataset(result, n, what) {
+  assert.equal(result?.count, n, what);
+  assert.equal(result.rows.length, n, what);
+  for (const i of [0, 1, Math.floor(n / 2), n - 1])
+    assert.deepEqual(result.rows[i], { id: i, label: `row-${String(i).padStart(6, "0")}`, value: (i * 7919) % 1000 }, what);
+  for (let i = 0; i < n; i++) assert.equal(result.rows[i].id, i, `${what}: row ${i} in order`);
+}
+
+// The result_part frames a client received under `id`, and their count.
+const partsSeen = (frames, id) => frames.filter(([d, f]) => d === "in" && f.type === "result_part" && f.request_id === id);
+
+test("a big result (~300 KB, in parts): submit resolves with it, status returns it whole", async () => {
+  const frames = [];
+  const c = await open({ onFrame: (dir, f) => frames.push([dir, f]) });
+  try {
+    const id = `big-${Date.now()}`;
+    const result = await c.submit("generate_dataset", { rows: 7000 }, { id });
+    checkDataset(result, 7000, "submit");
+    // It did come as a header and parts, not one frame.
+    const head = frames.find(([d, f]) => d === "in" && f.type === "complete" && f.request_id === id)?.[1];
+    assert.ok(head && head.result_parts > 1 && !("result" in head), JSON.stringify(head));
+    assert.equal(head.result_bytes, JSON.stringify(result).length);
+    assert.equal(partsSeen(frames, id).length, head.result_parts);
+
+    const statusId = `status-of-${id}`;
+    const st = await c.call("status", { request_id: id }, { id: statusId });
+    assert.equal(st.status, "COMPLETED");
+    assert.deepEqual(st.result, result);
+    assert.equal(st.result_parts, head.result_parts);
+    assert.equal(partsSeen(frames, statusId).length, head.result_parts, "the status's parts, under its id");
+    assert.deepEqual((await c.status(id)).result, result, "status()");
+    assert.deepEqual(await c.call("echo", { after: "big" }), { after: "big" });
+  } finally {
+    c.close();
+  }
+});
+
+test("a big result that ended while the socket was down: the resumed submit settles from status", async () => {
+  const id = `big-resume-${Date.now()}`;
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let sockets = 0;
+  // The second socket reports itself open only once the request has
+  // completed, so the resume finds it COMPLETED and settles from status.
+  function GatedWebSocket(url) {
+    const ws = new WebSocket(url);
+    if (++sockets === 1) return ws;
+    let onopen = null;
+    Object.defineProperty(ws, "onopen", { get: () => onopen, set: (h) => (onopen = h), configurable: true });
+    ws.addEventListener("open", () => gate.then(() => onopen?.()));
+    return ws;
+  }
+  const before = connectionIds(gw).length;
+  const frames = [];
+  let dropped = false;
+  const c = await connect({ url: gw.url, token: devToken(), WebSocket: GatedWebSocket, backoffBaseMs: 20,
+    onFrame: (dir, f) => {
+      frames.push([dir, f]);
+      // Dropped once it runs (a PENDING request would be cancelled by $disconnect).
+      if (dir === "in" && f.type === "progress" && f.request_id === id && !dropped) {
+        dropped = true;
+        dropConnection(gw, connectionIds(gw)[before]).then((s) => assert.equal(s, 204));
+      }
+    } });
+  const watcher = await open();
+  try {
+    let settled = 0;
+    const p = c.submit("generate_dataset", { rows: 7000 }, { id }).finally(() => settled++);
+    for (let i = 0; i < 200 && !dropped; i++) await sleep(25);
+    assert.ok(dropped, "the first progress frame arrived");
+    let st;
+    for (let i = 0; i < 200; i++) {
+      st = await watcher.status(id);
+      if (st.status === "COMPLETED") break;
+      await sleep(50);
+    }
+    assert.equal(st.status, "COMPLETED");
+    checkDataset(st.result, 7000, "the watcher's status");
+    release();
+    const result = await p;
+    checkDataset(result, 7000, "the resumed submit");
+    assert.ok(c.connections >= 2, `reconnected (${c.connections})`);
+    // Settled from a status answer in parts, not from the push.
+    const resp = frames.find(([d, f]) => d === "in" && f.type === "response" && f.data?.request_id === id && f.data?.result_parts);
+    assert.ok(resp, "a status response with result_parts");
+    assert.equal(partsSeen(frames, resp[1].request_id).length, resp[1].data.result_parts);
+    await sleep(300);
+    assert.equal(settled, 1);
+  } finally {
+    release();
+    c.close();
+    watcher.close();
+  }
+});
