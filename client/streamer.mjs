@@ -520,7 +520,8 @@ class Client {
     });
   }
 
-  /** The request's state: {request_id, action, status, progress, result?, ...}. */
+  /** The request's state: {request_id, action, status, progress, result?, ...}; a big
+   * result (sent in parts) is reassembled into `result`. */
   status(requestId) {
     return this.call("status", { request_id: requestId });
   }

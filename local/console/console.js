@@ -4,11 +4,13 @@
 import { connect } from "./streamer.js";
 
 const $ = (id) => document.getElementById(id);
-const ASYNC = new Set(["process_data", "generate_report"]);
+const ASYNC = new Set(["process_data", "generate_report", "generate_dataset"]);
 const TEMPLATES = {
   process_data: { action: "process_data", payload: { items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] } },
   generate_report: { action: "generate_report", payload: { group_by: "region",
     rows: [{ region: "eu", sales: 10 }, { region: "us", sales: 7 }, { region: "eu", sales: 5 }] } },
+  // ~300 KB: the result comes in parts, which the client joins.
+  generate_dataset: { action: "generate_dataset", payload: { rows: 7000 } },
   echo: { action: "echo", payload: { hello: "world" } },
   ping: { action: "ping" },
   status: { action: "status", payload: { request_id: "REQUEST_ID" } },
@@ -17,6 +19,7 @@ const TEMPLATES = {
   unsubscribe: { action: "unsubscribe", payload: { request_id: "REQUEST_ID" } },
 };
 
+const LOG_CHARS = 2000;
 let client = null;
 let lastRequestId = null;
 
@@ -24,7 +27,10 @@ function log(dir, frame) {
   const li = document.createElement("li");
   li.className = dir;
   const arrow = dir === "out" ? "→" : dir === "in" ? "←" : "·";
-  li.textContent = `${new Date().toISOString().slice(11, 23)} ${arrow} ${JSON.stringify(frame)}`;
+  // A big result's parts are up to 96 KB each: the log shows their start.
+  let text = JSON.stringify(frame);
+  if (text.length > LOG_CHARS) text = `${text.slice(0, LOG_CHARS)}… (${text.length} characters)`;
+  li.textContent = `${new Date().toISOString().slice(11, 23)} ${arrow} ${text}`;
   $("log").append(li);
   $("log").scrollTop = $("log").scrollHeight;
 }

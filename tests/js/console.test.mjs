@@ -1,6 +1,7 @@
 // The browser console, in Debian's headless Chromium driven by
 // playwright-core: served by the local gateway, it connects with the dev
-// token, runs process_data, and its bar reaches 100% with the result.
+// token, runs process_data and a big generate_dataset (its result in parts),
+// and the bar reaches 100% with the result.
 // A screenshot goes to build/console.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -78,5 +79,28 @@ test("connect with the dev token, run process_data, the bar reaches 100% with th
   const shot = path.join(ROOT, "build/console.png");
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 10000);
+  await page.close();
+});
+
+test("generate_dataset: a ~300 KB result in parts is shown whole; the log shortens its parts", async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${gw.http}/?token=${encodeURIComponent(devToken())}`);
+  await page.click("#connect");
+  await page.waitForSelector("#state.open", { timeout: 15000 });
+  await page.selectOption("#template", "generate_dataset");
+  assert.deepEqual(JSON.parse(await page.inputValue("#message")).payload, { rows: 7000 });
+  await page.click("#send");
+  const card = page.locator(".request").first();
+  await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 30000 });
+  const result = JSON.parse(await card.locator(".result").textContent());
+  assert.equal(result.count, 7000);
+  assert.equal(result.rows.length, 7000);
+  assert.deepEqual(result.rows[6999], { id: 6999, label: "row-006999", value: (6999 * 7919) % 1000 });
+  const parts = page.locator("#log li.in", { hasText: '"type":"result_part"' });
+  assert.ok(await parts.count() > 1);
+  assert.match(await parts.first().textContent(), /… \(\d+ characters\)$/);
+  assert.deepEqual(errors, []);
   await page.close();
 });
