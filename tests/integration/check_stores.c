@@ -1174,7 +1174,7 @@ static const int want_move[6][6] = {
     /* COMPLETED  */ {0, 0, 0, 0, 0, 0},
     /* FAILED     */ {0, 0, 0, 0, 0, 0},
     /* CANCELLED  */ {0, 0, 0, 0, 0, 0},
-    /* RETRYING   */ {0, 1, 0, 0, 1, 0},
+    /* RETRYING   */ {0, 1, 0, 1, 1, 0},
 };
 
 /* One row: `from` → `to` is made, or refused with the item unchanged. */
