@@ -20,7 +20,7 @@
 
 /* A request is only started with at least this long left before the
  * deadline; the rest wait for the next pass. */
-#define RETRY_PASS_MIN_LEFT_MS 5000
+#define RETRY_PASS_MIN_LEFT_MS 2000
 
 /*
  * One pass, every minute: lists from the requests' status-index (Query,
