@@ -30,6 +30,7 @@ struct job {
     struct listener *listeners;
     size_t count;
     int64_t last_push_ms; /* 0: no progress pushed yet */
+    int floor; /* progress stored before this attempt: not pushed again */
     int cancelled;
     int lost; /* another invocation took the request over (lease passed) */
     enum result infra; /* a store failure met while running, or OK */
@@ -184,6 +185,10 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
         j->infra_err = err;
         return r;
     }
+    /* A later attempt (a retry, a run taken over) starts again from 0;
+     * its subscribers already heard up to `floor` and never hear less. */
+    if (percentage < 100 && percentage <= j->floor)
+        return RESULT_OK;
     int64_t now = j->a->now_ms();
     if (percentage == 100 || j->last_push_ms == 0 ||
         now - j->last_push_ms >= PROCESSOR_PUSH_INTERVAL_MS) {
@@ -287,6 +292,8 @@ static enum result run_attempts(struct job *j, const struct action *action,
     for (;;) {
         struct action_call call = {payload, j->req.retry_count, on_progress, j,
                                    j->deadline_ms};
+        if (j->req.progress > j->floor)
+            j->floor = j->req.progress;
         cJSON *result = NULL;
         struct error_info run_err;
         error_clear(&run_err);
@@ -344,8 +351,10 @@ static enum result run_job(struct job *j, const struct action *action,
 
 /*
  * After an infrastructure failure mid-run: hands the request back
- * (PROCESSING→RETRYING, best effort) so that Lambda's next delivery of
- * the record can claim it again instead of finding it taken.
+ * (PROCESSING→RETRYING, due at once, best effort) so that Lambda's next
+ * delivery of the record, or the retry pass, can claim it again instead
+ * of finding it taken. If that fails too, it stays PROCESSING until its
+ * lease passes.
  */
 static void release(struct job *j)
 {

@@ -629,8 +629,15 @@ START_TEST(live_lease_is_left_alone_then_reclaimed)
     subscribe("conn-a=", "req-l", SUB_ALL);
     cJSON *rec = record_for("req-l", "INSERT", "1100");
     cJSON *again = cJSON_Duplicate(rec, 1);
-    /* Another invocation holds it until 20 s from now. */
-    int64_t v = move_to("req-l", REQ_PROCESSING, clock_now_ms() + 20000);
+    /* Another invocation holds it until 20 s from now, and got to 60%. */
+    move_to("req-l", REQ_PROCESSING, clock_now_ms() + 20000);
+    struct request held = get_request("req-l");
+    struct error_info err;
+    ck_assert_int_eq(req_update_progress(&F.app.store, &held, 60, "halfway",
+                                         NULL, app_fixture_deadline(), &err),
+                     RESULT_OK);
+    int64_t v = held.version;
+    req_cleanup(&held);
     expect_no_failures(rec);
     cJSON *answer = run_pass();
     ck_assert_int_eq(pass_count(answer, "reclaimed"), 0);
@@ -654,6 +661,12 @@ START_TEST(live_lease_is_left_alone_then_reclaimed)
     req_cleanup(&r);
     ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
     ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 0);
+    /* The subscriber heard 60% from the lost run: the new run's 50% is
+     * not pushed (progress never goes back), its 100% is. */
+    ck_assert_int_eq(count_pushes("conn-a%3D", "progress"), 1);
+    ck_assert_int_eq(
+        cJSON_GetObjectItemCaseSensitive(P.body[0], "percentage")->valueint,
+        100);
 }
 END_TEST
 
