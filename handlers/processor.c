@@ -187,7 +187,7 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
     }
     /* A later attempt (a retry, a run taken over) starts again from 0;
      * its subscribers already heard up to `floor` and never hear less. */
-    if (percentage < 100 && percentage <= j->floor)
+    if (j->floor > 0 && percentage < 100 && percentage <= j->floor)
         return RESULT_OK;
     int64_t now = j->a->now_ms();
     if (percentage == 100 || j->last_push_ms == 0 ||
