@@ -1,9 +1,13 @@
 /* The async action table: name, payload check, runner. */
 #include "actions.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
 
 #define MAX_ITEMS 100000
 #define MAX_ROWS 100000
@@ -46,6 +50,13 @@ static enum result validate_process_data(const cJSON *payload,
                            "payload.transient_failures must be an integer "
                            "0-%d",
                            MAX_SIMULATED_FAILURES);
+    const cJSON *delay = cJSON_GetObjectItemCaseSensitive(payload, "delay_ms");
+    if (delay && (!cJSON_IsNumber(delay) || delay->valuedouble < 0 ||
+                  delay->valuedouble > ACTIONS_MAX_DELAY_MS ||
+                  delay->valuedouble != (double)(int)delay->valuedouble))
+        return error_field(err, "delay_ms",
+                           "payload.delay_ms must be an integer 0-%d",
+                           ACTIONS_MAX_DELAY_MS);
     return RESULT_OK;
 }
 
@@ -74,10 +85,37 @@ static enum result validate_generate_report(const cJSON *payload,
 }
 
 /*
+ * payload.delay_ms: waits that long before working (a demonstration knob
+ * that holds a request in PROCESSING), at most ACTIONS_MAX_DELAY_MS and
+ * never past the deadline less ACTIONS_DELAY_MARGIN_MS.
+ */
+static void hold(const struct action_call *call)
+{
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(call->payload, "delay_ms");
+    if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
+        return;
+    int64_t ms = v->valuedouble > ACTIONS_MAX_DELAY_MS
+                     ? ACTIONS_MAX_DELAY_MS
+                     : (int64_t)v->valuedouble;
+    if (call->deadline_ms > 0) {
+        int64_t room =
+            call->deadline_ms - clock_now_ms() - ACTIONS_DELAY_MARGIN_MS;
+        ms = ms < room ? ms : room;
+    }
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ; /* interrupted: sleep what is left */
+}
+
+/*
  * process_data: count, sum, min, max and mean of payload.items, reporting
  * progress after each tenth (or payload.progress_steps times).
- * payload.transient_failures = N (a demo of retries) fails the first N attempts
- * with a retryable error.
+ * payload.transient_failures = N (a demo of retries) fails the first N
+ * attempts with a retryable error; payload.delay_ms (see hold) makes each
+ * attempt wait first.
  */
 static enum result run_process_data(const struct action_call *call,
                                     cJSON **result, struct error_info *err)
@@ -86,6 +124,7 @@ static enum result run_process_data(const struct action_call *call,
         cJSON_GetObjectItemCaseSensitive(call->payload, "items");
     const cJSON *fails =
         cJSON_GetObjectItemCaseSensitive(call->payload, "transient_failures");
+    hold(call);
     if (cJSON_IsNumber(fails) && call->attempt < fails->valueint)
         return error_set(err, RESULT_SERVICE_ERROR, ACTION_RETRYABLE,
                          "simulated transient failure %d of %d",

@@ -3,6 +3,7 @@
 #define STREAMER_ACTIONS_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "result.h"
 
@@ -30,7 +31,13 @@ struct action_call {
     int attempt;          /* 0 on the first run, 1 on the first retry... */
     action_progress_fn progress;
     void *progress_ctx;
+    int64_t deadline_ms; /* the invocation's deadline (epoch ms); 0: none */
 };
+
+/* process_data's payload.delay_ms (a demonstration knob) is at most this,
+ * and never runs closer than ACTIONS_DELAY_MARGIN_MS to the deadline. */
+#define ACTIONS_MAX_DELAY_MS 10000
+#define ACTIONS_DELAY_MARGIN_MS 1000
 
 /*
  * Runs the action: on RESULT_OK `*result` is a JSON object (caller owns).

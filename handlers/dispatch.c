@@ -8,6 +8,7 @@
 #include "log.h"
 #include "message.h"
 #include "processor.h"
+#include "retry_pass.h"
 #include "sweeper.h"
 
 const char *dispatch_kind_str(enum event_kind kind)
@@ -23,6 +24,8 @@ const char *dispatch_kind_str(enum event_kind kind)
         return "stream";
     case EVENT_SCHEDULE:
         return "schedule";
+    case EVENT_RETRY_PASS:
+        return "retry-pass";
     case EVENT_UNKNOWN:
         break;
     }
@@ -77,6 +80,9 @@ enum event_kind dispatch_classify(const cJSON *event)
     if (source && detail && strcmp(source, "aws.events") == 0 &&
         strcmp(detail, "Scheduled Event") == 0)
         return EVENT_SCHEDULE;
+    if (source && detail && strcmp(source, RETRY_PASS_SOURCE) == 0 &&
+        strcmp(detail, RETRY_PASS_DETAIL_TYPE) == 0)
+        return EVENT_RETRY_PASS;
     return EVENT_UNKNOWN;
 }
 
@@ -105,6 +111,9 @@ enum result dispatch_handle(void *ctx, const struct invocation *inv,
         break;
     case EVENT_STREAM:
         r = processor_handle(a, event, deadline, out, err);
+        break;
+    case EVENT_RETRY_PASS:
+        r = retry_pass_handle(a, event, deadline, out, err);
         break;
     case EVENT_UNKNOWN:
     default:

@@ -16,6 +16,7 @@ enum event_kind {
     EVENT_MESSAGE,    /* API Gateway WebSocket message (any route) */
     EVENT_STREAM,     /* DynamoDB Streams batch */
     EVENT_SCHEDULE,   /* EventBridge "Scheduled Event" */
+    EVENT_RETRY_PASS, /* the retry pass's schedule input (retry_pass.h) */
 };
 
 /* Returns "connect", "disconnect", ... or "unknown". */
@@ -25,7 +26,8 @@ const char *dispatch_kind_str(enum event_kind kind);
  * Classifies a parsed event by its shape: requestContext.eventType
  * (CONNECT | DISCONNECT | MESSAGE) with a connectionId; Records[] whose
  * eventSource is "aws:dynamodb"; source "aws.events" with detail-type
- * "Scheduled Event". Anything else is EVENT_UNKNOWN.
+ * "Scheduled Event"; source "streamer" with detail-type "Retry Pass" (the
+ * constant input of the pass's schedule). Anything else is EVENT_UNKNOWN.
  */
 enum event_kind dispatch_classify(const cJSON *event);
 

@@ -7,8 +7,10 @@
 #include "actions.h"
 #include "connections.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "parts.h"
+#include "push.h"
 #include "reply.h"
 #include "requests.h"
 #include "retry.h"
@@ -22,7 +24,9 @@ struct job {
     int64_t deadline_ms;
     struct notify notify; /* its listeners, read once per push interval */
     int64_t last_push_ms; /* 0: no progress pushed yet */
+    int floor; /* progress stored before this attempt: not pushed again */
     int cancelled;
+    int lost; /* another invocation took the request over (lease passed) */
     enum result infra; /* a store failure met while running, or OK */
     struct error_info infra_err;
 };
@@ -61,12 +65,11 @@ static int was_cancelled(struct job *j)
 {
     struct request now;
     struct error_info err;
-    int cancelled =
-        req_get(&j->a->store, j->req.tenant_id, j->req.user_id,
-                j->req.request_id, &now, j->deadline_ms, &err) == RESULT_OK &&
-        now.status == REQ_CANCELLED;
-    if (cancelled)
-        req_cleanup(&now);
+    if (req_get(&j->a->store, j->req.tenant_id, j->req.user_id,
+                j->req.request_id, &now, j->deadline_ms, &err) != RESULT_OK)
+        return 0;
+    int cancelled = now.status == REQ_CANCELLED;
+    req_cleanup(&now);
     return cancelled;
 }
 
@@ -90,8 +93,13 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
     struct error_info err;
     enum result r = req_update_progress(&j->a->store, &j->req, percentage,
                                         message, NULL, j->deadline_ms, &err);
-    if (r == RESULT_CONDITION_FAILED && was_cancelled(j)) {
-        j->cancelled = 1;
+    if (r == RESULT_CONDITION_FAILED) {
+        /* Cancelled, or taken over by another invocation that found our
+         * lease passed: either way this run must stop. */
+        if (was_cancelled(j))
+            j->cancelled = 1;
+        else
+            j->lost = 1;
         return r;
     }
     if (r != RESULT_OK) {
@@ -99,44 +107,16 @@ static enum result on_progress(void *ctx, int percentage, const char *message)
         j->infra_err = err;
         return r;
     }
+    /* A later attempt (a retry, a run taken over) starts again from 0;
+     * its subscribers already heard up to `floor` and never hear less. */
     j->last_push_ms = now;
+    if (j->floor > 0 && percentage < 100 && percentage <= j->floor)
+        return RESULT_OK;
     char ts[CLOCK_RFC3339_SIZE];
     clock_rfc3339(now, ts);
     notify(j, SUB_PROGRESS,
            reply_progress(j->req.request_id, percentage, message, ts));
     return RESULT_OK;
-}
-
-/*
- * Claims the request for this run: PENDING→PROCESSING, or, when the
- * stored request is RETRYING (Lambda delivers a record again after a
- * retry was left to it), RETRYING→PROCESSING once its retry_after has
- * come. RESULT_CONDITION_FAILED when someone else has it or it is done.
- */
-static enum result claim(struct job *j, struct error_info *err)
-{
-    struct store *s = &j->a->store;
-    enum result r =
-        req_update_status(s, &j->req, REQ_PROCESSING, j->deadline_ms, err);
-    if (r != RESULT_CONDITION_FAILED)
-        return r;
-    struct request now;
-    r = req_get(s, j->req.tenant_id, j->req.user_id, j->req.request_id, &now,
-                j->deadline_ms, err);
-    if (r != RESULT_OK)
-        return r;
-    if (now.status != REQ_RETRYING) {
-        req_cleanup(&now);
-        return RESULT_CONDITION_FAILED;
-    }
-    req_cleanup(&j->req);
-    j->req = now;
-    char at[CLOCK_RFC3339_SIZE];
-    clock_rfc3339(j->a->now_ms(), at);
-    if (*j->req.retry_after && strcmp(at, j->req.retry_after) < 0)
-        return error_set(err, RESULT_TIMEOUT, "RetryNotDue",
-                         "the retry is due at %s", j->req.retry_after);
-    return req_update_status(s, &j->req, REQ_PROCESSING, j->deadline_ms, err);
 }
 
 /* Saves the end of a run and tells the subscribers. */
@@ -176,19 +156,28 @@ static enum result finish(struct job *j, enum result run, cJSON *result,
             notify_error(j, run_err->message);
     }
 out:
-    if (r == RESULT_CONDITION_FAILED && was_cancelled(j))
-        r = RESULT_OK; /* cancelled at the last moment: nothing to save */
+    if (r == RESULT_CONDITION_FAILED) {
+        /* Cancelled at the last moment, or taken over by another
+         * invocation (our lease passed): not ours to save any more. */
+        if (!was_cancelled(j))
+            log_kv(LOG_WARN, "request taken over before it was saved",
+                   "requestId", j->req.request_id, (char *)NULL);
+        r = RESULT_OK;
+    }
     return r;
 }
 
 /*
- * After a retryable failure: RETRYING, a backoff, PROCESSING again.
- * RESULT_TIMEOUT when the deadline leaves no room for another attempt:
- * the request stays RETRYING and Lambda delivers the record again.
+ * After a retryable failure: RETRYING with retry_after, then, when the
+ * wait is short (PROCESSOR_MAX_RETRY_WAIT_MS) and the deadline leaves
+ * room, a sleep and PROCESSING again. Otherwise `*later` is set: the
+ * request stays RETRYING, this record is done with, and the scheduled
+ * pass runs the retry once it is due (so no shard waits for it).
  */
-static enum result back_off(struct job *j, struct error_info *err)
+static enum result back_off(struct job *j, int *later, struct error_info *err)
 {
     struct store *s = &j->a->store;
+    *later = 0;
     int shift = j->req.retry_count < 16 ? j->req.retry_count : 16;
     int64_t delay = (int64_t)PROCESSOR_RETRY_BASE_MS << shift;
     if (delay > PROCESSOR_RETRY_CAP_MS)
@@ -199,13 +188,22 @@ static enum result back_off(struct job *j, struct error_info *err)
         req_update_status(s, &j->req, REQ_RETRYING, j->deadline_ms, err);
     if (r != RESULT_OK)
         return r;
-    if (j->deadline_ms > 0 &&
-        now + delay + PROCESSOR_ATTEMPT_MARGIN_MS > j->deadline_ms)
-        return error_set(err, RESULT_TIMEOUT, "RetryDeferred",
-                         "retry %d left to the next delivery",
-                         j->req.retry_count);
+    if (delay > PROCESSOR_MAX_RETRY_WAIT_MS ||
+        (j->deadline_ms > 0 &&
+         now + delay + PROCESSOR_ATTEMPT_MARGIN_MS > j->deadline_ms)) {
+        log_kv(LOG_INFO, "retry left to the scheduled pass", "requestId",
+               j->req.request_id, "retryAfter", j->req.retry_after,
+               (char *)NULL);
+        *later = 1;
+        return RESULT_OK;
+    }
     retry_sleep_real(NULL, delay);
-    return req_update_status(s, &j->req, REQ_PROCESSING, j->deadline_ms, err);
+    r = req_update_status(s, &j->req, REQ_PROCESSING, j->deadline_ms, err);
+    if (r == RESULT_CONDITION_FAILED) { /* the pass took it meanwhile */
+        *later = 1;
+        return RESULT_OK;
+    }
+    return r;
 }
 
 /* Runs attempts until one ends the request or the retries stop. */
@@ -213,15 +211,20 @@ static enum result run_attempts(struct job *j, const struct action *action,
                                 const cJSON *payload, struct error_info *err)
 {
     for (;;) {
-        struct action_call call = {payload, j->req.retry_count, on_progress, j};
+        struct action_call call = {payload, j->req.retry_count, on_progress, j,
+                                   j->deadline_ms};
+        if (j->req.progress > j->floor)
+            j->floor = j->req.progress;
         cJSON *result = NULL;
         struct error_info run_err;
         error_clear(&run_err);
         enum result run = action->run(&call, &result, &run_err);
-        if (j->cancelled) {
+        if (j->cancelled || j->lost) {
             cJSON_Delete(result);
-            log_kv(LOG_INFO, "request cancelled while running", "requestId",
-                   j->req.request_id, (char *)NULL);
+            log_kv(LOG_INFO,
+                   j->cancelled ? "request cancelled while running"
+                                : "request taken over by another invocation",
+                   "requestId", j->req.request_id, (char *)NULL);
             return RESULT_OK;
         }
         if (j->infra != RESULT_OK) {
@@ -233,8 +236,9 @@ static enum result run_attempts(struct job *j, const struct action *action,
             j->req.retry_count < j->req.max_retries) {
             log_kv(LOG_INFO, "retryable failure", "requestId",
                    j->req.request_id, "error", run_err.message, (char *)NULL);
-            enum result r = back_off(j, err);
-            if (r != RESULT_OK)
+            int later = 0;
+            enum result r = back_off(j, &later, err);
+            if (r != RESULT_OK || later)
                 return r;
             continue;
         }
@@ -279,8 +283,10 @@ static enum result run_job(struct job *j, const struct action *action,
 
 /*
  * After an infrastructure failure mid-run: hands the request back
- * (PROCESSING→RETRYING, best effort) so that Lambda's next delivery of
- * the record can claim it again instead of finding it taken.
+ * (PROCESSING→RETRYING, due at once, best effort) so that Lambda's next
+ * delivery of the record, or the retry pass, can claim it again instead
+ * of finding it taken. If that fails too, it stays PROCESSING until its
+ * lease passes.
  */
 static void release(struct job *j)
 {
@@ -297,9 +303,162 @@ static void release(struct job *j)
                (char *)NULL);
 }
 
+/* The lease this invocation takes: its deadline. */
+static void lease_of(const struct job *j, char out[CLOCK_RFC3339_SIZE])
+{
+    int64_t until = j->deadline_ms > 0
+                        ? j->deadline_ms
+                        : j->a->now_ms() + PROCESSOR_DEFAULT_LEASE_MS;
+    clock_rfc3339(until, out);
+}
+
+int processor_lease_passed(const struct request *req, int64_t now_ms)
+{
+    char cut[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(now_ms - PROCESSOR_LEASE_GRACE_MS, cut);
+    return req->status == REQ_PROCESSING && *req->lease_expires &&
+           strcmp(req->lease_expires, cut) < 0;
+}
+
+static int retry_due(const struct job *j)
+{
+    char now[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(j->a->now_ms(), now);
+    return !*j->req.retry_after || strcmp(j->req.retry_after, now) <= 0;
+}
+
 /*
- * One stream record. RESULT_OK when it is done with (run, skipped or not
- * ours); an infrastructure failure makes it a batch item failure.
+ * A PROCESSING request whose lease passed: its invocation is gone
+ * (crashed, timed out, out of memory). One conditional write takes it
+ * again and counts the lost run as an attempt, or, with no retries left,
+ * fails it (and its subscribers hear one error).
+ */
+static enum result take_over(struct job *j, enum processor_outcome *how,
+                             struct error_info *err)
+{
+    struct store *s = &j->a->store;
+    const char *ns = j->a->cfg.metrics_namespace;
+    log_kv(LOG_WARN, "lease passed: the invocation running the request is gone",
+           "requestId", j->req.request_id, "leaseExpires", j->req.lease_expires,
+           (char *)NULL);
+    enum result r;
+    if (j->req.retry_count >= j->req.max_retries) {
+        r = req_fail(s, &j->req, PROCESSOR_LOST_MESSAGE, j->deadline_ms, err);
+        if (r == RESULT_OK) {
+            notify_error(j, PROCESSOR_LOST_MESSAGE);
+            metrics_count(ns, "RequestsAbandoned", 1, NULL, NULL);
+            *how = PROCESSOR_EXHAUSTED;
+        }
+        return r;
+    }
+    char lease[CLOCK_RFC3339_SIZE];
+    lease_of(j, lease);
+    r = req_reclaim(s, &j->req, lease, j->deadline_ms, err);
+    if (r == RESULT_OK) {
+        metrics_count(ns, "RequestsReclaimed", 1, NULL, NULL);
+        *how = PROCESSOR_RECLAIMED;
+    }
+    return r;
+}
+
+/*
+ * Decides on j->req as last read whether this invocation runs it, and
+ * claims it in one conditional write: PENDING, RETRYING once due, or
+ * PROCESSING once its lease passed (take_over). Anything else is left
+ * alone (*how PROCESSOR_SKIPPED): a retry not due yet is the scheduled
+ * pass's, a live lease is another invocation's. RESULT_CONDITION_FAILED
+ * when what was read is stale.
+ */
+static enum result take_once(struct job *j, enum processor_outcome *how,
+                             struct error_info *err)
+{
+    *how = PROCESSOR_SKIPPED;
+    switch (j->req.status) {
+    case REQ_PENDING:
+        break;
+    case REQ_RETRYING:
+        if (retry_due(j))
+            break;
+        log_kv(LOG_DEBUG, "retry not due; the scheduled pass will run it",
+               "requestId", j->req.request_id, "retryAfter", j->req.retry_after,
+               (char *)NULL);
+        return RESULT_OK;
+    case REQ_PROCESSING:
+        if (processor_lease_passed(&j->req, j->a->now_ms()))
+            return take_over(j, how, err);
+        log_kv(LOG_DEBUG, "request running elsewhere; left alone", "requestId",
+               j->req.request_id, "leaseExpires",
+               *j->req.lease_expires ? j->req.lease_expires : "(none)",
+               (char *)NULL);
+        return RESULT_OK;
+    default:
+        return RESULT_OK;
+    }
+    lease_of(j, j->req.lease_expires);
+    enum result r = req_update_status(&j->a->store, &j->req, REQ_PROCESSING,
+                                      j->deadline_ms, err);
+    if (r == RESULT_OK)
+        *how = PROCESSOR_RAN;
+    return r;
+}
+
+/* take_once, and once more on the stored state when what was read (a
+ * stream image, an index entry) was stale. */
+static enum result take(struct job *j, enum processor_outcome *how,
+                        struct error_info *err)
+{
+    enum result r = take_once(j, how, err);
+    if (r != RESULT_CONDITION_FAILED)
+        return r;
+    struct request now;
+    r = req_get(&j->a->store, j->req.tenant_id, j->req.user_id,
+                j->req.request_id, &now, j->deadline_ms, err);
+    if (r != RESULT_OK)
+        return r;
+    req_cleanup(&j->req);
+    j->req = now;
+    return take_once(j, how, err);
+}
+
+enum result processor_run(struct app *a, struct request *req,
+                          int64_t deadline_ms, enum processor_outcome *outcome,
+                          struct error_info *err)
+{
+    struct job j = {.a = a, .deadline_ms = deadline_ms, .req = *req};
+    memset(req, 0, sizeof(*req));
+    enum processor_outcome how = PROCESSOR_SKIPPED;
+    enum result r = take(&j, &how, err);
+    if (r == RESULT_CONDITION_FAILED || r == RESULT_NOT_FOUND) {
+        log_kv(LOG_DEBUG, "request claimed elsewhere or gone; skipped",
+               "requestId", j.req.request_id, (char *)NULL);
+        how = PROCESSOR_SKIPPED;
+        r = RESULT_OK;
+    } else if (r == RESULT_OK &&
+               (how == PROCESSOR_RAN || how == PROCESSOR_RECLAIMED)) {
+        const struct action *action = actions_find(j.req.action);
+        if (action && action->run) {
+            r = run_job(&j, action, err);
+            if (r != RESULT_OK)
+                release(&j);
+        } else {
+            struct error_info unknown;
+            error_set(&unknown, RESULT_UNSUPPORTED, "UnknownAction",
+                      "no runner for action %s", j.req.action);
+            r = finish(&j, RESULT_UNSUPPORTED, NULL, &unknown, err);
+        }
+    }
+    notify_cleanup(&j.notify);
+    req_cleanup(&j.req);
+    if (outcome)
+        *outcome = how;
+    return r;
+}
+
+/*
+ * One stream record. RESULT_OK when it is done with (run, left alone,
+ * skipped or not ours); an infrastructure failure makes it a batch item
+ * failure. A request waiting for a retry never is one: the scheduled
+ * pass runs it when due.
  */
 static enum result process_record(struct app *a, const cJSON *record,
                                   int64_t deadline_ms, struct error_info *err)
@@ -311,50 +470,26 @@ static enum result process_record(struct app *a, const cJSON *record,
     if (!name || (strcmp(name, "INSERT") != 0 && strcmp(name, "MODIFY") != 0) ||
         !image)
         return RESULT_OK;
-    struct job j = {.a = a, .deadline_ms = deadline_ms};
-    if (req_from_item(image, &j.req, err) != RESULT_OK) {
+    struct request req;
+    if (req_from_item(image, &req, err) != RESULT_OK) {
         log_kv(LOG_WARN, "stream record is not a request; skipped", "error",
                err->message, (char *)NULL);
         return RESULT_OK;
     }
-    enum result r = RESULT_OK;
-    if (j.req.status == REQ_PENDING) {
-        r = claim(&j, err);
-        if (r == RESULT_CONDITION_FAILED || r == RESULT_NOT_FOUND) {
-            log_kv(LOG_DEBUG, "request claimed elsewhere or gone; skipped",
-                   "requestId", j.req.request_id, (char *)NULL);
-            r = RESULT_OK;
-        } else if (r == RESULT_OK) {
-            const struct action *action = actions_find(j.req.action);
-            if (action && action->run) {
-                r = run_job(&j, action, err);
-                if (r != RESULT_OK)
-                    release(&j);
-            } else {
-                struct error_info unknown;
-                error_set(&unknown, RESULT_UNSUPPORTED, "UnknownAction",
-                          "no runner for action %s", j.req.action);
-                r = finish(&j, RESULT_UNSUPPORTED, NULL, &unknown, err);
-            }
-        }
+    if (req.status != REQ_PENDING) {
+        req_cleanup(&req);
+        return RESULT_OK;
     }
-    notify_cleanup(&j.notify);
-    req_cleanup(&j.req);
-    return r;
+    return processor_run(a, &req, deadline_ms, NULL, err);
 }
 
 enum result processor_abandon(struct app *a, struct request *req,
                               const char *why, int64_t deadline_ms,
                               struct error_info *err)
 {
-    enum result r = RESULT_OK;
-    if (req->status == REQ_RETRYING) /* RETRYING cannot fail directly */
-        r = req_update_status(&a->store, req, REQ_PROCESSING, deadline_ms, err);
-    if (r != RESULT_OK)
-        return r;
     struct job j = {.a = a, .deadline_ms = deadline_ms};
     j.req = *req; /* borrowed, and handed back below */
-    r = req_fail(&a->store, &j.req, why, deadline_ms, err);
+    enum result r = req_fail(&a->store, &j.req, why, deadline_ms, err);
     if (r == RESULT_OK)
         notify_error(&j, why);
     *req = j.req;

@@ -43,6 +43,11 @@ static size_t abandon_stuck(struct app *a, enum req_status status,
                                                          : q->updated_at;
             if (!*since || strcmp(since, cutoff) >= 0)
                 continue;
+            /* A lease tells when its invocation was gone: the retry pass
+             * takes such requests within a minute. This rule is the last
+             * resort for requests without one. */
+            if (status == REQ_PROCESSING && *q->lease_expires)
+                continue;
             if (processor_abandon(a, q,
                                   "processing was interrupted and will not "
                                   "resume",

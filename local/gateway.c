@@ -27,6 +27,8 @@
 
 #define BOOTSTRAP_WAIT_MS 20000
 #define TABLES_WAIT_MS 120000
+#define RETRY_PASS_MS 60000 /* template.yaml: rate(1 minute) */
+#define SWEEP_MS 900000     /* template.yaml: rate(15 minutes) */
 
 static const char USAGE[] =
     "usage: gateway --bootstrap PATH [--port N] [--stage NAME]\n"
@@ -44,7 +46,10 @@ static const char USAGE[] =
     "http://127.0.0.1:3001 of `sam local start-lambda`: no bootstrap is run;\n"
     "every event goes to the Lambda Invoke API for the function named by\n"
     "STREAMER_LAMBDA_FUNCTION (default StreamerFunction). --console DIR\n"
-    "serves DIR's files (the browser console) at http://127.0.0.1:PORT/.\n";
+    "serves DIR's files (the browser console) at http://127.0.0.1:PORT/.\n"
+    "Fires the schedules as EventBridge would: the retry pass every\n"
+    "$STREAMER_RETRY_PASS_MS (60000), the sweeper every $STREAMER_SWEEP_MS\n"
+    "(900000); 0 turns one off. SIGUSR1 fires a pass now, SIGUSR2 a sweep.\n";
 
 int64_t gateway_now_ms(void)
 {
@@ -212,6 +217,21 @@ static void set_environment(const struct gateway_options *o)
            env_or("AWS_LAMBDA_FUNCTION_NAME", "streamer-local"), 1);
 }
 
+/* A schedule's interval from the environment, or `fallback`. */
+static long interval_ms(const char *name, long fallback)
+{
+    const char *v = getenv(name);
+    long n;
+    if (!v || !*v)
+        return fallback;
+    if (parse_long(v, 0, 24L * 3600 * 1000, &n) != 0) {
+        gateway_log("%s=%s is not a number of ms; using %ld", name, v,
+                    fallback);
+        return fallback;
+    }
+    return n;
+}
+
 static const char *region(void)
 {
     return env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
@@ -353,6 +373,8 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGUSR1); /* fire a retry pass now */
+    sigaddset(&stop, SIGUSR2); /* fire a sweep now */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_limits(&o);
@@ -372,6 +394,7 @@ int main(int argc, char **argv)
             : invoker_new(o.bootstrap, o.timeout_ms);
     struct wsapi *ws = inv ? wsapi_new(&o, inv) : NULL;
     struct poller *poll = NULL;
+    struct scheduler *sched = NULL;
     if (!ws)
         goto done;
     char url[200];
@@ -387,6 +410,9 @@ int main(int argc, char **argv)
                           o.create_tables, inv);
     else if (o.stream)
         gateway_log("stream poller off: no --ddb-endpoint");
+    sched =
+        scheduler_new(inv, interval_ms("STREAMER_RETRY_PASS_MS", RETRY_PASS_MS),
+                      interval_ms("STREAMER_SWEEP_MS", SWEEP_MS));
     if (o.lambda_endpoint)
         gateway_log("Management API at %s/@connections", url);
     else
@@ -395,13 +421,19 @@ int main(int argc, char **argv)
     printf("READY ws://127.0.0.1:%d/%s\n", wsapi_port(ws), o.stage);
     fflush(stdout);
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+        if (sig == SIGUSR1)
+            scheduler_fire_pass(sched);
+        else
+            scheduler_fire_sweep(sched);
+    }
     gateway_log("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
 done:
     if (inv)
         invoker_stop(inv); /* fails what waits, so the threads can end */
     poller_free(poll);
+    scheduler_free(sched);
     stop_servers(ws, inv);
     mg_exit_library();
     return status;

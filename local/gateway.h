@@ -148,6 +148,27 @@ struct poller *poller_new(const char *endpoint, const char *region,
 /* Stops the thread and frees; NULL is a no-op. */
 void poller_free(struct poller *p);
 
+/* ---- scheduler.c: EventBridge schedules → the function ---- */
+
+struct scheduler;
+
+/*
+ * Invokes the function through `inv` on its own thread as EventBridge
+ * would: the retry pass's constant input every `pass_ms`, a "Scheduled
+ * Event" (the sweeper) every `sweep_ms`; 0 turns one off. NULL (logged)
+ * when the thread cannot start. Free with scheduler_free().
+ */
+struct scheduler *scheduler_new(struct invoker *inv, long pass_ms,
+                                long sweep_ms);
+
+/* Fires a retry pass (or a sweep) now, from any thread; returns at once. */
+void scheduler_fire_pass(struct scheduler *s);
+void scheduler_fire_sweep(struct scheduler *s);
+
+/* Stops the thread (after invoker_stop() it ends at once) and frees;
+ * NULL is a no-op. */
+void scheduler_free(struct scheduler *s);
+
 /* ---- devtoken.c ---- */
 
 /*

@@ -46,8 +46,9 @@ int req_transition_allowed(enum req_status from, enum req_status to)
     switch (to) {
     case REQ_PROCESSING:
         return from == REQ_PENDING || from == REQ_RETRYING;
-    case REQ_COMPLETED:
     case REQ_FAILED:
+        return from == REQ_PROCESSING || from == REQ_RETRYING;
+    case REQ_COMPLETED:
     case REQ_RETRYING:
         return from == REQ_PROCESSING;
     case REQ_CANCELLED:
@@ -166,6 +167,7 @@ enum result req_from_item(const cJSON *item, struct request *r,
     r->retry_count = get_int(item, "retry_count", 0, 1000000);
     r->max_retries = get_int(item, "max_retries", 0, 1000000);
     copy_ts(item, "retry_after", r->retry_after);
+    copy_ts(item, "lease_expires", r->lease_expires);
     copy_ts(item, "processing_started", r->processing_started);
     copy_ts(item, "processing_ended", r->processing_ended);
     copy_ts(item, "created_at", r->created_at);
@@ -725,9 +727,15 @@ enum result req_update_status(struct store *s, struct request *r,
                            req_status_str(r->status), req_status_str(to));
     struct ddb_expr e;
     ddb_expr_init(&e);
-    const char *set = "";
+    const char *set = "", *remove = NULL;
     if (to == REQ_PROCESSING) {
-        set = "processing_started = :now";
+        set = r->lease_expires[0]
+                  ? "processing_started = :now, lease_expires = :lease"
+                  : "processing_started = :now";
+        if (r->lease_expires[0])
+            ddb_expr_value(&e, ":lease", item_av_s(r->lease_expires));
+        else
+            remove = "lease_expires";
     } else if (to == REQ_RETRYING) {
         set = r->retry_after[0]
                   ? "retry_count = retry_count + :one, retry_after = :ra"
@@ -738,7 +746,7 @@ enum result req_update_status(struct store *s, struct request *r,
         set = "processing_ended = :now";
     }
     enum req_status from = r->status;
-    enum result res = update(s, r, to, set, NULL, &e, deadline_ms, err);
+    enum result res = update(s, r, to, set, remove, &e, deadline_ms, err);
     ddb_expr_cleanup(&e);
     if (res == RESULT_OK) {
         if (to == REQ_PROCESSING)
@@ -870,7 +878,8 @@ enum result req_fail(struct store *s, struct request *r, const char *error,
                      int64_t deadline_ms, struct error_info *err)
 {
     if (!req_transition_allowed(r->status, REQ_FAILED))
-        return error_field(err, "status", "only a PROCESSING request can fail");
+        return error_field(err, "status",
+                           "only a PROCESSING or RETRYING request can fail");
     if (!error || !*error)
         error = "failed";
     char *msg = utf8_prefix(error, REQ_MAX_ERROR_BYTES);
@@ -889,6 +898,32 @@ enum result req_fail(struct store *s, struct request *r, const char *error,
         msg = NULL;
     }
     free(msg);
+    return res;
+}
+
+enum result req_reclaim(struct store *s, struct request *r, const char *lease,
+                        int64_t deadline_ms, struct error_info *err)
+{
+    if (r->status != REQ_PROCESSING)
+        return error_field(err, "status",
+                           "only a PROCESSING request can be reclaimed");
+    if (!lease || !*lease || strlen(lease) >= CLOCK_RFC3339_SIZE)
+        return error_field(err, "lease_expires",
+                           "a reclaim needs the new lease");
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_expr_value(&e, ":lease", item_av_s(lease));
+    enum result res =
+        update(s, r, REQ_PROCESSING,
+               "retry_count = retry_count + :one, processing_started = :now, "
+               "lease_expires = :lease",
+               NULL, &e, deadline_ms, err);
+    ddb_expr_cleanup(&e);
+    if (res == RESULT_OK) {
+        r->retry_count++;
+        memcpy(r->processing_started, r->updated_at, sizeof(r->updated_at));
+        snprintf(r->lease_expires, sizeof(r->lease_expires), "%s", lease);
+    }
     return res;
 }
 
@@ -916,10 +951,19 @@ enum result req_delete(struct store *s, const char *tenant_id,
     return e;
 }
 
-static enum result list_by(struct store *s, const char *index, const char *attr,
-                           const char *const *allowed, const char *value,
-                           int limit, const char *cursor, struct req_page *page,
-                           int64_t deadline_ms, struct error_info *err)
+/* A FilterExpression on a listing: `filter` uses `:f`, which is `value`. */
+struct list_filter {
+    const char *filter;
+    const char *value;
+};
+
+static enum result list_by_filtered(struct store *s, const char *index,
+                                    const char *attr,
+                                    const char *const *allowed,
+                                    const char *value,
+                                    const struct list_filter *f, int limit,
+                                    const char *cursor, struct req_page *page,
+                                    int64_t deadline_ms, struct error_info *err)
 {
     memset(page, 0, sizeof(*page));
     enum result e = store_check_id(attr, value, err);
@@ -929,11 +973,14 @@ static enum result list_by(struct store *s, const char *index, const char *attr,
     ddb_expr_init(&x);
     ddb_expr_name(&x, "#k", attr);
     ddb_expr_value(&x, ":k", item_av_s(value));
+    if (f)
+        ddb_expr_value(&x, ":f", item_av_s(f->value));
     struct ddb_query q = {.table = s->requests_table,
                           .index = index,
                           .key_condition = "#k = :k",
+                          .filter = f ? f->filter : NULL,
                           .expr = &x,
-                          .descending = 1,
+                          .descending = !f, /* a due list: oldest first */
                           .deadline_ms = deadline_ms};
     cJSON *items = NULL;
     struct store_cursor_spec spec = {allowed, attr, value};
@@ -952,6 +999,15 @@ static enum result list_by(struct store *s, const char *index, const char *attr,
     if (e != RESULT_OK)
         req_page_cleanup(page);
     return e;
+}
+
+static enum result list_by(struct store *s, const char *index, const char *attr,
+                           const char *const *allowed, const char *value,
+                           int limit, const char *cursor, struct req_page *page,
+                           int64_t deadline_ms, struct error_info *err)
+{
+    return list_by_filtered(s, index, attr, allowed, value, NULL, limit, cursor,
+                            page, deadline_ms, err);
 }
 
 enum result req_list_by_connection(struct store *s, const char *connection_id,
@@ -980,4 +1036,25 @@ enum result req_list_by_user(struct store *s, const char *user_id, int limit,
 {
     return list_by(s, "user-index", "user_id", user_index_keys, user_id, limit,
                    cursor, page, deadline_ms, err);
+}
+
+enum result req_list_due(struct store *s, enum req_status status,
+                         const char *now, int limit, const char *cursor,
+                         struct req_page *page, int64_t deadline_ms,
+                         struct error_info *err)
+{
+    memset(page, 0, sizeof(*page));
+    struct list_filter f = {NULL, now};
+    if (status == REQ_RETRYING)
+        f.filter = "attribute_not_exists(retry_after) OR retry_after <= :f";
+    else if (status == REQ_PROCESSING)
+        f.filter = "lease_expires < :f";
+    else
+        return error_field(err, "status",
+                           "only RETRYING and PROCESSING requests fall due");
+    if (!now || !*now || strlen(now) >= CLOCK_RFC3339_SIZE)
+        return error_field(err, "now", "a due list needs the time");
+    return list_by_filtered(s, "status-index", "status", status_index_keys,
+                            req_status_str(status), &f, limit, cursor, page,
+                            deadline_ms, err);
 }

@@ -33,7 +33,9 @@ enum result req_status_parse(const char *name,
                              enum req_status *out) WARN_UNUSED;
 /*
  * The allowed moves: PENDING→PROCESSING→COMPLETED|FAILED|RETRYING,
- * RETRYING→PROCESSING, PENDING|PROCESSING|RETRYING→CANCELLED.
+ * RETRYING→PROCESSING|FAILED, PENDING|PROCESSING|RETRYING→CANCELLED.
+ * (A PROCESSING request whose lease passed is taken again in place:
+ * req_reclaim.)
  */
 int req_transition_allowed(enum req_status from, enum req_status to);
 
@@ -60,6 +62,9 @@ struct request {
     int retry_count;
     int max_retries;
     char retry_after[CLOCK_RFC3339_SIZE];
+    /* While PROCESSING: the deadline of the invocation that claimed it
+     * (Lambda-Runtime-Deadline-Ms); after it, that invocation is gone. */
+    char lease_expires[CLOCK_RFC3339_SIZE];
     char processing_started[CLOCK_RFC3339_SIZE];
     char processing_ended[CLOCK_RFC3339_SIZE];
     char created_at[CLOCK_RFC3339_SIZE];
@@ -146,10 +151,10 @@ enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
 /*
  * Moves `r` from r->status to `to` in ONE conditional UpdateItem (the old
  * status and r->version are the condition). To PROCESSING sets
- * processing_started; to COMPLETED, FAILED or CANCELLED sets
- * processing_ended; to RETRYING adds one to retry_count and stores
- * r->retry_after when set. A move the table does not allow is
- * RESULT_INVALID_INPUT ("status") without a call; a stale version or
+ * processing_started and r->lease_expires (removed when empty); to COMPLETED,
+ * FAILED or CANCELLED sets processing_ended; to RETRYING adds one to
+ * retry_count and stores r->retry_after when set. A move the table does not
+ * allow is RESULT_INVALID_INPUT ("status") without a call; a stale version or
  * status is RESULT_CONDITION_FAILED; RESULT_NOT_FOUND. On success `r`
  * holds the new status, version and timestamps; else it is unchanged.
  */
@@ -177,10 +182,25 @@ enum result req_complete(struct store *s, struct request *r,
                          const cJSON *result, int64_t deadline_ms,
                          struct error_info *err) WARN_UNUSED;
 
-/* PROCESSING → FAILED with `error` saved (cut to REQ_MAX_ERROR_BYTES at
- * a UTF-8 character boundary). */
+/* PROCESSING | RETRYING → FAILED with `error` saved (cut to
+ * REQ_MAX_ERROR_BYTES at a UTF-8 character boundary). */
 enum result req_fail(struct store *s, struct request *r, const char *error,
                      int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
+
+/*
+ * Takes a PROCESSING request whose claimer is gone again, in ONE
+ * conditional UpdateItem (status PROCESSING and r->version are the
+ * condition): retry_count + 1 (the lost run was an attempt),
+ * processing_started now, lease_expires = `lease` (RFC 3339). Whether
+ * the old lease has passed is the caller's judgement of what it read;
+ * the version makes sure nothing moved since. RESULT_INVALID_INPUT
+ * ("status") when r->status is not PROCESSING or ("lease_expires") for
+ * an empty lease, without a call; RESULT_CONDITION_FAILED; on success
+ * `r` holds the new version, count, lease and timestamps.
+ */
+enum result req_reclaim(struct store *s, struct request *r, const char *lease,
+                        int64_t deadline_ms,
+                        struct error_info *err) WARN_UNUSED;
 
 /* PENDING | PROCESSING | RETRYING → CANCELLED. */
 enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
@@ -207,6 +227,20 @@ enum result req_list_by_user(struct store *s, const char *user_id, int limit,
                              const char *cursor, struct req_page *page,
                              int64_t deadline_ms,
                              struct error_info *err) WARN_UNUSED;
+
+/*
+ * The requests of `status` that are due at `now` (RFC 3339), oldest
+ * created_at first, from the status-index (a Query, never a Scan):
+ * RETRYING ones whose retry_after is not after `now` (or unset), and
+ * PROCESSING ones whose lease_expires is before `now` (ones without a
+ * lease are not listed). The condition is a FilterExpression, so a page
+ * may hold fewer than `limit` (1..100; 0 = 100) and still have a next
+ * cursor. Other statuses are RESULT_INVALID_INPUT ("status").
+ */
+enum result req_list_due(struct store *s, enum req_status status,
+                         const char *now, int limit, const char *cursor,
+                         struct req_page *page, int64_t deadline_ms,
+                         struct error_info *err) WARN_UNUSED;
 
 /* Checks an action name: 1-64 of [A-Za-z0-9._-] (DESIGN.md §4). */
 enum result req_check_action(const char *action,

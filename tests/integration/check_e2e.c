@@ -2,6 +2,8 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "clock.h"
 #include "connections.h"
+#include "requests.h"
 #include "ddb.h"
 #include "ddb_local.h"
 #include "store.h"
@@ -61,6 +64,11 @@ static int64_t deadline(void)
     return clock_now_ms() + 30000;
 }
 
+/* The function timeout and schedule of the gateway a test case starts:
+ * 0 and NULL for the defaults (30 s, the pass every minute). */
+static int function_timeout_ms;
+static const char *pass_every;
+
 /* Starts the gateway on fresh tables and a store client to inspect them. */
 static void gateway_setup(void)
 {
@@ -73,9 +81,11 @@ static void gateway_setup(void)
     snprintf(req_env, sizeof(req_env), "REQUESTS_TABLE=%s", req_table);
     snprintf(subs_env, sizeof(subs_env), "SUBSCRIPTIONS_TABLE=%s", subs_table);
     const char *env[] = {
-        key_env, conn_env, req_env, subs_env, "ALLOWED_TENANTS=" TENANT, NULL};
+        key_env,    conn_env, req_env, subs_env, "ALLOWED_TENANTS=" TENANT,
+        pass_every, NULL};
     struct test_gateway_options o = {0};
     o.env = env;
+    o.timeout_ms = function_timeout_ms;
     char err[4096];
     ck_assert_msg(test_gateway_start(&gw, &o, err, sizeof(err)) == 0,
                   "the gateway did not start: %s", err);
@@ -690,6 +700,157 @@ START_TEST(management_api_post_get_delete)
 }
 END_TEST
 
+/* ---- A bootstrap killed mid-request ----------------------------------- */
+
+/* The bootstrap the gateway runs now: its child. 0 when there is none. */
+static pid_t bootstrap_pid(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)gw.pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    long pid = 0;
+    while (d && !pid && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char children[400];
+        snprintf(children, sizeof(children), "%s/%s/children", path, e->d_name);
+        FILE *f = fopen(children, "r");
+        if (f && fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return (pid_t)pid;
+}
+
+/* "2026-11-30T06:29:35.123Z" as epoch ms. */
+static int64_t lease_epoch_ms(const char *ts)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    ck_assert_msg(sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+                         &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                         &ms) == 7,
+                  "not a timestamp: %s", ts);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* The one request of `user`, once it is `status`; fails after 20 s. */
+static struct request wait_for_status(const char *user, enum req_status status)
+{
+    for (int waited = 0;; waited += 20) {
+        struct req_page page = {0};
+        struct error_info e;
+        enum result r =
+            req_list_by_user(&store, user, 0, NULL, &page, deadline(), &e);
+        ck_assert_msg(r == RESULT_OK, "req_list_by_user: %s", e.message);
+        if (page.count == 1 && page.items[0].status == status) {
+            struct request q = page.items[0];
+            memset(&page.items[0], 0, sizeof(q));
+            req_page_cleanup(&page);
+            return q;
+        }
+        req_page_cleanup(&page);
+        ck_assert_msg(waited < 20000, "%s's request never became %s", user,
+                      req_status_str(status));
+        sleep_ms(20);
+    }
+}
+
+/*
+ * A request held in PROCESSING by delay_ms; its bootstrap SIGKILLed
+ * mid-run. The gateway restarts the bootstrap and delivers the record
+ * again (the invocation failed), which leaves the request alone: its
+ * lease, the killed invocation's deadline, has not passed. Once it has,
+ * the retry pass (every second here; `signal`: fired with SIGUSR1, as a
+ * test may) takes it over and runs it: the client gets its progress and
+ * exactly one complete. Prints the time from the kill to the complete.
+ */
+static void killed_mid_request(const char *user, int signal_pass)
+{
+    struct job j;
+    char id[64];
+    snprintf(id, sizeof(id), "job-%s-1", user);
+    job_init(&j, id, 4, 0); /* few progress writes: the pass has 8 s */
+    cJSON *m = cJSON_Parse(j.message);
+    cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(m, "payload"),
+                            "delay_ms", 2000);
+    free(j.message);
+    j.message = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+
+    struct ws_client *c = open_as(user);
+    send_text(c, j.message);
+    expect_ack(c, &j);
+    struct request r = wait_for_status(user, REQ_PROCESSING);
+    ck_assert_msg(*r.lease_expires, "no lease on the claimed request");
+    int64_t lease_ms = lease_epoch_ms(r.lease_expires);
+    req_cleanup(&r);
+    pid_t pid = bootstrap_pid();
+    ck_assert_msg(pid > 0, "no bootstrap under the gateway");
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int64_t killed_ms = clock_now_ms();
+    if (signal_pass) {
+        /* Before the lease passes a pass leaves it (as does the record
+         * the gateway delivers again at once); with no pass of its own
+         * after that, the request waits for the signal. */
+        ck_assert_int_eq(kill(gw.pid, SIGUSR1), 0);
+        while (clock_now_ms() < lease_ms + 2500)
+            sleep_ms(50);
+        ck_assert_int_eq(ws_client_count(c, "complete", j.id), 0);
+        r = wait_for_status(user, REQ_PROCESSING);
+        ck_assert_int_eq(r.retry_count, 0);
+        req_cleanup(&r);
+        ck_assert_int_eq(kill(gw.pid, SIGUSR1), 0);
+    }
+    follow(c, &j, 0);
+    int64_t took = clock_now_ms() - killed_ms;
+    fprintf(stderr,
+            "e2e: bootstrap killed mid-request; complete %lld ms later "
+            "(lease %d ms, pass %s)\n",
+            (long long)took, function_timeout_ms,
+            signal_pass ? "on SIGUSR1" : "every 1 s");
+    cJSON *extra = ws_client_wait(c, NULL, j.id, QUIET_MS);
+    ck_assert_msg(extra == NULL, "a frame after complete: %s",
+                  cJSON_PrintUnformatted(extra));
+    r = wait_for_status(user, REQ_COMPLETED);
+    ck_assert_int_eq(r.retry_count, 1);
+    req_cleanup(&r);
+    ws_client_close(c, CLOSE_MS);
+    job_cleanup(&j);
+}
+
+static void crash_setup(void)
+{
+    function_timeout_ms = 8000; /* the lease */
+    pass_every = "STREAMER_RETRY_PASS_MS=1000";
+    gateway_setup();
+}
+
+static void on_demand_setup(void)
+{
+    function_timeout_ms = 8000; /* the redelivery comes well before */
+    pass_every = "STREAMER_RETRY_PASS_MS=0"; /* only when signalled */
+    gateway_setup();
+}
+
+START_TEST(killed_mid_request_completes_once)
+{
+    killed_mid_request("kim", 0);
+}
+END_TEST
+
+START_TEST(killed_mid_request_pass_on_demand)
+{
+    killed_mid_request("lee", 1);
+}
+END_TEST
+
 Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -707,6 +868,20 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, disconnect_forgets_connection);
     tcase_add_test(tc, management_api_post_get_delete);
     tcase_add_test(tc, fifty_concurrent_requests);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("crash");
+    tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
+    tcase_add_checked_fixture(tc, crash_setup, gateway_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, killed_mid_request_completes_once);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("on-demand");
+    tcase_add_unchecked_fixture(tc, keys_setup, keys_teardown);
+    tcase_add_checked_fixture(tc, on_demand_setup, gateway_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, killed_mid_request_pass_on_demand);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "processor.h"
 #include "requests.h"
+#include "retry_pass.h"
 #include "subscriptions.h"
 #include "sweeper.h"
 #include "test_http.h"
@@ -32,6 +33,7 @@ struct pushes {
     cJSON *body[MAX_PUSHES];
     char gone[64];           /* this encoded id answers 410 */
     int cancel_on_progress;  /* cancel the request at the first progress */
+    int steal_on_progress;   /* another writer moves it on at the first */
     struct store *canceller; /* a store with its own client, for that */
 };
 
@@ -41,6 +43,7 @@ static struct test_http *mgmt_server;
 
 /* A clock for the processor's push throttle: +step ms on every read. */
 static int64_t fake_now, fake_step;
+static int64_t shift_ms; /* how far shifted_clock is ahead of the real one */
 static int64_t stepping_clock(void)
 {
     fake_now += fake_step;
@@ -55,6 +58,22 @@ static void cancel_in_store(const char *request_id)
                              app_fixture_deadline(), &err),
                      RESULT_OK);
     ck_assert_int_eq(req_cancel(P.canceller, &r, app_fixture_deadline(), &err),
+                     RESULT_OK);
+    req_cleanup(&r);
+}
+
+/* Another invocation's progress write: the version moves on, the status
+ * stays PROCESSING (as when a reclaimer took the request over). */
+static void steal_in_store(const char *request_id)
+{
+    struct request r;
+    struct error_info err;
+    ck_assert_int_eq(req_get(P.canceller, "tenant-a", "user-1", request_id, &r,
+                             app_fixture_deadline(), &err),
+                     RESULT_OK);
+    ck_assert_int_eq(req_update_progress(P.canceller, &r, 42,
+                                         "another invocation", NULL,
+                                         app_fixture_deadline(), &err),
                      RESULT_OK);
     req_cleanup(&r);
 }
@@ -81,6 +100,11 @@ static void on_mgmt(void *ctx, const struct test_http_request *req,
         cancel_in_store(cJSON_GetStringValue(
             cJSON_GetObjectItemCaseSensitive(body, "request_id")));
     }
+    if (P.steal_on_progress && type && !strcmp(type, "progress")) {
+        P.steal_on_progress = 0;
+        steal_in_store(cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(body, "request_id")));
+    }
     if (!gone && P.count < MAX_PUSHES) {
         P.conn[P.count] = strdup(id);
         P.body[P.count] = body;
@@ -104,6 +128,7 @@ static void pushes_reset(void)
     P.count = 0;
     P.gone[0] = '\0';
     P.cancel_on_progress = 0;
+    P.steal_on_progress = 0;
 }
 
 /* Starts the app (DynamoDB at `ddb_url`, or DynamoDB Local when NULL). */
@@ -120,6 +145,7 @@ static void start(const char *ddb_url)
         app_fixture_set(&F, "AWS_ENDPOINT_URL_DYNAMODB", ddb_url);
     app_fixture_start(&F);
     P.canceller = &F.app.store;
+    shift_ms = 0;
     fake_now = clock_now_ms();
     fake_step = 250; /* every progress push goes */
     F.app.now_ms = stepping_clock;
@@ -465,7 +491,7 @@ START_TEST(non_retryable_failure)
 }
 END_TEST
 
-START_TEST(retry_left_to_lambda_near_the_deadline)
+START_TEST(retry_left_to_the_pass_near_the_deadline)
 {
     add_connection("conn-a=");
     enqueue("req-d", "process_data",
@@ -473,10 +499,11 @@ START_TEST(retry_left_to_lambda_near_the_deadline)
     subscribe("conn-a=", "req-d", SUB_ALL);
     cJSON *rec = record_for("req-d", "INSERT", "300");
     cJSON *again = cJSON_Duplicate(rec, 1);
-    /* ~1 s left: enough for the calls, not for a retry and its margin. */
+    /* ~1 s left: enough for the calls, not for a retry and its margin.
+     * The record is done with all the same: no batch item failure. */
     F.app.now_ms = clock_now_ms;
     char *failed = run_batch(&rec, 1, clock_now_ms() + 1050);
-    ck_assert_str_eq(failed, "300");
+    ck_assert_str_eq(failed, "");
     free(failed);
     struct request r = get_request("req-d");
     ck_assert_str_eq(req_status_str(r.status), "RETRYING");
@@ -493,6 +520,266 @@ START_TEST(retry_left_to_lambda_near_the_deadline)
     ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
     req_cleanup(&r);
     ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
+}
+END_TEST
+
+/* ---- Leases and the scheduled pass ------------------------------------ */
+
+/* The app's clock, `shift_ms` ahead of the real one: time passing. The
+ * deadlines the tests give move with it. */
+static int64_t shifted_clock(void)
+{
+    return clock_now_ms() + shift_ms;
+}
+
+/* Runs one retry pass; returns its answer (caller deletes). */
+static cJSON *run_pass(void)
+{
+    cJSON *event = cJSON_Parse("{\"source\":\"streamer\",\"detail-type\":"
+                               "\"Retry Pass\",\"detail\":{}}");
+    ck_assert_int_eq(dispatch_classify(event), EVENT_RETRY_PASS);
+    struct buf out;
+    buf_init(&out, 4096);
+    struct error_info err;
+    ck_assert_int_eq(retry_pass_handle(&F.app, event,
+                                       app_fixture_deadline() + shift_ms, &out,
+                                       &err),
+                     RESULT_OK);
+    cJSON *answer = cJSON_Parse(buf_str(&out));
+    ck_assert_msg(answer != NULL, "pass answered %s", buf_str(&out));
+    buf_cleanup(&out);
+    cJSON_Delete(event);
+    return answer;
+}
+
+static int pass_count(const cJSON *answer, const char *name)
+{
+    return (int)num(answer, name);
+}
+
+/* Moves request `id` as another invocation would: `to`, with retry_after
+ * or the lease at `at_ms` (0: none). Returns the new version. */
+static int64_t move_to(const char *id, enum req_status to, int64_t at_ms)
+{
+    struct request r = get_request(id);
+    struct error_info err;
+    if (to == REQ_RETRYING && at_ms)
+        clock_rfc3339(at_ms, r.retry_after);
+    if (to == REQ_PROCESSING && at_ms)
+        clock_rfc3339(at_ms, r.lease_expires);
+    ck_assert_int_eq(
+        req_update_status(&F.app.store, &r, to, app_fixture_deadline(), &err),
+        RESULT_OK);
+    int64_t v = r.version;
+    req_cleanup(&r);
+    return v;
+}
+
+START_TEST(waiting_retry_does_not_hold_the_batch)
+{
+    F.app.now_ms = clock_now_ms;
+    add_connection("conn-a=");
+    enqueue("req-w", "process_data", "{\"items\":[5,7]}");
+    enqueue("req-w2", "process_data", "{\"items\":[1]}");
+    enqueue("req-w3", "process_data", "{\"items\":[2]}");
+    subscribe("conn-a=", "req-w", SUB_ALL);
+    cJSON *records[3] = {record_for("req-w", "INSERT", "1001"),
+                         record_for("req-w2", "INSERT", "1002"),
+                         record_for("req-w3", "INSERT", "1003")};
+    /* The first ran once and waits for a retry due in 30 s. */
+    move_to("req-w", REQ_PROCESSING, clock_now_ms() + 30000);
+    int64_t v = move_to("req-w", REQ_RETRYING, clock_now_ms() + 30000);
+
+    char *failed = run_batch(records, 3, app_fixture_deadline());
+    ck_assert_str_eq(failed, "");
+    free(failed);
+    struct request r = get_request("req-w2");
+    ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
+    req_cleanup(&r);
+    r = get_request("req-w3");
+    ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
+    req_cleanup(&r);
+    r = get_request("req-w");
+    ck_assert_str_eq(req_status_str(r.status), "RETRYING");
+    ck_assert_int_eq(r.version, v);
+    req_cleanup(&r);
+
+    /* A pass before it is due leaves it; one after it is due runs it. */
+    cJSON *answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "ran"), 0);
+    cJSON_Delete(answer);
+    r = get_request("req-w");
+    ck_assert_str_eq(req_status_str(r.status), "RETRYING");
+    req_cleanup(&r);
+    shift_ms = 31000;
+    F.app.now_ms = shifted_clock;
+    answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "ran"), 1);
+    cJSON_Delete(answer);
+    r = get_request("req-w");
+    ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
+    ck_assert_int_eq(r.retry_count, 1);
+    ck_assert_double_eq(num(r.result, "sum"), 12);
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
+}
+END_TEST
+
+START_TEST(live_lease_is_left_alone_then_reclaimed)
+{
+    F.app.now_ms = clock_now_ms;
+    add_connection("conn-a=");
+    enqueue("req-l", "process_data", "{\"items\":[3,4]}");
+    subscribe("conn-a=", "req-l", SUB_ALL);
+    cJSON *rec = record_for("req-l", "INSERT", "1100");
+    cJSON *again = cJSON_Duplicate(rec, 1);
+    /* Another invocation holds it until 20 s from now, and got to 60%. */
+    move_to("req-l", REQ_PROCESSING, clock_now_ms() + 20000);
+    struct request held = get_request("req-l");
+    struct error_info err;
+    ck_assert_int_eq(req_update_progress(&F.app.store, &held, 60, "halfway",
+                                         NULL, app_fixture_deadline(), &err),
+                     RESULT_OK);
+    int64_t v = held.version;
+    req_cleanup(&held);
+    expect_no_failures(rec);
+    cJSON *answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "reclaimed"), 0);
+    cJSON_Delete(answer);
+    struct request r = get_request("req-l");
+    ck_assert_str_eq(req_status_str(r.status), "PROCESSING");
+    ck_assert_int_eq(r.version, v);
+    ck_assert_int_eq(r.retry_count, 0);
+    req_cleanup(&r);
+    ck_assert_int_eq(P.count, 0);
+
+    /* Its lease passes: the redelivered record takes it over, counting
+     * the lost run, and runs it with a lease of its own. */
+    shift_ms = 20000 + PROCESSOR_LEASE_GRACE_MS + 500;
+    F.app.now_ms = shifted_clock;
+    expect_no_failures(again);
+    r = get_request("req-l");
+    ck_assert_str_eq(req_status_str(r.status), "COMPLETED");
+    ck_assert_int_eq(r.retry_count, 1);
+    ck_assert_double_eq(num(r.result, "sum"), 7);
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 1);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 0);
+    /* The subscriber heard 60% from the lost run: the new run's 50% is
+     * not pushed (progress never goes back), its 100% is. */
+    ck_assert_int_eq(count_pushes("conn-a%3D", "progress"), 1);
+    ck_assert_int_eq(
+        cJSON_GetObjectItemCaseSensitive(P.body[0], "percentage")->valueint,
+        100);
+}
+END_TEST
+
+/* A request whose lost run used up its retries: FAILED, one error. */
+START_TEST(lost_run_without_retries_left_fails_once)
+{
+    F.app.now_ms = clock_now_ms;
+    add_connection("conn-a=");
+    struct request q = {0};
+    q.request_id = strdup("req-lost");
+    q.connection_id = strdup("conn-a=");
+    q.user_id = strdup("user-1");
+    q.tenant_id = strdup("tenant-a");
+    q.action = strdup("process_data");
+    q.payload = cJSON_Parse("{\"items\":[1]}");
+    q.max_retries = 1;
+    struct error_info err;
+    ck_assert_int_eq(
+        req_enqueue(&F.app.store, &q, app_fixture_deadline(), &err), RESULT_OK);
+    req_cleanup(&q);
+    subscribe("conn-a=", "req-lost", SUB_ALL);
+    cJSON *rec = record_for("req-lost", "INSERT", "1200");
+    /* Ran, was retried (1 of 1), and that run's invocation died. */
+    move_to("req-lost", REQ_PROCESSING, clock_now_ms() - 60000);
+    move_to("req-lost", REQ_RETRYING, clock_now_ms() - 50000);
+    int64_t v = move_to("req-lost", REQ_PROCESSING, clock_now_ms() - 5000);
+
+    cJSON *answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "failed"), 1);
+    ck_assert_int_eq(pass_count(answer, "reclaimed"), 0);
+    cJSON_Delete(answer);
+    struct request r = get_request("req-lost");
+    ck_assert_str_eq(req_status_str(r.status), "FAILED");
+    ck_assert_int_eq(r.version, v + 1); /* one write */
+    ck_assert_int_eq(r.retry_count, 1);
+    ck_assert_str_eq(r.error, PROCESSOR_LOST_MESSAGE);
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
+
+    /* Neither another pass nor the record delivered again says more. */
+    answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "failed"), 0);
+    cJSON_Delete(answer);
+    expect_no_failures(rec);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
+    ck_assert_int_eq(P.count, 1);
+}
+END_TEST
+
+/* Retries left to the pass, run by it until they run out. */
+START_TEST(pass_runs_retries_until_exhausted)
+{
+    F.app.now_ms = clock_now_ms;
+    add_connection("conn-a=");
+    enqueue("req-ex", "process_data",
+            "{\"items\":[1],\"transient_failures\":5}");
+    subscribe("conn-a=", "req-ex", SUB_ALL);
+    /* ~1 s left: the first retry cannot be slept here. */
+    cJSON *rec = record_for("req-ex", "INSERT", "1300");
+    char *failed = run_batch(&rec, 1, clock_now_ms() + 1050);
+    ck_assert_str_eq(failed, "");
+    free(failed);
+    struct request r = get_request("req-ex");
+    ck_assert_str_eq(req_status_str(r.status), "RETRYING");
+    ck_assert_int_eq(r.retry_count, 1);
+    req_cleanup(&r);
+    ck_assert_int_eq(P.count, 0);
+
+    shift_ms = 5000;
+    F.app.now_ms = shifted_clock;
+    cJSON *answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "ran"), 1);
+    cJSON_Delete(answer);
+    r = get_request("req-ex");
+    ck_assert_str_eq(req_status_str(r.status), "FAILED");
+    ck_assert_int_eq(r.retry_count, REQ_DEFAULT_MAX_RETRIES);
+    ck_assert_ptr_nonnull(strstr(r.error, "simulated transient failure 4"));
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
+    answer = run_pass();
+    ck_assert_int_eq(pass_count(answer, "ran"), 0);
+    cJSON_Delete(answer);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 0);
+}
+END_TEST
+
+/*
+ * A progress write that fails its condition without a cancellation: the
+ * request moved on under another writer. The run stops quietly (the
+ * record is done, nothing is pushed) and the request read to find out
+ * why is freed (LSan in the asan build).
+ */
+START_TEST(taken_over_mid_run_stops_quietly)
+{
+    add_connection("conn-a=");
+    enqueue("req-s", "process_data", "{\"items\":[1,2,3,4,5,6,7,8,9,10]}");
+    subscribe("conn-a=", "req-s", SUB_ALL);
+    P.steal_on_progress = 1;
+    expect_no_failures(record_for("req-s", "INSERT", "1400"));
+    struct request r = get_request("req-s");
+    ck_assert_str_eq(req_status_str(r.status), "PROCESSING");
+    ck_assert_int_eq(r.progress, 42);
+    ck_assert_str_eq(r.progress_message, "another invocation");
+    ck_assert_ptr_null(r.result);
+    req_cleanup(&r);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "progress"), 1);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "complete"), 0);
+    ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 0);
 }
 END_TEST
 
@@ -638,6 +925,7 @@ START_TEST(sweeper_fails_stuck_requests)
     enqueue("req-retry", "process_data", "{\"items\":[1]}");
     enqueue("req-fresh", "process_data", "{\"items\":[1]}");
     enqueue("req-wait", "process_data", "{\"items\":[1]}");
+    enqueue("req-leased", "process_data", "{\"items\":[1]}");
     subscribe("conn-a=", "req-stuck", SUB_ALL);
     struct error_info err;
     /* Claimed 17 minutes ago; one of them then left to a retry. */
@@ -653,6 +941,14 @@ START_TEST(sweeper_fails_stuck_requests)
                      RESULT_OK);
     clock_rfc3339(long_ago(), r.retry_after);
     ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_RETRYING,
+                                       app_fixture_deadline(), &err),
+                     RESULT_OK);
+    int64_t retry_version = r.version;
+    req_cleanup(&r);
+    /* Claimed as long ago, with a lease: the retry pass's to take. */
+    r = get_request("req-leased");
+    clock_rfc3339(long_ago() + 30000, r.lease_expires);
+    ck_assert_int_eq(req_update_status(&F.app.store, &r, REQ_PROCESSING,
                                        app_fixture_deadline(), &err),
                      RESULT_OK);
     req_cleanup(&r);
@@ -690,7 +986,8 @@ START_TEST(sweeper_fails_stuck_requests)
     } want[] = {{"req-stuck", "FAILED"},
                 {"req-retry", "FAILED"},
                 {"req-fresh", "PROCESSING"},
-                {"req-wait", "RETRYING"}};
+                {"req-wait", "RETRYING"},
+                {"req-leased", "PROCESSING"}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         r = get_request(want[i].id);
         ck_assert_msg(strcmp(req_status_str(r.status), want[i].status) == 0,
@@ -700,6 +997,10 @@ START_TEST(sweeper_fails_stuck_requests)
             ck_assert_ptr_nonnull(strstr(r.error, "interrupted"));
         req_cleanup(&r);
     }
+    /* RETRYING → FAILED is one conditional write. */
+    r = get_request("req-retry");
+    ck_assert_int_eq(r.version, retry_version + 1);
+    req_cleanup(&r);
     /* The subscriber hears the end. */
     ck_assert_int_eq(count_pushes("conn-a%3D", "error"), 1);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -931,7 +1232,7 @@ Suite *processor_suite(void)
     tcase_add_test(tc, retryable_failure_then_success);
     tcase_add_test(tc, retries_run_out);
     tcase_add_test(tc, non_retryable_failure);
-    tcase_add_test(tc, retry_left_to_lambda_near_the_deadline);
+    tcase_add_test(tc, retry_left_to_the_pass_near_the_deadline);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("records");
@@ -943,6 +1244,16 @@ Suite *processor_suite(void)
     tcase_add_test(tc, gone_subscriber_is_removed);
     tcase_add_test(tc, sweeper_fails_stuck_requests);
     tcase_add_test(tc, same_id_of_two_users_runs_apart);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("leases");
+    tcase_add_checked_fixture(tc, setup, stop);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, waiting_retry_does_not_hold_the_batch);
+    tcase_add_test(tc, live_lease_is_left_alone_then_reclaimed);
+    tcase_add_test(tc, lost_run_without_retries_left_fails_once);
+    tcase_add_test(tc, pass_runs_retries_until_exhausted);
+    tcase_add_test(tc, taken_over_mid_run_stops_quietly);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");

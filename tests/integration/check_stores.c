@@ -1263,7 +1263,7 @@ static const int want_move[6][6] = {
     /* COMPLETED  */ {0, 0, 0, 0, 0, 0},
     /* FAILED     */ {0, 0, 0, 0, 0, 0},
     /* CANCELLED  */ {0, 0, 0, 0, 0, 0},
-    /* RETRYING   */ {0, 1, 0, 0, 1, 0},
+    /* RETRYING   */ {0, 1, 0, 1, 1, 0},
 };
 
 /* One row: `from` → `to` is made, or refused with the item unchanged. */
@@ -2815,6 +2815,104 @@ static TCase *tcase(Suite *s, const char *name)
     return tc;
 }
 
+/* The ids a due list gives, comma-joined, in order. */
+static void due_ids(enum req_status status, int64_t at_ms, char *out,
+                    size_t size)
+{
+    struct error_info err;
+    char at[CLOCK_RFC3339_SIZE];
+    ts_of(at_ms, at);
+    struct req_page page = {0};
+    EXPECT(RESULT_OK,
+           req_list_due(&st, status, at, 0, NULL, &page, deadline(), &err),
+           err);
+    ck_assert_ptr_null(page.next_cursor);
+    out[0] = '\0';
+    for (size_t i = 0; i < page.count; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "",
+                 page.items[i].request_id);
+    req_page_cleanup(&page);
+}
+
+/*
+ * Leases (docs/request-lifecycle.md): a claim stores the lease, a reclaim
+ * is one conditional write that counts an attempt and replaces it, and
+ * the due lists come from the status-index with their filters.
+ */
+START_TEST(req_leases_and_due_lists)
+{
+    struct error_info err;
+    struct request pend, p, bare, past, future, none;
+    enqueue(&pend, "due-pending", "conn-t", "user-t");
+    EXPECT_INVALID("status", req_reclaim(&st, &pend, "2030-01-01T00:00:00.000Z",
+                                         deadline(), &err));
+
+    enqueue(&p, "due-proc", "conn-t", "user-t");
+    ts_of(fake_ms + 30000, p.lease_expires);
+    tick();
+    move(&p, REQ_PROCESSING);
+    struct request got;
+    EXPECT(RESULT_OK, get_req("due-proc", &got, &err), err);
+    ck_assert_str_eq(got.lease_expires, p.lease_expires);
+    req_cleanup(&got);
+    EXPECT_INVALID("lease_expires", req_reclaim(&st, &p, "", deadline(), &err));
+    /* A stale version: refused, nothing written. */
+    cJSON *before = raw_req("due-proc");
+    p.version--;
+    char lease[CLOCK_RFC3339_SIZE];
+    ts_of(fake_ms + 40000, lease);
+    EXPECT(RESULT_CONDITION_FAILED,
+           req_reclaim(&st, &p, lease, deadline(), &err), err);
+    p.version++;
+    assert_unchanged(before, raw_req("due-proc"));
+    tick();
+    int64_t v = p.version;
+    EXPECT(RESULT_OK, req_reclaim(&st, &p, lease, deadline(), &err), err);
+    ck_assert_int_eq(p.version, v + 1);
+    ck_assert_int_eq(p.retry_count, 1);
+    ck_assert_str_eq(p.lease_expires, lease);
+    assert_req_stored(&p);
+    EXPECT(RESULT_OK, get_req("due-proc", &got, &err), err);
+    ck_assert_str_eq(got.lease_expires, lease);
+    req_cleanup(&got);
+
+    /* PROCESSING without a lease, and three RETRYING ones. */
+    enqueue(&bare, "due-bare", "conn-t", "user-t");
+    tick();
+    move(&bare, REQ_PROCESSING);
+    struct request *retrying[] = {&past, &future, &none};
+    const char *ids[] = {"due-retry-past", "due-retry-future",
+                         "due-retry-none"};
+    const int64_t after[] = {-1000, 60000, 0};
+    for (int i = 0; i < 3; i++) {
+        enqueue(retrying[i], ids[i], "conn-t", "user-t");
+        tick();
+        move(retrying[i], REQ_PROCESSING);
+        if (after[i])
+            ts_of(fake_ms + after[i], retrying[i]->retry_after);
+        tick();
+        move(retrying[i], REQ_RETRYING);
+    }
+    char list[512];
+    due_ids(REQ_PROCESSING, fake_ms, list, sizeof(list));
+    ck_assert_str_eq(list, "");
+    due_ids(REQ_PROCESSING, fake_ms + 60000, list, sizeof(list));
+    ck_assert_str_eq(list, "due-proc"); /* no lease: never listed */
+    due_ids(REQ_RETRYING, fake_ms, list, sizeof(list));
+    ck_assert_str_eq(list, "due-retry-past,due-retry-none"); /* oldest first */
+    due_ids(REQ_RETRYING, fake_ms + 61000, list, sizeof(list));
+    ck_assert_str_eq(list, "due-retry-past,due-retry-future,due-retry-none");
+    struct req_page page = {0};
+    EXPECT_INVALID("status", req_list_due(&st, REQ_PENDING, "2030", 0, NULL,
+                                          &page, deadline(), &err));
+    req_cleanup(&pend);
+    req_cleanup(&p);
+    req_cleanup(&bare);
+    for (int i = 0; i < 3; i++)
+        req_cleanup(retrying[i]);
+}
+END_TEST
+
 Suite *stores_suite(void)
 {
     Suite *s = suite_create("stores");
@@ -2837,6 +2935,7 @@ Suite *stores_suite(void)
     tcase_add_test(tc, req_lists_and_pages);
     tcase_add_test(tc, req_ids_are_per_user);
     tcase_add_test(tc, req_inflight_counts_every_request);
+    tcase_add_test(tc, req_leases_and_due_lists);
 
     tc = tcase(s, "subscriptions");
     tcase_add_test(tc, sub_subscribe_list_unsubscribe);

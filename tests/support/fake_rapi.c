@@ -33,6 +33,7 @@ struct fake_rapi {
     int idle_wait_ms;
     int next_calls;
     int stopping;
+    int ending; /* fake_rapi_end(): no more waiting for events */
 };
 
 static char *dup(const char *s)
@@ -97,7 +98,7 @@ static void answer_next(struct fake_rapi *f, struct test_http_reply *rep)
     if (f->event_next == f->event_count && f->idle_wait_ms > 0) {
         struct timespec ts;
         deadline_in(&ts, f->idle_wait_ms);
-        while (f->event_next == f->event_count && !f->stopping)
+        while (f->event_next == f->event_count && !f->stopping && !f->ending)
             if (pthread_cond_timedwait(&f->changed, &f->lock, &ts) != 0)
                 break;
     }
@@ -272,6 +273,14 @@ void fake_rapi_set_idle_wait(struct fake_rapi *f, int wait_ms)
 {
     pthread_mutex_lock(&f->lock);
     f->idle_wait_ms = wait_ms;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void fake_rapi_end(struct fake_rapi *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->ending = 1;
+    pthread_cond_broadcast(&f->changed);
     pthread_mutex_unlock(&f->lock);
 }
 

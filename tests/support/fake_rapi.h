@@ -53,6 +53,12 @@ void fake_rapi_fault_next(struct fake_rapi *f, enum fake_rapi_fault fault,
  */
 void fake_rapi_set_idle_wait(struct fake_rapi *f, int wait_ms);
 
+/*
+ * From now on /next answers 500 once the queued events are handed out,
+ * and a /next waiting for one stops waiting: the runtime exits.
+ */
+void fake_rapi_end(struct fake_rapi *f);
+
 /* Waits until at least `n` posts arrived; returns the count seen. */
 size_t fake_rapi_wait_posts(struct fake_rapi *f, size_t n, int timeout_ms);
 

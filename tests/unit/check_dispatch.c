@@ -34,6 +34,16 @@ static const struct {
      "{\"version\":\"0\",\"id\":\"x\",\"detail-type\":\"Scheduled Event\","
      "\"source\":\"aws.events\",\"detail\":{}}",
      EVENT_SCHEDULE},
+    {"retry pass",
+     "{\"source\":\"streamer\",\"detail-type\":\"Retry Pass\","
+     "\"detail\":{}}",
+     EVENT_RETRY_PASS},
+    {"retry pass from another source",
+     "{\"source\":\"aws.events\",\"detail-type\":\"Retry Pass\"}",
+     EVENT_UNKNOWN},
+    {"streamer source, other detail",
+     "{\"source\":\"streamer\",\"detail-type\":\"Scheduled Event\"}",
+     EVENT_UNKNOWN},
     {"empty object", "{}", EVENT_UNKNOWN},
     {"array", "[]", EVENT_UNKNOWN},
     {"number", "42", EVENT_UNKNOWN},
