@@ -23,6 +23,7 @@
 #include "report.h"
 #include "store.h"
 #include "tables.h"
+#include "tokens.h"
 #include "xmalloc.h"
 
 /*
@@ -31,6 +32,10 @@
  *                    the system's CAs), ca.pem, server.pem + server.key (the
  *                    TLS terminator's certificate), jwt_public.pem and token
  *                    (an RS256 JWT for sub BENCH_USER, tenant BENCH_TENANT)
+ *                    and jwt_private.pem, which signs a distinct token for
+ *                    every measured $connect, Streamer's and the peers' (a
+ *                    function that caches verified tokens must not be
+ *                    measured on one token)
  *   BENCH_EVENTS     deploy/events
  *   BENCH_STREAMER   the bootstrap; BENCH_STREAMER_LABEL says which
  *   BENCH_PEERS      the peers' names, e.g. "node go" (the first is the
@@ -39,14 +44,16 @@
  *     BENCH_PEER_N         its command (words split on blanks)
  *     BENCH_PEER_N_CWD     where it runs; BENCH_PEER_N_TITLE its column;
  *     BENCH_PEER_N_LABEL   what it is; BENCH_PEER_N_ZIP_BYTES its package
- *   BENCH_STREAMER_ZIP_BYTES   Streamer's package size
+ *   BENCH_STREAMER_ZIP_BYTES   Streamer's package size;
+ *   BENCH_STREAMER_ARM64_ZIP_BYTES  its arm64 package's, -1 when not built
  *   BENCH_SMOKE=1    a tiny run; BENCH_OUT   where the Markdown goes
  * It starts DynamoDB Local (the tests' launcher) and socat as a TLS
  * terminator in front of it, creates each implementation's tables, warms
  * DynamoDB Local up, runs the cold starts of all in turns, then for each
  * implementation one long warm process and (Streamer, full mode)
  * callgrind, and writes the report. BENCH_LOG_LEVEL sets the functions'
- * AWS_LAMBDA_LOG_LEVEL; BENCH_CALLGRIND=<n> the $connects profiled.
+ * AWS_LAMBDA_LOG_LEVEL; BENCH_CALLGRIND=<n> the events profiled per
+ * callgrind run; BENCH_CALLGRIND_ONLY=1 runs only those (profiling).
  * Exits 1 when an event failed or a figure is missing; timings never
  * fail it.
  */
@@ -74,6 +81,8 @@ struct ctx {
     struct plan plan;
     struct bench_rapi *rapi;
     struct events *events;
+    struct tokens *tokens; /* a fresh token for each measured $connect */
+    long token_serial;
     const char *work;
     char tls_endpoint[64];
     char *jwt_pem;
@@ -343,9 +352,14 @@ static char *make_event(struct ctx *c, const char *impl, enum bench_kind kind,
 {
     char id[128], body[256];
     switch (kind) {
-    case BENCH_CONNECT:
+    case BENCH_CONNECT: {
         snprintf(id, sizeof(id), "%s-conn-%ld=", impl, i);
-        return events_connect(c->events, id);
+        char *token =
+            tokens_mint(c->tokens, BENCH_USER, BENCH_TENANT, c->token_serial++);
+        char *ev = events_connect_token(c->events, id, token);
+        free(token);
+        return ev;
+    }
     case BENCH_ECHO:
         snprintf(body, sizeof(body),
                  "{\"action\":\"echo\",\"id\":\"echo-%ld\","
@@ -584,12 +598,41 @@ static double callgrind_total(const char *path)
     return total;
 }
 
+/* What a callgrind run adds to its base of $connects. */
+enum cg_mix {
+    CG_CONNECT,   /* $connects, a distinct token each */
+    CG_RECONNECT, /* $connects, each token 4 times: 1 miss, 3 hits */
+    CG_ECHO,      /* sync echo messages from the first connection */
+};
+#define CG_REUSE 4
+
+/* The event number `i` of a callgrind run (token serials from `serial`). */
+static char *cg_event(struct ctx *c, enum cg_mix mix, int tag, long i,
+                      long serial)
+{
+    char id[64], body[256], main_conn[64];
+    snprintf(id, sizeof(id), "cg%d-conn-%ld=", tag, i);
+    snprintf(main_conn, sizeof(main_conn), "cg%d-conn-0=", tag);
+    if (mix == CG_ECHO) {
+        snprintf(body, sizeof(body),
+                 "{\"action\":\"echo\",\"id\":\"echo-%ld\","
+                 "\"payload\":{\"hello\":\"world\",\"n\":%ld}}",
+                 i, i);
+        return events_message(c->events, main_conn, body);
+    }
+    char *token = tokens_mint(c->tokens, BENCH_USER, BENCH_TENANT, serial);
+    char *ev = events_connect_token(c->events, id, token);
+    free(token);
+    return ev;
+}
+
 /*
- * One run under callgrind: init, the main $connect, `n` more, exit.
+ * One run under callgrind: init, `base` $connects (distinct tokens; the
+ * first is the sender of echoes), then `n` events of `mix`, exit.
  * Returns its total instructions, or -1.
  */
-static double callgrind_run(struct ctx *c, struct bench_impl *impl, long n,
-                            int tag)
+static double callgrind_run(struct ctx *c, struct bench_impl *impl, long base,
+                            long n, enum cg_mix mix, int tag)
 {
     char out[1200];
     snprintf(out, sizeof(out), "--callgrind-out-file=%s/callgrind.%d.out",
@@ -606,35 +649,48 @@ static double callgrind_run(struct ctx *c, struct bench_impl *impl, long n,
         return -1;
     }
     int failed = 0;
-    for (long i = 0; i <= n && !failed; i++) {
-        char id[64], rid[64];
-        snprintf(id, sizeof(id), "cg%d-conn-%ld=", tag, i);
+    long first_serial = c->token_serial;
+    for (long i = 0; i < base + n && !failed; i++) {
+        char rid[64];
         snprintf(rid, sizeof(rid), "cg%d-%ld-4000-8000-000000000000", tag, i);
-        char *ev = events_connect(c->events, id);
+        enum cg_mix m = i < base ? CG_CONNECT : mix;
+        long serial = m == CG_RECONNECT
+                          ? first_serial + base + (i - base) / CG_REUSE
+                          : c->token_serial++;
+        char *ev = cg_event(c, m, tag, i, serial);
         struct bench_answer a = {0};
         failed = bench_rapi_invoke(c->rapi, rid, ev, VALGRIND_WAIT_MS, &a) ||
-                 !answer_ok(BENCH_CONNECT, &a);
+                 !answer_ok(m == CG_ECHO ? BENCH_ECHO : BENCH_CONNECT, &a);
         free(ev);
         free(a.body);
     }
+    c->token_serial += n;
     finish(c, pid, 30000);
     return failed ? -1 : callgrind_total(out + strlen("--callgrind-out-file="));
 }
 
-/* Instructions per warm $connect: the difference of two runs that differ
- * only in `n` $connects, so init and exit cancel out. */
+/*
+ * Instructions per warm event: the difference of a run with `n` more
+ * events than a base run, so init and exit cancel out. $connects with a
+ * distinct token each (what a new client costs), a reconnect mix (each
+ * token 4 times, as clients that drop and come back), sync echoes.
+ */
 static void callgrind(struct ctx *c, struct bench_impl *impl)
 {
     long base = 20, n = c->plan.callgrind_n;
-    double a = callgrind_run(c, impl, base, 1);
-    double b = a >= 0 ? callgrind_run(c, impl, base + n, 2) : -1;
-    if (a < 0 || b < 0) {
+    double a = callgrind_run(c, impl, base, 0, CG_CONNECT, 1);
+    double b = a >= 0 ? callgrind_run(c, impl, base, n, CG_CONNECT, 2) : -1;
+    double r = b >= 0 ? callgrind_run(c, impl, base, n, CG_RECONNECT, 3) : -1;
+    double e = r >= 0 ? callgrind_run(c, impl, base, n, CG_ECHO, 4) : -1;
+    if (a < 0 || b < 0 || r < 0 || e < 0) {
         fprintf(stderr, "bench: the callgrind runs failed (see %s/%s.log)\n",
                 c->work, impl->name);
         impl->fig.failures++;
         return;
     }
     impl->fig.instr_per_connect = (b - a) / (double)n;
+    impl->fig.instr_per_reconnect = (r - a) / (double)n;
+    impl->fig.instr_per_echo = (e - a) / (double)n;
 }
 
 /* One PutItem of a bare item through `d`; its time in ms, or -1. */
@@ -706,10 +762,11 @@ static void figures_init(struct bench_figures *f)
 {
     memset(f, 0, sizeof(*f));
     f->init_ms = f->cold_ms = f->instr_per_connect = -1;
+    f->instr_per_reconnect = f->instr_per_echo = -1;
     for (int k = 0; k < BENCH_KINDS; k++)
         f->cpu_us[k] = f->p50_ms[k] = f->p99_ms[k] = -1;
     f->rss_early_kb = f->rss_final_kb = f->hwm_kb = f->package_bytes = -1;
-    f->anon_kb = f->file_kb = -1;
+    f->anon_kb = f->file_kb = f->package_arm64_bytes = -1;
 }
 
 static void run_impl(struct ctx *c, struct bench_impl *impl, int cg)
@@ -718,8 +775,10 @@ static void run_impl(struct ctx *c, struct bench_impl *impl, int cg)
             c->plan.total_n);
     warm_run(c, impl);
     if (cg && c->plan.callgrind_n > 0) {
-        fprintf(stderr, "bench: %s: callgrind, %d $connects\n", impl->name,
-                c->plan.callgrind_n);
+        fprintf(stderr,
+                "bench: %s: callgrind: a base run, then %d more $connects, "
+                "reconnect mix, echoes\n",
+                impl->name, c->plan.callgrind_n);
         callgrind(c, impl);
     }
 }
@@ -733,7 +792,8 @@ static int missing(const struct bench_impl *impl, const struct plan *p)
     for (int k = 0; k < BENCH_KINDS; k++)
         bad |= f->cpu_us[k] < 0 || f->p50_ms[k] < 0;
     if (p->callgrind_n > 0 && strcmp(impl->name, "streamer") == 0)
-        bad |= f->instr_per_connect < 0;
+        bad |= f->instr_per_connect < 0 || f->instr_per_reconnect < 0 ||
+               f->instr_per_echo < 0;
     if (bad)
         fprintf(stderr, "bench: %s: a figure is missing\n", impl->name);
     return bad;
@@ -760,6 +820,8 @@ static int impls_init(struct bench_impl *impls, const char *streamer_bin)
                                    .argv = split_words(streamer_bin)};
     figures_init(&impls[0].fig);
     impls[0].fig.package_bytes = atol(env_or("BENCH_STREAMER_ZIP_BYTES", "-1"));
+    impls[0].fig.package_arm64_bytes =
+        atol(env_or("BENCH_STREAMER_ARM64_ZIP_BYTES", "-1"));
     char **names = split_words(env_or("BENCH_PEERS", ""));
     int n = 1;
     for (char **name = names; *name; name++) {
@@ -805,12 +867,15 @@ int main(void)
         return 2;
     }
     c.events = events_load(env_or("BENCH_EVENTS", "deploy/events"), token);
+    char key_path[1024];
+    snprintf(key_path, sizeof(key_path), "%s/jwt_private.pem", c.work);
+    c.tokens = tokens_new(key_path);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
     atexit(stop_children);
     c.rapi = bench_rapi_new();
-    if (!c.events || !c.rapi || ddb_local_start() != 0)
+    if (!c.events || !c.tokens || !c.rapi || ddb_local_start() != 0)
         return 2;
     const char *plain = ddb_local_endpoint();
     int port = atoi(strrchr(plain, ':') + 1);
@@ -824,6 +889,24 @@ int main(void)
         c.plan.warm_n,      c.plan.total_n,
         c.plan.callgrind_n, "DynamoDB Local behind socat (TLS, a test CA)"};
     server_warmup(&c);
+    /* BENCH_CALLGRIND_ONLY=1: Streamer's callgrind runs alone, their
+     * figures printed (the profiles stay in BENCH_WORK/callgrind.*.out),
+     * no report: for profiling. */
+    if (atoi(env_or("BENCH_CALLGRIND_ONLY", "0"))) {
+        if (c.plan.callgrind_n <= 0)
+            c.plan.callgrind_n = 200;
+        callgrind(&c, &impls[0]);
+        printf("instructions per $connect (new token) %.0f, reconnect mix "
+               "%.0f, echo %.0f\n",
+               impls[0].fig.instr_per_connect, impls[0].fig.instr_per_reconnect,
+               impls[0].fig.instr_per_echo);
+        bench_rapi_free(c.rapi);
+        events_free(c.events);
+        tokens_free(c.tokens);
+        free(token);
+        free(c.jwt_pem);
+        return impls[0].fig.failures ? 1 : 0;
+    }
     cold_starts(&c, impls, n);
     for (int k = 0; k < n; k++)
         run_impl(&c, &impls[k], k == 0);
@@ -841,6 +924,7 @@ int main(void)
     }
     bench_rapi_free(c.rapi);
     events_free(c.events);
+    tokens_free(c.tokens);
     free(token);
     free(c.jwt_pem);
     return status;
