@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,6 +54,7 @@ type peer struct {
 	requestsTable      string
 	subscriptionsTable string
 	websocketEndpoint  string
+	mgmtMu             sync.Mutex // notify's pushes run concurrently
 	mgmtClients        map[string]*apigatewaymanagementapi.Client
 }
 
@@ -175,6 +177,9 @@ type subscriptionItem struct {
 	SubscriptionID string   `dynamodbav:"subscription_id"`
 	ConnectionID   string   `dynamodbav:"connection_id"`
 	RequestID      string   `dynamodbav:"request_id"`
+	TenantID       string   `dynamodbav:"tenant_id"`
+	UserID         string   `dynamodbav:"user_id"`
+	RequestKey     string   `dynamodbav:"request_key"`
 	EventTypes     []string `dynamodbav:"event_types,stringset"`
 	CreatedAt      string   `dynamodbav:"created_at"`
 	UpdatedAt      string   `dynamodbav:"updated_at"`
@@ -185,6 +190,26 @@ type subscriptionItem struct {
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
+}
+
+// isDuplicate tells whether a TransactWriteItems was cancelled because
+// its first item's condition (the request's attribute_not_exists(pk))
+// failed: DynamoDB API Reference, TransactWriteItems,
+// "TransactionCanceledException" (one CancellationReason per item, in
+// order, Code "ConditionalCheckFailed" or "None").
+func isDuplicate(err error) bool {
+	var tce *types.TransactionCanceledException
+	return errors.As(err, &tce) && len(tce.CancellationReasons) > 0 &&
+		aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed"
+}
+
+// Request ids are unique per user: "<tenant>#<user>#<id>", '%' and '#'
+// escaped in the tenant and user (Streamer's store_request_key, the Node
+// peer's requestKey).
+var keyEscaper = strings.NewReplacer("%", "%25", "#", "%23")
+
+func requestKey(tenantID, userID, requestID string) string {
+	return keyEscaper.Replace(tenantID) + "#" + keyEscaper.Replace(userID) + "#" + requestID
 }
 
 func connectionKey(connectionID string) map[string]types.AttributeValue {
@@ -339,8 +364,9 @@ func (p *peer) route(ctx context.Context, ev *lambdaEvent) (*reply, error) {
 		return errorReply(idText, "VALIDATION_ERROR", invalid), nil
 	}
 	at := now()
+	key := requestKey(conn.TenantID, conn.UserID, requestID)
 	item, err := attributevalue.MarshalMap(requestItem{
-		PK: "REQ#" + requestID, SK: "METADATA", RequestID: requestID,
+		PK: "REQ#" + key, SK: "METADATA", RequestID: requestID,
 		ConnectionID: connectionID, UserID: conn.UserID, TenantID: conn.TenantID,
 		Action: action, Payload: payload, Status: "PENDING", MaxRetries: 3,
 		CreatedAt: at, UpdatedAt: at, Version: 1, TTL: ttl(reqTTLSeconds),
@@ -348,32 +374,38 @@ func (p *peer) route(ctx context.Context, ev *lambdaEvent) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = p.ddb.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(p.requestsTable),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return errorReply(idText, "DUPLICATE_REQUEST", "a request with this id exists"), nil
-	} else if err != nil {
-		return nil, err
-	}
 	sub, err := attributevalue.MarshalMap(subscriptionItem{
-		PK: "CONN#" + connectionID, SK: "SUB#" + requestID,
-		SubscriptionID: connectionID + "#" + requestID,
+		PK: "CONN#" + connectionID, SK: "SUB#" + key,
+		SubscriptionID: connectionID + "#" + key,
 		ConnectionID:   connectionID, RequestID: requestID,
+		TenantID: conn.TenantID, UserID: conn.UserID, RequestKey: key,
 		EventTypes: []string{"progress", "complete", "error"},
 		CreatedAt:  at, UpdatedAt: at, Version: 1, TTL: ttl(connTTLSeconds),
 	})
-	if err == nil {
-		_, err = p.ddb.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:           aws.String(p.subscriptionsTable),
-			Item:                sub,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		})
-	}
 	if err != nil {
-		log.Printf("WARN subscribing the sender failed: %v", err)
+		return nil, err
+	}
+	// The request and the sender's subscription: one transaction, made
+	// idempotent by its ClientRequestToken (DynamoDB API Reference,
+	// TransactWriteItems).
+	_, err = p.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:           aws.String(p.requestsTable),
+				Item:                item,
+				ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			}},
+			{Put: &types.Put{
+				TableName: aws.String(p.subscriptionsTable),
+				Item:      sub,
+			}},
+		},
+		ClientRequestToken: aws.String(newUUID()),
+	})
+	if isDuplicate(err) {
+		return errorReply(idText, "DUPLICATE_REQUEST", "a request with this id exists"), nil
+	} else if err != nil {
+		return nil, err
 	}
 	return &reply{Type: "acknowledgment", RequestID: requestID, Status: "queued"}, nil
 }
@@ -396,6 +428,8 @@ func (p *peer) onMessage(ctx context.Context, ev *lambdaEvent) (interface{}, err
 // The queued request as the stream image holds it.
 type queuedRequest struct {
 	RequestID string `dynamodbav:"request_id"`
+	TenantID  string `dynamodbav:"tenant_id"`
+	UserID    string `dynamodbav:"user_id"`
 	Status    string `dynamodbav:"status"`
 	Version   int64  `dynamodbav:"version"`
 	Payload   struct {
@@ -405,7 +439,9 @@ type queuedRequest struct {
 
 type job struct {
 	req       queuedRequest
-	endpoints map[string]string // connection id → endpoint, "" when gone
+	key       string // requestKey of req
+	mu        sync.Mutex
+	endpoints map[string]string // connection id → endpoint
 	lastPush  time.Time
 }
 
@@ -414,6 +450,8 @@ func (p *peer) mgmtFor(endpoint string) *apigatewaymanagementapi.Client {
 	if url == "" {
 		url = "https://" + endpoint
 	}
+	p.mgmtMu.Lock()
+	defer p.mgmtMu.Unlock()
 	c := p.mgmtClients[url]
 	if c == nil {
 		c = apigatewaymanagementapi.NewFromConfig(p.cfg, func(o *apigatewaymanagementapi.Options) {
@@ -451,7 +489,7 @@ func (p *peer) transition(ctx context.Context, j *job, to, set string,
 	_, err := p.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(p.requestsTable),
 		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "REQ#" + j.req.RequestID},
+			"pk": &types.AttributeValueMemberS{Value: "REQ#" + j.key},
 			"sk": &types.AttributeValueMemberS{Value: "METADATA"},
 		},
 		UpdateExpression:          aws.String(expr),
@@ -467,14 +505,16 @@ func (p *peer) transition(ctx context.Context, j *job, to, set string,
 	return nil
 }
 
-// notify reloads the subscribers, then pushes `message` to those of `kind`.
+// notify reloads the subscribers, then pushes `message` to those of
+// `kind`, all at once (a goroutine each, as the Node peer's Promise.all):
+// each subscriber's connection is read and posted to concurrently.
 func (p *peer) notify(ctx context.Context, j *job, kind string, message interface{}) error {
 	out, err := p.ddb.Query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(p.subscriptionsTable),
 		IndexName:              aws.String("request-index"),
-		KeyConditionExpression: aws.String("request_id = :r"),
+		KeyConditionExpression: aws.String("request_key = :r"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":r": &types.AttributeValueMemberS{Value: j.req.RequestID},
+			":r": &types.AttributeValueMemberS{Value: j.key},
 		},
 	})
 	if err != nil {
@@ -488,42 +528,65 @@ func (p *peer) notify(ctx context.Context, j *job, kind string, message interfac
 	if err != nil {
 		return err
 	}
-	for _, sub := range subs {
-		endpoint, known := j.endpoints[sub.ConnectionID]
-		if !known {
-			got, err := p.ddb.GetItem(ctx, &dynamodb.GetItemInput{
-				TableName:      aws.String(p.connectionsTable),
-				Key:            connectionKey(sub.ConnectionID),
-				ConsistentRead: aws.Bool(true),
-			})
-			if err != nil {
-				return err
-			}
-			if got.Item == nil {
-				continue
-			}
-			var conn connectionItem
-			if err := attributevalue.UnmarshalMap(got.Item, &conn); err != nil {
-				return err
-			}
-			endpoint = conn.Endpoint
-			j.endpoints[sub.ConnectionID] = endpoint
+	var wg sync.WaitGroup
+	errs := make([]error, len(subs))
+	for i := range subs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = p.push(ctx, j, &subs[i], kind, data)
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
-		wanted := false
-		for _, t := range sub.EventTypes {
-			wanted = wanted || t == kind
-		}
-		if !wanted {
-			continue
-		}
-		_, err := p.mgmtFor(endpoint).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
-			ConnectionId: aws.String(sub.ConnectionID),
-			Data:         data,
+	}
+	return nil
+}
+
+// push posts `data` to one subscriber when it wants `kind`, reading its
+// connection's endpoint first unless the job already has it.
+func (p *peer) push(ctx context.Context, j *job, sub *subscriptionItem, kind string, data []byte) error {
+	wanted := false
+	for _, t := range sub.EventTypes {
+		wanted = wanted || t == kind
+	}
+	if !wanted {
+		return nil
+	}
+	j.mu.Lock()
+	endpoint, known := j.endpoints[sub.ConnectionID]
+	j.mu.Unlock()
+	if !known {
+		got, err := p.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(p.connectionsTable),
+			Key:            connectionKey(sub.ConnectionID),
+			ConsistentRead: aws.Bool(true),
 		})
-		var gone *mgmttypes.GoneException
-		if err != nil && !errors.As(err, &gone) {
-			log.Printf("WARN push failed: %v", err)
+		if err != nil {
+			return err
 		}
+		if got.Item == nil {
+			return nil
+		}
+		var conn connectionItem
+		if err := attributevalue.UnmarshalMap(got.Item, &conn); err != nil {
+			return err
+		}
+		endpoint = conn.Endpoint
+		j.mu.Lock()
+		j.endpoints[sub.ConnectionID] = endpoint
+		j.mu.Unlock()
+	}
+	_, err := p.mgmtFor(endpoint).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(sub.ConnectionID),
+		Data:         data,
+	})
+	var gone *mgmttypes.GoneException
+	if err != nil && !errors.As(err, &gone) {
+		log.Printf("WARN push failed: %v", err)
 	}
 	return nil
 }
@@ -617,6 +680,7 @@ func (p *peer) processRecord(ctx context.Context, rec *streamRecord) error {
 	if j.req.Status != "PENDING" {
 		return nil
 	}
+	j.key = requestKey(j.req.TenantID, j.req.UserID, j.req.RequestID)
 	err = p.transition(ctx, j, "PROCESSING", "processing_started = :now", nil, nil)
 	if isConditionFailed(err) {
 		return nil // claimed elsewhere
