@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "connections.h"
 #include "ddb_local.h"
+#include "ddb_proxy.h"
 #include "dispatch.h"
 #include "processor.h"
 #include "requests.h"
@@ -1076,12 +1077,6 @@ END_TEST
  * answer 500 InternalFailure. */
 static char fault_marker[64], fault_also[64];
 
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-    struct buf *b = ctx;
-    return buf_append(b, p, size * n) == RESULT_OK ? size * n : 0;
-}
-
 static void on_proxy(void *ctx, const struct test_http_request *req,
                      struct test_http_reply *reply)
 {
@@ -1098,37 +1093,7 @@ static void on_proxy(void *ctx, const struct test_http_request *req,
                                     "\"message\":\"injected\"}");
         return;
     }
-    CURL *h = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    for (size_t i = 0; i < req->header_count; i++) {
-        const char *name = req->headers[i].name;
-        if (!strcasecmp(name, "X-Amz-Target") ||
-            !strcasecmp(name, "Content-Type") ||
-            !strcasecmp(name, "Authorization") ||
-            !strcasecmp(name, "X-Amz-Date")) {
-            char line[4096];
-            snprintf(line, sizeof(line), "%s: %s", name, req->headers[i].value);
-            headers = curl_slist_append(headers, line);
-        }
-    }
-    struct buf body;
-    buf_init(&body, 64 << 20);
-    curl_easy_setopt(h, CURLOPT_URL, ddb_local_endpoint());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    long status = 502;
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    reply->status = (int)status;
-    snprintf(reply->headers, sizeof(reply->headers),
-             "Content-Type: application/x-amz-json-1.0\r\n");
-    test_http_reply_body(reply, buf_str(&body));
-    buf_cleanup(&body);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
+    ddb_proxy_forward(req, reply);
 }
 
 static struct test_http *proxy;

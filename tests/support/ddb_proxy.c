@@ -51,9 +51,8 @@ static int count_and_match(struct ddb_proxy *p, const char *op,
     return fail;
 }
 
-/* Sends the request on to DynamoDB Local and copies its answer back. */
-static void forward(const struct test_http_request *req,
-                    struct test_http_reply *reply)
+void ddb_proxy_forward(const struct test_http_request *req,
+                       struct test_http_reply *reply)
 {
     CURL *h = curl_easy_init();
     struct curl_slist *headers = NULL;
@@ -103,7 +102,7 @@ static void on_request(void *ctx, const struct test_http_request *req,
                                     "\"message\":\"injected\"}");
         return;
     }
-    forward(req, reply);
+    ddb_proxy_forward(req, reply);
 }
 
 struct ddb_proxy *ddb_proxy_start(void)

@@ -32,4 +32,14 @@ void ddb_proxy_reset(struct ddb_proxy *p);
 void ddb_proxy_fail(struct ddb_proxy *p, const char *operation,
                     const char *marker);
 
+struct test_http_request;
+struct test_http_reply;
+
+/*
+ * Sends `req` on to DynamoDB Local and copies its answer (status, body)
+ * into `reply`: for test servers that forward what they do not fault.
+ */
+void ddb_proxy_forward(const struct test_http_request *req,
+                       struct test_http_reply *reply);
+
 #endif
