@@ -61,7 +61,7 @@ static int fail(const char *what, enum result r, const struct error_info *e)
     return 1;
 }
 
-/* A connection item as connections.c writes it (DESIGN.md §3). */
+/* A connection item as connections.c writes it (docs/data-model.md). */
 static cJSON *connection_item(long i)
 {
     char id[64], pk[80];

@@ -39,7 +39,7 @@
  *   BENCH_EVENTS     deploy/events
  *   BENCH_STREAMER   the bootstrap; BENCH_STREAMER_LABEL says which
  *   BENCH_PEERS      the peers' names, e.g. "node go" (the first is the
- *                    peer DESIGN.md §7's budgets compare with); for each
+ *                    peer docs/budgets.md's budgets compare with); for each
  *                    name N (upper-cased in the variables):
  *     BENCH_PEER_N         its command (words split on blanks)
  *     BENCH_PEER_N_CWD     where it runs; BENCH_PEER_N_TITLE its column;

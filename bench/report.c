@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #define KB_PER_MB 1024.0
-/* The budgets of issue 18 (DESIGN.md §7, docs/budgets.md). */
+/* The budgets of issue 18 (docs/budgets.md). */
 #define ZIP_BUDGET_BYTES                                                       \
     1200000L /* 1.2 MB; deploy/check still stops at 2 MiB */
 #define INIT_BUDGET_MS 1.5
@@ -216,7 +216,7 @@ static void budgets(FILE *f, const struct bench_figures *s,
                     const struct bench_figures *p)
 {
     char fig[256];
-    fprintf(f, "| budget (DESIGN.md §7, docs/budgets.md) | this run | "
+    fprintf(f, "| budget (docs/budgets.md) | this run | "
                "verdict |\n"
                "|---|---|---|\n");
     fprintf(f, "| init ≤ %.1f ms (median) | %s | %s |\n", INIT_BUDGET_MS,

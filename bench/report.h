@@ -6,7 +6,7 @@
 
 /*
  * Writes the results (the table: a column per implementation and a ratio
- * column per peer; the budgets of DESIGN.md §7 marked met or not, against
+ * column per peer; the budgets of docs/budgets.md marked met or not, against
  * the first peer; the setup) as Markdown to `path` and to stdout.
  * `impls[0]` is Streamer, `impls[1..n-1]` the peers. Returns 0, or -1
  * when `path` could not be written.

@@ -29,9 +29,9 @@ struct config {
 typedef const char *(*config_get_fn)(const char *name);
 
 /*
- * Reads and validates every setting of DESIGN.md §5 through `get` (getenv
- * when NULL). On failure returns RESULT_CONFIG with `err->field` naming the
- * setting and `err->message` saying what is wrong; `*c` is then empty.
+ * Reads and validates every setting of docs/configuration.md through `get`
+ * (getenv when NULL). On failure returns RESULT_CONFIG with `err->field` naming
+ * the setting and `err->message` saying what is wrong; `*c` is then empty.
  * Caller owns the strings; free with config_cleanup().
  */
 enum result config_load(struct config *c, config_get_fn get,

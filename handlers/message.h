@@ -15,7 +15,7 @@
 /*
  * Handles a MESSAGE event. The body (strict base64-decoded when
  * isBase64Encoded) must be UTF-8 without NUL characters (raw or \u0000)
- * holding one JSON object and nothing after it, per DESIGN.md §4:
+ * holding one JSON object and nothing after it, per docs/protocol.md:
  * "action" 1-64 of [A-Za-z0-9._-], optional "id" 1-128 of [A-Za-z0-9._:-],
  * optional "payload" and "metadata" objects. Built-in actions answer at once;
  * registered async actions are validated, enqueued (the client's id is

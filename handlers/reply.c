@@ -1,4 +1,4 @@
-/* The wire protocol's server-to-client messages (DESIGN.md §4). */
+/* The wire protocol's server-to-client messages (docs/protocol.md). */
 #include "reply.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The wire protocol's server-to-client messages (DESIGN.md §4). */
+/* The wire protocol's server-to-client messages (docs/protocol.md). */
 #ifndef STREAMER_REPLY_H
 #define STREAMER_REPLY_H
 
@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "result.h"
 
-/* The error codes of DESIGN.md §4. */
+/* The error codes of docs/protocol.md. */
 #define REPLY_INVALID_MESSAGE "INVALID_MESSAGE"
 #define REPLY_INVALID_ACTION "INVALID_ACTION"
 #define REPLY_VALIDATION_ERROR "VALIDATION_ERROR"

@@ -12,7 +12,7 @@ int64_t clock_now_ms(void);
 
 /*
  * Writes `ms` as RFC 3339 UTC with milliseconds, which sorts as text
- * (DESIGN.md §3). `out` holds CLOCK_RFC3339_SIZE bytes.
+ * (docs/data-model.md). `out` holds CLOCK_RFC3339_SIZE bytes.
  */
 void clock_rfc3339(int64_t ms, char out[CLOCK_RFC3339_SIZE]);
 

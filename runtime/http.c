@@ -48,7 +48,7 @@ static const char *env_nonempty(const char *name)
  * (OpenSSL's X509_LOOKUP_hash_dir) is read lazily, one certificate per
  * issuer asked for, about 3 ms on the first connection; a full bundle
  * file is parsed whole on every new connection's SSL_CTX, about 47 ms
- * with OpenSSL 3.0 (DESIGN.md §7). So no bundle file is used unless one
+ * with OpenSSL 3.0 (docs/budgets.md). So no bundle file is used unless one
  * is asked for: AWS_CA_BUNDLE (the AWS SDKs' setting) or SSL_CERT_FILE
  * name a file, SSL_CERT_DIR a folder (OpenSSL's own variables); any of
  * them replaces the default folder. The packaged libcurl is built without

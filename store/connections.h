@@ -13,7 +13,7 @@
 #define CONN_TTL_SECONDS (24 * 3600)
 
 /*
- * A connection (DESIGN.md §3): pk CONN#<connection_id>, sk METADATA.
+ * A connection (docs/data-model.md): pk CONN#<connection_id>, sk METADATA.
  * Strings and `metadata` (a plain JSON object of strings, or NULL) are
  * owned by the struct; free with conn_cleanup().
  */

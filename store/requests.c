@@ -796,7 +796,8 @@ enum result req_update_progress(struct store *s, struct request *r,
         return res;
     }
     /* A missing message or details is removed, never stored as NULL:
-     * progress_message is an S and progress_details an M (DESIGN.md §3). */
+     * progress_message is an S and progress_details an M (docs/data-model.md).
+     */
     ddb_expr_value(&e, ":p", item_av_i64(progress));
     if (message)
         ddb_expr_value(&e, ":m", item_av_s(message));

@@ -40,7 +40,7 @@ enum result req_status_parse(const char *name,
 int req_transition_allowed(enum req_status from, enum req_status to);
 
 /*
- * An async request (DESIGN.md §3): pk "REQ#" + the request key of
+ * An async request (docs/data-model.md): pk "REQ#" + the request key of
  * (tenant_id, user_id, request_id) (store_request_key()), sk METADATA.
  * Ids are unique per user: every call finds a request by all three.
  * Strings and JSON trees (plain JSON, not AttributeValues) are owned by
@@ -242,7 +242,7 @@ enum result req_list_due(struct store *s, enum req_status status,
                          struct req_page *page, int64_t deadline_ms,
                          struct error_info *err) WARN_UNUSED;
 
-/* Checks an action name: 1-64 of [A-Za-z0-9._-] (DESIGN.md §4). */
+/* Checks an action name: 1-64 of [A-Za-z0-9._-] (docs/protocol.md). */
 enum result req_check_action(const char *action,
                              struct error_info *err) WARN_UNUSED;
 

@@ -39,7 +39,7 @@ enum result store_check_id(const char *field, const char *id,
                            struct error_info *err) WARN_UNUSED;
 
 /*
- * Request ids are unique per owner, a user of a tenant (DESIGN.md §3):
+ * Request ids are unique per owner, a user of a tenant (docs/data-model.md):
  * two users may use the same id. The request key names one request
  * across owners: "<tenant_id>#<user_id>#<request_id>", where '%' and '#'
  * in the tenant and user ids are written %25 and %23, so the first two

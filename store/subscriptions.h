@@ -23,7 +23,7 @@ enum sub_event {
 enum result sub_event_parse(const char *name, unsigned *bit) WARN_UNUSED;
 
 /*
- * A subscription (DESIGN.md §3): pk CONN#<connection_id>, sk "SUB#" +
+ * A subscription (docs/data-model.md): pk CONN#<connection_id>, sk "SUB#" +
  * the request key (store_request_key(): the request's tenant, user and
  * id), which it also keeps as request_key, the request-index's hash key;
  * event_types stored as a string set. A request is named by all three

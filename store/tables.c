@@ -74,7 +74,7 @@ static cJSON *requests_request(const char *table)
     cJSON_AddItemToArray(idx, gsi("status-index", "status", "created_at"));
     cJSON_AddItemToArray(idx, gsi("user-index", "user_id", "created_at"));
     cJSON *req = table_request(table, attrs, idx);
-    /* The processor is fed by this stream (DESIGN.md §3). */
+    /* The processor is fed by this stream (docs/data-model.md). */
     cJSON *spec = cJSON_AddObjectToObject(req, "StreamSpecification");
     cJSON_AddBoolToObject(spec, "StreamEnabled", 1);
     cJSON_AddStringToObject(spec, "StreamViewType", "NEW_IMAGE");

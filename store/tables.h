@@ -6,10 +6,10 @@
 #include "store.h"
 
 /*
- * Creates the connections, requests and subscriptions tables of DESIGN.md
- * §3 (PAY_PER_REQUEST, their GSIs, a NEW_IMAGE stream on requests), waits
- * until each is ACTIVE, then enables TTL on `ttl`. Idempotent: existing
- * tables are left alone (TTL is still ensured).
+ * Creates the connections, requests and subscriptions tables of
+ * docs/data-model.md (PAY_PER_REQUEST, their GSIs, a NEW_IMAGE stream on
+ * requests), waits until each is ACTIVE, then enables TTL on `ttl`. Idempotent:
+ * existing tables are left alone (TTL is still ensured).
  */
 enum result tables_create_all(struct store *s, int64_t deadline_ms,
                               struct error_info *err) WARN_UNUSED;

@@ -134,7 +134,7 @@ type routeResponse struct {
 	Body       string `json:"body,omitempty"`
 }
 
-// ---- The items, as the three tables hold them (DESIGN.md §3).
+// ---- The items, as the three tables hold them (docs/data-model.md).
 
 type connectionItem struct {
 	PK           string            `dynamodbav:"pk"`

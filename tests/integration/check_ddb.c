@@ -422,7 +422,7 @@ START_TEST(update_with_expressions)
     item_set_i64(item, "version", 1);
     put(d, name, item);
 
-    /* The status change of DESIGN.md: old status and version as the
+    /* The status change of docs/data-model.md: old status and version as the
      * condition; `status` is a reserved word, hence #s. */
     struct ddb_expr x;
     ddb_expr_init(&x);

@@ -1255,7 +1255,7 @@ static void enqueue_in(struct request *r, const char *id,
     ck_assert_int_eq(r->status, status);
 }
 
-/* The transition table (DESIGN.md §3, issue 4): want_move[from][to]. */
+/* The transition table (docs/data-model.md, issue 4): want_move[from][to]. */
 static const int want_move[6][6] = {
     /*               PEND PROC COMP FAIL CANC RETR */
     /* PENDING    */ {0, 1, 0, 0, 1, 0},
