@@ -46,11 +46,23 @@ static int cancel_pending(struct app *a, const char *connection_id,
     return cancelled;
 }
 
-/* Seconds between connectedAt (epoch ms in the event) and now. */
+/* Seconds between connectedAt (epoch ms in the event) and now; -1 when
+ * the event's value is missing or not a time up to now (outside input:
+ * a value past the range of int64_t must not be converted). */
 static long lasted_seconds(const struct app *a, const cJSON *event)
 {
     double at = event_ctx_num(event, "connectedAt", 0);
-    return at > 0 ? (long)((a->now_ms() - (int64_t)at) / 1000) : -1;
+    int64_t now = a->now_ms();
+    if (!(at > 0 && at <= (double)now))
+        return -1;
+    return (long)((now - (int64_t)at) / 1000);
+}
+
+/* The close code of the event, or 0 when it is not one (0..9999). */
+static int status_code(const cJSON *event)
+{
+    double code = event_ctx_num(event, "disconnectStatusCode", 0);
+    return code >= 0 && code <= 9999 ? (int)code : 0;
 }
 
 enum result disconnect_handle(struct app *a, const cJSON *event,
@@ -64,8 +76,7 @@ enum result disconnect_handle(struct app *a, const cJSON *event,
     char lasted[32], cancelled_s[16], code[16];
     snprintf(lasted, sizeof(lasted), "%ld", lasted_seconds(a, event));
     snprintf(cancelled_s, sizeof(cancelled_s), "%d", cancelled);
-    snprintf(code, sizeof(code), "%d",
-             (int)event_ctx_num(event, "disconnectStatusCode", 0));
+    snprintf(code, sizeof(code), "%d", status_code(event));
     log_kv(LOG_INFO, "disconnected", "connectionId", id, "lastedSeconds",
            lasted, "cancelledRequests", cancelled_s, "statusCode", code,
            (char *)NULL);
