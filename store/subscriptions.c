@@ -223,10 +223,10 @@ static enum result replace_events(struct store *s, struct subscription *sub,
     return r;
 }
 
-enum result sub_subscribe(struct store *s, struct subscription *sub,
-                          int64_t deadline_ms, struct error_info *err)
+/* Checks `sub`'s ids and event types (none: all) and fills `rkey`. */
+static enum result check_sub(struct subscription *sub, char *rkey,
+                             struct error_info *err)
 {
-    char rkey[STORE_REQUEST_KEY_SIZE];
     enum result r = check_ids(sub->connection_id, sub->tenant_id, sub->user_id,
                               sub->request_id, rkey, err);
     if (r != RESULT_OK)
@@ -235,6 +235,16 @@ enum result sub_subscribe(struct store *s, struct subscription *sub,
         return error_field(err, "event_types", "unknown event type");
     if (!sub->event_types)
         sub->event_types = SUB_ALL;
+    return RESULT_OK;
+}
+
+enum result sub_subscribe(struct store *s, struct subscription *sub,
+                          int64_t deadline_ms, struct error_info *err)
+{
+    char rkey[STORE_REQUEST_KEY_SIZE];
+    enum result r = check_sub(sub, rkey, err);
+    if (r != RESULT_OK)
+        return r;
     char now[CLOCK_RFC3339_SIZE];
     store_timestamp(s, now);
     cJSON *old = NULL;
@@ -259,14 +269,9 @@ enum result sub_new_item(struct store *s, struct subscription *sub,
                          cJSON **item, struct error_info *err)
 {
     char rkey[STORE_REQUEST_KEY_SIZE], id[ID_SIZE];
-    enum result r = check_ids(sub->connection_id, sub->tenant_id, sub->user_id,
-                              sub->request_id, rkey, err);
+    enum result r = check_sub(sub, rkey, err);
     if (r != RESULT_OK)
         return r;
-    if (sub->event_types & ~(unsigned)SUB_ALL)
-        return error_field(err, "event_types", "unknown event type");
-    if (!sub->event_types)
-        sub->event_types = SUB_ALL;
     char now[CLOCK_RFC3339_SIZE];
     store_timestamp(s, now);
     *item = new_item(s, sub, rkey, now, id, &sub->ttl);
