@@ -1,4 +1,4 @@
-/* Strict base64 and base64url decoding (RFC 4648). */
+/* base64 and base64url (RFC 4648): encoding, and strict decoding. */
 #include "base64.h"
 
 #include <stdlib.h>
@@ -59,5 +59,42 @@ unsigned char *base64_decode(const char *in, size_t n,
     }
     out[len] = '\0';
     *out_len = len;
+    return out;
+}
+
+char *base64_encode(const void *in, size_t n, enum base64_alphabet alphabet,
+                    size_t *out_len)
+{
+    static const char STD[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char URL[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *digits = alphabet == BASE64_URL ? URL : STD;
+    const unsigned char *p = in;
+    char *out = xmalloc((n + 2) / 3 * 4 + 1);
+    size_t len = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned long v = (unsigned long)p[i] << 16 | p[i + 1] << 8 | p[i + 2];
+        out[len++] = digits[v >> 18];
+        out[len++] = digits[v >> 12 & 63];
+        out[len++] = digits[v >> 6 & 63];
+        out[len++] = digits[v & 63];
+    }
+    if (i < n) { /* one or two bytes left */
+        unsigned long v = (unsigned long)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned long)p[i + 1] << 8;
+        out[len++] = digits[v >> 18];
+        out[len++] = digits[v >> 12 & 63];
+        if (i + 1 < n)
+            out[len++] = digits[v >> 6 & 63];
+        else if (alphabet == BASE64_STD)
+            out[len++] = '=';
+        if (alphabet == BASE64_STD)
+            out[len++] = '=';
+    }
+    out[len] = '\0';
+    if (out_len)
+        *out_len = len;
     return out;
 }

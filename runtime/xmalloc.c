@@ -73,3 +73,17 @@ void xjson_append(cJSON *array, cJSON *value)
     if (!cJSON_AddItemToArray(array, xjson(value)))
         json_oom();
 }
+
+char *xjson_print(const cJSON *node)
+{
+    char *text = cJSON_PrintUnformatted(node);
+    if (!text)
+        json_oom();
+    return text;
+}
+
+const char *json_string_member(const cJSON *object, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(object, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -25,5 +25,11 @@ char *xstrndup(const char *s, size_t n);
 cJSON *xjson(cJSON *node);
 void xjson_add(cJSON *object, const char *name, cJSON *value);
 void xjson_append(cJSON *array, cJSON *value);
+/* cJSON_PrintUnformatted(node), aborting when memory is exhausted (the
+ * only way it fails for a tree we built). Caller frees. */
+char *xjson_print(const cJSON *node);
+/* The string value of `object`'s member `name`, or NULL when there is
+ * none or it is not a string. Borrowed from `object`. */
+const char *json_string_member(const cJSON *object, const char *name);
 
 #endif

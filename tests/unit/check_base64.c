@@ -1,4 +1,4 @@
-/* Strict base64 / base64url decoding: RFC 4648 §10 vectors and refusals. */
+/* base64 / base64url: RFC 4648 §10 vectors, round trips and refusals. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +116,46 @@ START_TEST(strictness)
 }
 END_TEST
 
+START_TEST(encode_vectors)
+{
+    const char *bytes = vectors[_i].bytes;
+    size_t len = 99;
+    char *text = base64_encode(bytes, strlen(bytes), BASE64_STD, &len);
+    ck_assert_str_eq(text, vectors[_i].text);
+    ck_assert_uint_eq(len, strlen(text));
+    free(text);
+    /* base64url: the same characters here, without the padding. */
+    text = base64_encode(bytes, strlen(bytes), BASE64_URL, NULL);
+    ck_assert_uint_eq(strlen(text), strcspn(vectors[_i].text, "="));
+    ck_assert_mem_eq(text, vectors[_i].text, strlen(text));
+    free(text);
+}
+END_TEST
+
+/* Every byte value, every length mod 3: encode then decode gives the
+ * bytes back, and the alphabets differ only in '+' '/' versus '-' '_'. */
+START_TEST(encode_round_trip)
+{
+    unsigned char bytes[258];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (unsigned char)(i * 7 + 3);
+    for (size_t n = 0; n <= sizeof(bytes); n++) {
+        for (int a = 0; a < 2; a++) {
+            enum base64_alphabet alpha = a ? BASE64_URL : BASE64_STD;
+            size_t tlen, blen;
+            char *text = base64_encode(bytes, n, alpha, &tlen);
+            ck_assert(strcspn(text, a ? "+/=" : "-_") == tlen);
+            unsigned char *back = base64_decode(text, tlen, alpha, &blen);
+            ck_assert_ptr_nonnull(back);
+            ck_assert_uint_eq(blen, n);
+            ck_assert(n == 0 || memcmp(back, bytes, n) == 0);
+            free(back);
+            free(text);
+        }
+    }
+}
+END_TEST
+
 Suite *base64_suite(void)
 {
     Suite *s = suite_create("base64");
@@ -126,6 +166,11 @@ Suite *base64_suite(void)
     tcase_add_test(tc, canonical_last_characters);
     tcase_add_loop_test(tc, strictness, 0,
                         (int)(sizeof(refused) / sizeof(refused[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("encode");
+    tcase_add_loop_test(tc, encode_vectors, 0,
+                        (int)(sizeof(vectors) / sizeof(vectors[0])));
+    tcase_add_test(tc, encode_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

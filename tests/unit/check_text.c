@@ -1,0 +1,91 @@
+/* UTF-8 checks and cuts, and the NUL check on JSON text. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+static const struct {
+    const char *bytes;
+    size_t seq; /* utf8_seq_len of the first sequence; 0: invalid */
+} seqs[] = {
+    {"A", 1},
+    {"\xC3\xA9", 2},         /* é */
+    {"\xE2\x82\xAC", 3},     /* € */
+    {"\xF0\x9F\x98\x80", 4}, /* 😀 */
+    {"\xF4\x8F\xBF\xBF", 4}, /* U+10FFFF, the last code point */
+    {"\x80", 0},             /* a stray continuation byte */
+    {"\xC0\xAF", 0},         /* overlong '/' */
+    {"\xE0\x80\xAF", 0},     /* overlong '/' in three bytes */
+    {"\xF0\x80\x80\xAF", 0}, /* and in four */
+    {"\xED\xA0\x80", 0},     /* U+D800, a surrogate */
+    {"\xF4\x90\x80\x80", 0}, /* past U+10FFFF */
+    {"\xC3", 0},             /* cut short */
+    {"\xE2\x82", 0},
+    {"\xF8\x88\x80\x80\x80", 0}, /* five-byte forms are gone */
+    {"\xFF", 0},
+};
+
+START_TEST(sequences)
+{
+    const char *b = seqs[_i].bytes;
+    size_t n = strlen(b);
+    ck_assert_uint_eq(utf8_seq_len((const unsigned char *)b, n), seqs[_i].seq);
+    ck_assert_int_eq(utf8_valid(b, n), seqs[_i].seq == n);
+    /* Never reads past `left`: a valid sequence with a byte too few. */
+    if (n > 1)
+        ck_assert_uint_eq(utf8_seq_len((const unsigned char *)b, n - 1), 0);
+}
+END_TEST
+
+START_TEST(valid_text)
+{
+    ck_assert(utf8_valid("", 0));
+    ck_assert(utf8_valid("h\xC3\xA9llo \xE2\x82\xAC", 10));
+    ck_assert(!utf8_valid("ok\xC3", 3));
+    /* A NUL byte is valid UTF-8; callers that refuse it say so. */
+    ck_assert(utf8_valid("a\0b", 3));
+}
+END_TEST
+
+START_TEST(prefixes)
+{
+    const char *s = "ab\xE2\x82\xAC"
+                    "c"; /* a b € c: 6 bytes */
+    ck_assert_uint_eq(utf8_prefix_len(s, 100), 6);
+    ck_assert_uint_eq(utf8_prefix_len(s, 6), 6);
+    ck_assert_uint_eq(utf8_prefix_len(s, 5), 5);
+    ck_assert_uint_eq(utf8_prefix_len(s, 4), 2); /* not inside the € */
+    ck_assert_uint_eq(utf8_prefix_len(s, 3), 2);
+    ck_assert_uint_eq(utf8_prefix_len(s, 2), 2);
+    ck_assert_uint_eq(utf8_prefix_len(s, 0), 0);
+    char *p = utf8_prefix(s, 4);
+    ck_assert_str_eq(p, "ab");
+    free(p);
+}
+END_TEST
+
+START_TEST(json_nul)
+{
+    ck_assert(!json_text_has_nul("{\"a\":\"b\"}", 9));
+    ck_assert(json_text_has_nul("{\"a\":\"b\\u0000\"}", 15));
+    ck_assert(json_text_has_nul("{\"a\":\"b\0\"}", 10));
+    /* An escaped backslash then "u0000" is text, not a NUL. */
+    ck_assert(!json_text_has_nul("\"\\\\u0000\"", 9));
+    /* A \u0000 cut short by the length is not one. */
+    ck_assert(!json_text_has_nul("\"\\u000", 6));
+}
+END_TEST
+
+Suite *text_suite(void)
+{
+    Suite *s = suite_create("text");
+    TCase *tc = tcase_create("utf8");
+    tcase_add_loop_test(tc, sequences, 0,
+                        (int)(sizeof(seqs) / sizeof(seqs[0])));
+    tcase_add_test(tc, valid_text);
+    tcase_add_test(tc, prefixes);
+    tcase_add_test(tc, json_nul);
+    suite_add_tcase(s, tc);
+    return s;
+}
