@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -34,9 +35,10 @@
 #include "xmalloc.h"
 
 /*
- * Three figures for issue 16, each side by side with the Node peer where
- * the peer can take part (scripts/bench passes the same BENCH_* settings
- * as to bench/driver.c):
+ * Three figures for issue 16, each side by side with the peers where
+ * they can take part (scripts/bench passes the same BENCH_* settings as
+ * to bench/driver.c: BENCH_PEERS names the peers, BENCH_PEER_<NAME> is
+ * the command of each and BENCH_PEER_<NAME>_CWD its directory):
  *  - fan-out: the time to deliver one `complete` to N = 1, 10, 100, 1,000
  *    subscribers through a Management API stand-in that answers every
  *    POST after PUSH_DELAY_MS (10 ms, as PostToConnection takes a few to
@@ -55,6 +57,7 @@
  */
 
 #define PUSH_DELAY_MS 10
+#define MAX_IMPLS 4 /* Streamer and up to three peers */
 #define WAIT_MS 120000
 #define STANDIN_MAX 4096
 #define USER "user-bench"
@@ -470,6 +473,13 @@ static void on_signal(int sig)
         kill(child, SIGKILL);
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+static void free_words(char **v)
+{
+    for (int i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
 }
 
 static char **split_words(const char *cmd)
@@ -895,26 +905,34 @@ static void report(FILE *f, struct impl *m, int n, int smoke, double p50,
     for (int i = 0; i < n; i++)
         fprintf(f, " %s | %s push window | %s peak in flight |", m[i].name,
                 m[i].name, m[i].name);
+    for (int i = 1; i < n; i++)
+        fprintf(f, " %s ÷ streamer |", m[i].name);
     fprintf(f, "\n|---:|---:|");
     for (int i = 0; i < n; i++)
         fprintf(f, "---:|---:|---:|");
+    for (int i = 1; i < n; i++)
+        fprintf(f, "---:|");
     fprintf(f, "\n");
     for (int s = 0; s < sizes; s++) {
         fprintf(f, "| %d | %d ms |", SIZES[s], SIZES[s] * PUSH_DELAY_MS);
         for (int i = 0; i < n; i++)
             fprintf(f, " %.1f ms | %.1f ms | %ld |", m[i].fan_ms[s],
                     m[i].window_ms[s], m[i].peak[s]);
+        for (int i = 1; i < n; i++)
+            fprintf(f, " %.2fx |",
+                    m[0].fan_ms[s] > 0 ? m[i].fan_ms[s] / m[0].fan_ms[s] : 0);
         fprintf(f, "\n");
     }
-    fprintf(f,
-            "\nDynamoDB capacity units per async request (enqueue message + "
-            "stream run of process_data with 10 items, one subscriber), "
-            "summed from ReturnConsumedCapacity=TOTAL:\n\n"
-            "| | read units | write units | DynamoDB calls |\n|---|---:|---:|"
-            "---:|\n");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "| %s | %.1f | %.1f | %ld |\n", m[i].name, m[i].rcu,
-                m[i].wcu, m[i].calls);
+    fprintf(f, "\nDynamoDB capacity units per async request (enqueue message + "
+               "stream run of process_data with 10 items, one subscriber), "
+               "summed from ReturnConsumedCapacity=TOTAL:\n\n"
+               "| | read units | write units | DynamoDB calls | units ÷ "
+               "streamer's |\n|---|---:|---:|---:|---:|\n");
+    for (int i = 0; i < n; i++) {
+        double units = m[i].rcu + m[i].wcu, mine = m[0].rcu + m[0].wcu;
+        fprintf(f, "| %s | %.1f | %.1f | %ld | %.2fx |\n", m[i].name, m[i].rcu,
+                m[i].wcu, m[i].calls, mine > 0 ? units / mine : 0);
+    }
     if (p50 >= 0)
         fprintf(f,
                 "\nEcho through the local gateway (`make run`'s, Streamer's "
@@ -931,9 +949,9 @@ int main(void)
     signal(SIGTERM, on_signal);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *streamer = getenv("BENCH_STREAMER");
-    const char *peer = getenv("BENCH_PEER");
-    if (!streamer || !peer) {
-        fprintf(stderr, "fanout_bench: BENCH_STREAMER and BENCH_PEER are "
+    char **peers = split_words(env_or("BENCH_PEERS", ""));
+    if (!streamer || !peers[0]) {
+        fprintf(stderr, "fanout_bench: BENCH_STREAMER and BENCH_PEERS are "
                         "needed (scripts/bench sets them)\n");
         return 2;
     }
@@ -958,15 +976,27 @@ int main(void)
         return 1;
     }
     char *streamer_argv[] = {(char *)streamer, NULL};
-    struct impl m[2] = {
-        {.name = "streamer", .argv = streamer_argv},
-        {.name = "peer",
-         .argv = split_words(peer),
-         .cwd = env_or("BENCH_PEER_CWD", NULL)},
-    };
-    int failures = 0;
+    struct impl m[MAX_IMPLS] = {{.name = "streamer", .argv = streamer_argv}};
+    int impls = 1;
+    for (; peers[impls - 1] && impls < MAX_IMPLS; impls++) {
+        char var[64], cwd_var[80];
+        snprintf(var, sizeof(var), "BENCH_PEER_%s", peers[impls - 1]);
+        for (char *c = var; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        snprintf(cwd_var, sizeof(cwd_var), "%s_CWD", var);
+        const char *cmd = getenv(var);
+        if (!cmd) {
+            fprintf(stderr, "fanout_bench: %s is not set\n", var);
+            return 2;
+        }
+        m[impls] = (struct impl){.name = peers[impls - 1],
+                                 .argv = split_words(cmd),
+                                 .cwd = env_or(cwd_var, NULL)};
+    }
     /* BENCH_FANOUT_IMPLS=1: Streamer alone (while working on it). */
-    int impls = atoi(env_or("BENCH_FANOUT_IMPLS", "2")) == 1 ? 1 : 2;
+    if (atoi(env_or("BENCH_FANOUT_IMPLS", "0")) == 1)
+        impls = 1;
+    int failures = 0;
     for (int i = 0; i < impls; i++) {
         char names[3][64];
         table_names(m[i].name, names);
@@ -992,8 +1022,12 @@ int main(void)
     report(f ? f : stdout, m, impls, smoke, p50, p99);
     if (f)
         fclose(f);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < impls; i++) {
         store_cleanup(&m[i].store);
+        if (i > 0)
+            free_words(m[i].argv);
+    }
+    free_words(peers);
     ddb_free(ddb);
     events_free(events);
     bench_rapi_free(rapi);
