@@ -60,6 +60,14 @@
 
 #define BENCH_USER "user-bench"
 #define BENCH_TENANT "tenant-bench"
+/*
+ * Async requests come from this many senders, each its own user with its
+ * own connection, in turn: Streamer admits at most 20 requests in flight
+ * per user (docs/protocol.md), and the measured enqueues run before their
+ * stream records end them, so one sender would be refused after 20. With
+ * 256, a sender has at most ceil(2200 / 256) = 9 in flight.
+ */
+#define BENCH_SENDERS 256
 #define WAIT_MS 30000
 #define VALGRIND_WAIT_MS 120000
 
@@ -346,11 +354,19 @@ static int answer_ok(enum bench_kind kind, const struct bench_answer *a)
     return ok;
 }
 
+/* The connection and user of sender `i % BENCH_SENDERS` of `impl`. */
+static void sender_of(const char *impl, long i, char conn[64], char user[64])
+{
+    snprintf(conn, 64, "%s-sender-%ld=", impl, i % BENCH_SENDERS);
+    snprintf(user, 64, "%s-%ld", BENCH_USER, i % BENCH_SENDERS);
+}
+
 /* The event of `kind` number `i` for implementation `impl`. */
 static char *make_event(struct ctx *c, const char *impl, enum bench_kind kind,
                         long i, const char *main_conn)
 {
-    char id[128], body[256];
+    char id[128], body[256], sender[64], user[64];
+    sender_of(impl, i, sender, user);
     switch (kind) {
     case BENCH_CONNECT: {
         snprintf(id, sizeof(id), "%s-conn-%ld=", impl, i);
@@ -371,11 +387,10 @@ static char *make_event(struct ctx *c, const char *impl, enum bench_kind kind,
                  "{\"action\":\"process_data\",\"id\":\"%s-req-%ld\","
                  "\"payload\":{\"items\":[1,2,3]}}",
                  impl, i);
-        return events_message(c->events, main_conn, body);
+        return events_message(c->events, sender, body);
     default:
         snprintf(id, sizeof(id), "%s-req-%ld", impl, i);
-        return events_stream(c->events, id, main_conn, BENCH_USER,
-                             BENCH_TENANT);
+        return events_stream(c->events, id, sender, user, BENCH_TENANT);
     }
 }
 
@@ -562,6 +577,23 @@ static void warm_run(struct ctx *c, struct bench_impl *impl)
     free(ev);
     free(a.body);
     long events = 1, w = c->plan.warmup_n, n = c->plan.warm_n;
+    /* The senders of async requests, each its own user. */
+    for (long k = 0; k < BENCH_SENDERS && k < w + n; k++, events++) {
+        char sender[64], user[64];
+        sender_of(impl->name, k, sender, user);
+        char *token =
+            tokens_mint(c->tokens, user, BENCH_TENANT, c->token_serial++);
+        ev = events_connect_token(c->events, sender, token);
+        free(token);
+        char rid[64];
+        snprintf(rid, sizeof(rid), "%08lx-sndr-4000-8000-000000000000", k);
+        a = (struct bench_answer){0};
+        if (bench_rapi_invoke(c->rapi, rid, ev, WAIT_MS, &a) != 0 ||
+            !answer_ok(BENCH_CONNECT, &a))
+            impl->fig.failures++;
+        free(ev);
+        free(a.body);
+    }
     for (int k = 0; k < BENCH_KINDS; k++)
         for (long i = 0; i < w; i++, events++)
             one_event(c, impl, (enum bench_kind)k, i, main_conn, NULL);
