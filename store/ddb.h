@@ -189,35 +189,6 @@ enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
                                   struct error_info *err) WARN_UNUSED;
 
 /*
- * CreateTable with the request JSON as the API takes it (borrowed).
- * RESULT_ALREADY_EXISTS when the table exists.
- */
-enum result ddb_create_table(struct ddb *d, const cJSON *request,
-                             int64_t deadline_ms,
-                             struct error_info *err) WARN_UNUSED;
-
-/* DescribeTable: `*table` gets the "Table" object (caller owns). */
-enum result ddb_describe_table(struct ddb *d, const char *table,
-                               int64_t deadline_ms, cJSON **description,
-                               struct error_info *err) WARN_UNUSED;
-
-/* Polls DescribeTable until TableStatus is ACTIVE or the deadline passes. */
-enum result ddb_wait_active(struct ddb *d, const char *table,
-                            int64_t deadline_ms,
-                            struct error_info *err) WARN_UNUSED;
-
-/* UpdateTimeToLive; enabling it again when enabled is RESULT_OK. */
-enum result ddb_update_ttl(struct ddb *d, const char *table,
-                           const char *attribute, int enabled,
-                           int64_t deadline_ms,
-                           struct error_info *err) WARN_UNUSED;
-
-/* DeleteTable. RESULT_NOT_FOUND when there is no such table. */
-enum result ddb_delete_table(struct ddb *d, const char *table,
-                             int64_t deadline_ms,
-                             struct error_info *err) WARN_UNUSED;
-
-/*
  * Any other operation: `request` (borrowed) is sent as is, `*response`
  * gets the parsed answer (caller owns). For calls this header lacks.
  */

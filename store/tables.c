@@ -4,6 +4,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "ddb_admin.h"
+
 /* A GSI with its key schema; `range` may be NULL. Projection ALL, so a
  * list answers from the index alone. */
 static cJSON *gsi(const char *name, const char *hash, const char *range)
