@@ -9,6 +9,7 @@
 #include "base64.h"
 #include "buf.h"
 #include "clock.h"
+#include "item.h"
 #include "xmalloc.h"
 
 #define CURSOR_MAX_BYTES 1024
@@ -247,6 +248,73 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
     }
     ddb_page_cleanup(&page);
     cJSON_Delete(start);
+    return r;
+}
+
+void store_items_free(void *items, size_t count, const struct store_reader *rd)
+{
+    for (size_t i = 0; i < count; i++)
+        rd->cleanup((char *)items + i * rd->size);
+    free(items);
+}
+
+/* The query of a listing; `x` gets its names and values. */
+static struct ddb_query list_query(const struct store_list *l,
+                                   struct ddb_expr *x, int64_t deadline_ms)
+{
+    ddb_expr_name(x, "#k", l->attr);
+    ddb_expr_value(x, ":k", item_av_s(l->value));
+    if (l->sk_prefix)
+        ddb_expr_value(x, ":p", item_av_s(l->sk_prefix));
+    if (l->filter)
+        ddb_expr_value(x, ":f", item_av_s(l->filter_value));
+    struct ddb_query q = {.table = l->table,
+                          .index = l->index,
+                          .key_condition =
+                              l->sk_prefix ? "#k = :k AND begins_with(sk, :p)"
+                                           : "#k = :k",
+                          .filter = l->filter,
+                          .expr = x,
+                          .descending = l->descending,
+                          .consistent = l->consistent,
+                          .deadline_ms = deadline_ms};
+    return q;
+}
+
+enum result store_list_page(struct store *s, const struct store_list *l,
+                            const struct store_reader *rd, int limit,
+                            const char *cursor, int64_t deadline_ms,
+                            void **items, size_t *count, char **next_cursor,
+                            struct error_info *err)
+{
+    struct ddb_expr x;
+    cJSON *page = NULL;
+    struct store_cursor_spec spec = {l->keys, l->attr, l->value};
+    ddb_expr_init(&x);
+    struct ddb_query q = list_query(l, &x, deadline_ms);
+    *items = NULL;
+    *count = 0;
+    *next_cursor = NULL;
+    enum result r =
+        store_query_page(s, &q, cursor, &spec, limit, &page, next_cursor, err);
+    ddb_expr_cleanup(&x);
+    size_t n = (size_t)cJSON_GetArraySize(page);
+    char *out = xcalloc(n ? n : 1, rd->size);
+    for (const cJSON *it = page ? page->child : NULL; r == RESULT_OK && it;
+         it = it->next) {
+        r = rd->read(it, out + *count * rd->size, err);
+        if (r == RESULT_OK)
+            (*count)++;
+    }
+    cJSON_Delete(page);
+    if (r != RESULT_OK) {
+        store_items_free(out, *count, rd);
+        free(*next_cursor);
+        *next_cursor = NULL;
+        *count = 0;
+        out = NULL;
+    }
+    *items = out;
     return r;
 }
 

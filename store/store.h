@@ -122,6 +122,62 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
                              cJSON **items, char **next_cursor,
                              struct error_info *err) WARN_UNUSED;
 
+/* ---- Listings: one page of a partition, read into a store's structs --- */
+
+/*
+ * Reads one listed item into the struct at `out` (uninitialised). On
+ * failure nothing is left in `*out` to free; RESULT_PARSE when the item
+ * lacks what the store's items have.
+ */
+typedef enum result (*store_read_fn)(const cJSON *item, void *out,
+                                     struct error_info *err);
+/* Frees what one struct holds (conn_cleanup, req_cleanup, sub_cleanup). */
+typedef void (*store_cleanup_fn)(void *elem);
+
+/* The struct a store reads its listed items into. */
+struct store_reader {
+    size_t size; /* sizeof one struct */
+    store_read_fn read;
+    store_cleanup_fn cleanup;
+};
+
+/*
+ * A listing: the items of one partition of a table or an index, where
+ * `attr` equals `value` (the caller has checked it). Every pointer is
+ * borrowed.
+ */
+struct store_list {
+    const char *table;
+    const char *index; /* a GSI, or NULL: the table itself */
+    const char *attr;  /* the partition key */
+    const char *value;
+    const char *sk_prefix;    /* NULL, or only items whose sk begins so */
+    const char *filter;       /* NULL, or a FilterExpression on `:f` ... */
+    const char *filter_value; /* ... which is this string */
+    const char *const *keys;  /* the cursor's attributes (NULL-terminated) */
+    int descending;           /* newest first */
+    int consistent;           /* a strongly consistent read (tables only) */
+};
+
+/*
+ * One page of `l` as store_query_page() reads it (`cursor` checked
+ * against the listing's keys and partition), each item read by `rd` into a
+ * new array: `*items` gets `*count` structs of rd->size bytes (caller
+ * owns; free with store_items_free()) and `*next_cursor` the next page's
+ * cursor or NULL (caller frees). Fails as store_query_page(), or with
+ * rd->read's result for an item it refuses; on failure `*items` and
+ * `*next_cursor` are NULL and `*count` is 0.
+ */
+enum result store_list_page(struct store *s, const struct store_list *l,
+                            const struct store_reader *rd, int limit,
+                            const char *cursor, int64_t deadline_ms,
+                            void **items, size_t *count, char **next_cursor,
+                            struct error_info *err) WARN_UNUSED;
+
+/* Cleans the `count` structs at `items` with rd->cleanup, then frees the
+ * array. `items` may be NULL when `count` is 0. */
+void store_items_free(void *items, size_t count, const struct store_reader *rd);
+
 /*
  * After a conditional write failed: RESULT_NOT_FOUND when there is no
  * item, else RESULT_CONDITION_FAILED (stale version or wrong state).
