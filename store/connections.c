@@ -75,9 +75,9 @@ static enum result check_connection(const struct connection *c,
 /* The metadata map as an M of S (an empty map when there is none). */
 static cJSON *metadata_av(const cJSON *m)
 {
-    cJSON *map = cJSON_CreateObject();
+    cJSON *map = xjson(cJSON_CreateObject());
     for (const cJSON *v = m ? m->child : NULL; v; v = v->next)
-        cJSON_AddItemToObject(map, v->string, item_av_s(v->valuestring));
+        xjson_add(map, v->string, item_av_s(v->valuestring));
     return item_av_m(map);
 }
 
@@ -308,15 +308,16 @@ static enum result scan_stale(struct store *s, const char *before,
                               const cJSON *start, int64_t deadline_ms,
                               cJSON **response, struct error_info *err)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "TableName", s->connections_table);
-    cJSON_AddStringToObject(req, "FilterExpression", "last_ping < :before");
-    cJSON_AddStringToObject(req, "ProjectionExpression", "connection_id");
-    cJSON *values = cJSON_AddObjectToObject(req, "ExpressionAttributeValues");
-    cJSON_AddItemToObject(values, ":before", item_av_s(before));
+    cJSON *req = xjson(cJSON_CreateObject());
+    xjson_add(req, "TableName", cJSON_CreateString(s->connections_table));
+    xjson_add(req, "FilterExpression",
+              cJSON_CreateString("last_ping < :before"));
+    xjson_add(req, "ProjectionExpression", cJSON_CreateString("connection_id"));
+    cJSON *values = xjson(cJSON_CreateObject());
+    xjson_add(req, "ExpressionAttributeValues", values);
+    xjson_add(values, ":before", item_av_s(before));
     if (start)
-        cJSON_AddItemToObject(req, "ExclusiveStartKey",
-                              cJSON_Duplicate(start, 1));
+        xjson_add(req, "ExclusiveStartKey", xjson(cJSON_Duplicate(start, 1)));
     enum result r = ddb_call(s->ddb, "Scan", req, deadline_ms, response, err);
     cJSON_Delete(req);
     return r;
@@ -377,7 +378,7 @@ enum result conn_delete_stale(struct store *s, int64_t before_ms,
         const cJSON *lek =
             cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
         if (r == RESULT_OK && cJSON_IsObject(lek))
-            start = cJSON_Duplicate(lek, 1);
+            start = xjson(cJSON_Duplicate(lek, 1));
         cJSON_Delete(resp);
     } while (start);
     return r;
@@ -431,7 +432,7 @@ enum result conn_batch_get(struct store *s, const char *const *ids, size_t n,
     }
     cJSON *keys = xjson(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(keys, conn_key(ids[i]));
+        xjson_append(keys, conn_key(ids[i]));
     cJSON *items = NULL;
     r = ddb_batch_get_item(s->ddb, s->connections_table, keys, 1, deadline_ms,
                            &items, err);
@@ -477,7 +478,7 @@ enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
         cJSON *rq = xjson(cJSON_CreateObject());
         xjson_add(rq, "Key", conn_key(ids[i]));
         xjson_add(del, "DeleteRequest", rq);
-        cJSON_AddItemToArray(requests, del);
+        xjson_append(requests, del);
     }
     r = ddb_batch_write(s->ddb, s->connections_table, requests, deadline_ms,
                         err);

@@ -179,14 +179,8 @@ enum result ddb_send(struct ddb *d, const char *operation, const cJSON *request,
     struct buf out;
 
     buf_init(&out, AWS_MAX_BODY_BYTES);
-    if (request) {
-        body = cJSON_PrintUnformatted(request);
-        if (!body) {
-            r = error_set(e, RESULT_INTERNAL, "JsonPrint",
-                          "could not print the %s request", operation);
-            goto done;
-        }
-    }
+    if (request)
+        body = xjson_print(request);
     r = aws_call(d->aws, operation, body, body ? strlen(body) : 0, deadline_ms,
                  &out, e);
     if (r == RESULT_CONDITION_FAILED && failure) {

@@ -136,7 +136,7 @@ static enum result take_batch_get(cJSON *resp, const char *table, int sent,
         if (ddb_check_attrs(it, "item", &why) != RESULT_OK)
             return ddb_malformed(e, "BatchGetItem",
                                  "an item that is not valid");
-        cJSON_AddItemToArray(found, cJSON_DetachItemViaPointer(got, it));
+        xjson_append(found, cJSON_DetachItemViaPointer(got, it));
     }
     cJSON *keys = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(

@@ -307,7 +307,7 @@ static void move_items(cJSON *from, cJSON *to, size_t *count, size_t max)
 {
     cJSON *it;
     while ((it = from->child) && (max == 0 || *count < max)) {
-        cJSON_AddItemToArray(to, cJSON_DetachItemViaPointer(from, it));
+        xjson_append(to, cJSON_DetachItemViaPointer(from, it));
         (*count)++;
     }
 }

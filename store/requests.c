@@ -175,7 +175,7 @@ enum result req_from_item(const cJSON *item, struct request *r,
                          "a stored request lacks required attributes");
     }
     if (!r->payload)
-        r->payload = cJSON_CreateObject();
+        r->payload = xjson(cJSON_CreateObject());
     return RESULT_OK;
 }
 
@@ -266,7 +266,7 @@ static enum result new_request(struct store *s, struct request *r,
         r->request_id = xstrdup(id);
     }
     if (!r->payload)
-        r->payload = cJSON_CreateObject();
+        r->payload = xjson(cJSON_CreateObject());
     if (!r->max_retries)
         r->max_retries = REQ_DEFAULT_MAX_RETRIES;
     enum result e = check_new(r, err);
@@ -299,12 +299,13 @@ static void took(struct request *r, const struct request *n)
  * takes `item`. */
 static cJSON *put_action(const char *table, cJSON *item, const char *condition)
 {
-    cJSON *action = cJSON_CreateObject();
-    cJSON *put = cJSON_AddObjectToObject(action, "Put");
-    cJSON_AddStringToObject(put, "TableName", table);
-    cJSON_AddItemToObject(put, "Item", item);
+    cJSON *action = xjson(cJSON_CreateObject());
+    cJSON *put = xjson(cJSON_CreateObject());
+    xjson_add(action, "Put", put);
+    xjson_add(put, "TableName", cJSON_CreateString(table));
+    xjson_add(put, "Item", item);
     if (condition)
-        cJSON_AddStringToObject(put, "ConditionExpression", condition);
+        xjson_add(put, "ConditionExpression", cJSON_CreateString(condition));
     return action;
 }
 
@@ -348,11 +349,11 @@ enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
     if (e == RESULT_OK) {
         /* Counted like every request, so that its end, which takes one
          * off, leaves the count right. */
-        items = cJSON_CreateArray();
-        cJSON_AddItemToArray(items, put_action(s->requests_table, item,
-                                               "attribute_not_exists(pk)"));
-        cJSON_AddItemToArray(
-            items, req_inflight_action(s->requests_table, counter, 1, 0));
+        items = xjson(cJSON_CreateArray());
+        xjson_append(items, put_action(s->requests_table, item,
+                                       "attribute_not_exists(pk)"));
+        xjson_append(items,
+                     req_inflight_action(s->requests_table, counter, 1, 0));
         item = counter = NULL;
         e = req_transact(s, items, deadline_ms, NULL, &why);
     }
@@ -390,13 +391,12 @@ enum result req_enqueue_subscribed(struct store *s, struct request *r,
         (e = req_inflight_key(r->tenant_id, r->user_id, &counter, &why)) !=
             RESULT_OK)
         goto done;
-    items = cJSON_CreateArray();
-    cJSON_AddItemToArray(
+    items = xjson(cJSON_CreateArray());
+    xjson_append(
         items, put_action(s->requests_table, item, "attribute_not_exists(pk)"));
-    cJSON_AddItemToArray(items,
-                         put_action(s->subscriptions_table, sub_item, NULL));
-    cJSON_AddItemToArray(items, req_inflight_action(s->requests_table, counter,
-                                                    1, max_inflight));
+    xjson_append(items, put_action(s->subscriptions_table, sub_item, NULL));
+    xjson_append(items, req_inflight_action(s->requests_table, counter, 1,
+                                            max_inflight));
     item = sub_item = counter = NULL;
     /* ClientRequestToken (TransactWriteItems): the retries of one call
      * are idempotent. */

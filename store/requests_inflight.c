@@ -7,6 +7,7 @@
 #include "item.h"
 #include "retry.h"
 #include "uuid.h"
+#include "xmalloc.h"
 
 /*
  * The in-flight counter of each user. One item per user in the requests table:
@@ -39,19 +40,23 @@ enum result req_inflight_key(const char *tenant_id, const char *user_id,
  * condition that it is below the limit before. */
 cJSON *req_inflight_action(const char *table, cJSON *key, int delta, long limit)
 {
-    cJSON *action = cJSON_CreateObject();
-    cJSON *u = cJSON_AddObjectToObject(action, "Update");
-    cJSON_AddStringToObject(u, "TableName", table);
-    cJSON_AddItemToObject(u, "Key", key);
-    cJSON_AddStringToObject(u, "UpdateExpression", "ADD #n :d");
-    cJSON *attrs = cJSON_AddObjectToObject(u, "ExpressionAttributeNames");
-    cJSON_AddStringToObject(attrs, "#n", "inflight");
-    cJSON *values = cJSON_AddObjectToObject(u, "ExpressionAttributeValues");
-    cJSON_AddItemToObject(values, ":d", item_av_i64(delta));
+    cJSON *action = xjson(cJSON_CreateObject());
+    cJSON *u = xjson(cJSON_CreateObject());
+    xjson_add(action, "Update", u);
+    xjson_add(u, "TableName", cJSON_CreateString(table));
+    xjson_add(u, "Key", key);
+    xjson_add(u, "UpdateExpression", cJSON_CreateString("ADD #n :d"));
+    cJSON *attrs = xjson(cJSON_CreateObject());
+    xjson_add(u, "ExpressionAttributeNames", attrs);
+    xjson_add(attrs, "#n", cJSON_CreateString("inflight"));
+    cJSON *values = xjson(cJSON_CreateObject());
+    xjson_add(u, "ExpressionAttributeValues", values);
+    xjson_add(values, ":d", item_av_i64(delta));
     if (limit > 0) {
-        cJSON_AddStringToObject(u, "ConditionExpression",
-                                "attribute_not_exists(#n) OR #n < :limit");
-        cJSON_AddItemToObject(values, ":limit", item_av_i64(limit));
+        xjson_add(
+            u, "ConditionExpression",
+            cJSON_CreateString("attribute_not_exists(#n) OR #n < :limit"));
+        xjson_add(values, ":limit", item_av_i64(limit));
     }
     return action;
 }

@@ -47,7 +47,7 @@ static enum result check_size_with(const struct request *r, enum req_status to,
     probe_s(item, "retry_after", r->retry_after);
     probe_m(item, "progress_details", r->progress_details);
     probe_m(item, "result", r->result);
-    item_set(item, name, cJSON_Duplicate(av, 1));
+    item_set(item, name, xjson(cJSON_Duplicate(av, 1)));
     enum result e = item_check_size(item, name, err);
     cJSON_Delete(item);
     return e;
@@ -74,24 +74,24 @@ static enum result update_ending(struct store *s, const struct request *r,
         req_inflight_key(r->tenant_id, r->user_id, &counter, &why);
     if (res != RESULT_OK)
         goto done;
-    cJSON *items = cJSON_CreateArray();
-    cJSON *action = cJSON_CreateObject();
-    cJSON *u = cJSON_AddObjectToObject(action, "Update");
-    cJSON_AddStringToObject(u, "TableName", s->requests_table);
-    cJSON_AddItemToObject(u, "Key", cJSON_Duplicate(key, 1));
-    cJSON_AddStringToObject(u, "UpdateExpression", expr);
-    cJSON_AddStringToObject(u, "ConditionExpression", o->condition);
+    cJSON *items = xjson(cJSON_CreateArray());
+    cJSON *action = xjson(cJSON_CreateObject());
+    cJSON *u = xjson(cJSON_CreateObject());
+    xjson_add(action, "Update", u);
+    xjson_add(u, "TableName", cJSON_CreateString(s->requests_table));
+    xjson_add(u, "Key", xjson(cJSON_Duplicate(key, 1)));
+    xjson_add(u, "UpdateExpression", cJSON_CreateString(expr));
+    xjson_add(u, "ConditionExpression", cJSON_CreateString(o->condition));
     if (o->expr->names)
-        cJSON_AddItemToObject(u, "ExpressionAttributeNames",
-                              cJSON_Duplicate(o->expr->names, 1));
+        xjson_add(u, "ExpressionAttributeNames",
+                  xjson(cJSON_Duplicate(o->expr->names, 1)));
     if (o->expr->values)
-        cJSON_AddItemToObject(u, "ExpressionAttributeValues",
-                              cJSON_Duplicate(o->expr->values, 1));
-    cJSON_AddStringToObject(u, "ReturnValuesOnConditionCheckFailure",
-                            "ALL_OLD");
-    cJSON_AddItemToArray(items, action);
-    cJSON_AddItemToArray(
-        items, req_inflight_action(s->requests_table, counter, -1, 0));
+        xjson_add(u, "ExpressionAttributeValues",
+                  xjson(cJSON_Duplicate(o->expr->values, 1)));
+    xjson_add(u, "ReturnValuesOnConditionCheckFailure",
+              cJSON_CreateString("ALL_OLD"));
+    xjson_append(items, action);
+    xjson_append(items, req_inflight_action(s->requests_table, counter, -1, 0));
     res = req_transact(s, items, o->deadline_ms, &reasons, &why);
     if (res == RESULT_CONDITION_FAILED)
         res =
@@ -269,7 +269,8 @@ enum result req_update_progress(struct store *s, struct request *r,
         free(r->progress_message);
         r->progress_message = message ? xstrdup(message) : NULL;
         cJSON_Delete(r->progress_details);
-        r->progress_details = details ? cJSON_Duplicate(details, 1) : NULL;
+        r->progress_details =
+            details ? xjson(cJSON_Duplicate(details, 1)) : NULL;
     }
     return res;
 }
@@ -284,7 +285,7 @@ enum result req_complete(struct store *s, struct request *r,
                            "complete");
     if (result && !cJSON_IsObject(result))
         return error_field(err, "result", "result must be an object");
-    cJSON *empty = cJSON_CreateObject();
+    cJSON *empty = xjson(cJSON_CreateObject());
     cJSON *av = NULL;
     enum result res =
         item_av_from_json(result ? result : empty, "result", &av, err);
@@ -309,7 +310,8 @@ enum result req_complete(struct store *s, struct request *r,
         r->progress = 100;
         memcpy(r->processing_ended, r->updated_at, sizeof(r->updated_at));
         cJSON_Delete(r->result);
-        r->result = result ? cJSON_Duplicate(result, 1) : cJSON_CreateObject();
+        r->result = result ? xjson(cJSON_Duplicate(result, 1))
+                           : xjson(cJSON_CreateObject());
     }
     return res;
 }

@@ -391,16 +391,17 @@ enum result sub_delete_by_connection(struct store *s, const char *connection_id,
     ddb_expr_cleanup(&e);
     if (r != RESULT_OK)
         return r;
-    cJSON *requests = cJSON_CreateArray();
+    cJSON *requests = xjson(cJSON_CreateArray());
     int n = 0;
     for (const cJSON *it = items->child; it; it = it->next) {
         const char *sk = item_get_s(it, "sk");
         if (!sk)
             continue;
-        cJSON *del = cJSON_CreateObject();
-        cJSON *dr = cJSON_AddObjectToObject(del, "DeleteRequest");
-        cJSON_AddItemToObject(dr, "Key", store_key(pk, sk));
-        cJSON_AddItemToArray(requests, del);
+        cJSON *del = xjson(cJSON_CreateObject());
+        cJSON *dr = xjson(cJSON_CreateObject());
+        xjson_add(del, "DeleteRequest", dr);
+        xjson_add(dr, "Key", store_key(pk, sk));
+        xjson_append(requests, del);
         n++;
     }
     if (n)
