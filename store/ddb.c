@@ -1,4 +1,4 @@
-/* The DynamoDB client: typed calls over the AWS JSON protocol. */
+/* The DynamoDB client: its lifetime, the call, input checks, expressions. */
 #include "ddb.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* What the three stores share: the client, table names, ids, cursors. */
+/* What the three stores share: the client, table names, ids, cursors, lists. */
 #include "store.h"
 
 #include <stdio.h>
