@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "ddb_local.h"
 #include "item.h"
 

@@ -10,7 +10,7 @@
 #include "aws.h"
 #include "aws_env.h"
 #include "buf.h"
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "gateway.h"
 #include "xmalloc.h"
 

@@ -29,15 +29,6 @@ void conn_cleanup(struct connection *c)
     memset(c, 0, sizeof(*c));
 }
 
-void conn_page_cleanup(struct conn_page *p)
-{
-    for (size_t i = 0; i < p->count; i++)
-        conn_cleanup(&p->items[i]);
-    free(p->items);
-    free(p->next_cursor);
-    memset(p, 0, sizeof(*p));
-}
-
 static cJSON *conn_key(const char *connection_id)
 {
     char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
@@ -84,9 +75,9 @@ static enum result check_connection(const struct connection *c,
 /* The metadata map as an M of S (an empty map when there is none). */
 static cJSON *metadata_av(const cJSON *m)
 {
-    cJSON *map = cJSON_CreateObject();
+    cJSON *map = xjson(cJSON_CreateObject());
     for (const cJSON *v = m ? m->child : NULL; v; v = v->next)
-        cJSON_AddItemToObject(map, v->string, item_av_s(v->valuestring));
+        xjson_add(map, v->string, item_av_s(v->valuestring));
     return item_av_m(map);
 }
 
@@ -117,11 +108,12 @@ static void copy_ts(const cJSON *item, const char *name, char *out)
     snprintf(out, CLOCK_RFC3339_SIZE, "%s", v ? v : "");
 }
 
-/* Reads a stored item; RESULT_PARSE when it lacks what every connection
- * item has. */
-static enum result from_item(const cJSON *item, struct connection *c,
+/* Reads a stored item into the struct connection at `out`; RESULT_PARSE
+ * when it lacks what every connection item has. A store_read_fn. */
+static enum result from_item(const cJSON *item, void *out,
                              struct error_info *err)
 {
+    struct connection *c = out;
     memset(c, 0, sizeof(*c));
     c->connection_id = store_dup_s(item, "connection_id");
     c->user_id = store_dup_s(item, "user_id");
@@ -254,42 +246,43 @@ enum result conn_update_last_ping(struct store *s, struct connection *c,
     return r;
 }
 
+static void cleanup_listed(void *c)
+{
+    conn_cleanup(c);
+}
+
+/* A connection as a listing reads it (store_list_page()). */
+static const struct store_reader reader = {sizeof(struct connection), from_item,
+                                           cleanup_listed};
+
+void conn_page_cleanup(struct conn_page *p)
+{
+    store_items_free(p->items, p->count, &reader);
+    free(p->next_cursor);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Newest first, on the index of `attr`. */
 static enum result list_by(struct store *s, const char *index, const char *attr,
-                           const char *const *allowed, const char *value,
+                           const char *const *keys, const char *value,
                            int limit, const char *cursor,
                            struct conn_page *page, int64_t deadline_ms,
                            struct error_info *err)
 {
+    void *items = NULL;
     memset(page, 0, sizeof(*page));
     enum result r = store_check_id(attr, value, err);
     if (r != RESULT_OK)
         return r;
-    struct ddb_expr e;
-    ddb_expr_init(&e);
-    ddb_expr_name(&e, "#k", attr);
-    ddb_expr_value(&e, ":k", item_av_s(value));
-    struct ddb_query q = {.table = s->connections_table,
-                          .index = index,
-                          .key_condition = "#k = :k",
-                          .expr = &e,
-                          .descending = 1,
-                          .deadline_ms = deadline_ms};
-    cJSON *items = NULL;
-    struct store_cursor_spec spec = {allowed, attr, value};
-    r = store_query_page(s, &q, cursor, &spec, limit, &items,
-                         &page->next_cursor, err);
-    size_t n = (size_t)cJSON_GetArraySize(items);
-    page->items = xcalloc(n ? n : 1, sizeof(*page->items));
-    for (const cJSON *it = items ? items->child : NULL; r == RESULT_OK && it;
-         it = it->next) {
-        r = from_item(it, &page->items[page->count], err);
-        if (r == RESULT_OK)
-            page->count++;
-    }
-    cJSON_Delete(items);
-    ddb_expr_cleanup(&e);
-    if (r != RESULT_OK)
-        conn_page_cleanup(page);
+    struct store_list l = {.table = s->connections_table,
+                           .index = index,
+                           .attr = attr,
+                           .value = value,
+                           .keys = keys,
+                           .descending = 1};
+    r = store_list_page(s, &l, &reader, limit, cursor, deadline_ms, &items,
+                        &page->count, &page->next_cursor, err);
+    page->items = items;
     return r;
 }
 
@@ -315,15 +308,16 @@ static enum result scan_stale(struct store *s, const char *before,
                               const cJSON *start, int64_t deadline_ms,
                               cJSON **response, struct error_info *err)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "TableName", s->connections_table);
-    cJSON_AddStringToObject(req, "FilterExpression", "last_ping < :before");
-    cJSON_AddStringToObject(req, "ProjectionExpression", "connection_id");
-    cJSON *values = cJSON_AddObjectToObject(req, "ExpressionAttributeValues");
-    cJSON_AddItemToObject(values, ":before", item_av_s(before));
+    cJSON *req = xjson(cJSON_CreateObject());
+    xjson_add(req, "TableName", cJSON_CreateString(s->connections_table));
+    xjson_add(req, "FilterExpression",
+              cJSON_CreateString("last_ping < :before"));
+    xjson_add(req, "ProjectionExpression", cJSON_CreateString("connection_id"));
+    cJSON *values = xjson(cJSON_CreateObject());
+    xjson_add(req, "ExpressionAttributeValues", values);
+    xjson_add(values, ":before", item_av_s(before));
     if (start)
-        cJSON_AddItemToObject(req, "ExclusiveStartKey",
-                              cJSON_Duplicate(start, 1));
+        xjson_add(req, "ExclusiveStartKey", xjson(cJSON_Duplicate(start, 1)));
     enum result r = ddb_call(s->ddb, "Scan", req, deadline_ms, response, err);
     cJSON_Delete(req);
     return r;
@@ -384,7 +378,7 @@ enum result conn_delete_stale(struct store *s, int64_t before_ms,
         const cJSON *lek =
             cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
         if (r == RESULT_OK && cJSON_IsObject(lek))
-            start = cJSON_Duplicate(lek, 1);
+            start = xjson(cJSON_Duplicate(lek, 1));
         cJSON_Delete(resp);
     } while (start);
     return r;
@@ -438,7 +432,7 @@ enum result conn_batch_get(struct store *s, const char *const *ids, size_t n,
     }
     cJSON *keys = xjson(cJSON_CreateArray());
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(keys, conn_key(ids[i]));
+        xjson_append(keys, conn_key(ids[i]));
     cJSON *items = NULL;
     r = ddb_batch_get_item(s->ddb, s->connections_table, keys, 1, deadline_ms,
                            &items, err);
@@ -484,7 +478,7 @@ enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
         cJSON *rq = xjson(cJSON_CreateObject());
         xjson_add(rq, "Key", conn_key(ids[i]));
         xjson_add(del, "DeleteRequest", rq);
-        cJSON_AddItemToArray(requests, del);
+        xjson_append(requests, del);
     }
     r = ddb_batch_write(s->ddb, s->connections_table, requests, deadline_ms,
                         err);

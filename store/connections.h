@@ -38,7 +38,10 @@ struct conn_page {
     char *next_cursor; /* NULL on the last page */
 };
 
+/* Frees what `c` holds and zeroes it; safe on a zeroed struct. */
 void conn_cleanup(struct connection *c);
+/* Frees the page's connections and cursor and zeroes it; safe on a
+ * zeroed page. */
 void conn_page_cleanup(struct conn_page *p);
 
 /*
@@ -47,16 +50,23 @@ void conn_page_cleanup(struct conn_page *p);
  * last_ping, created_at, updated_at, version 1 and ttl now+24 h in `c`.
  * RESULT_INVALID_INPUT (naming the field) before any call for bad input;
  * RESULT_ALREADY_EXISTS when the id is taken (the stored item unchanged).
+ * `c`'s strings and metadata stay the caller's.
  */
 enum result conn_save(struct store *s, struct connection *c,
                       int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
-/* Reads a connection into `out` (zeroed first). RESULT_NOT_FOUND. */
+/*
+ * Reads a connection into `out` (zeroed first; caller cleans up with
+ * conn_cleanup() after any result). RESULT_NOT_FOUND when there is none;
+ * RESULT_INVALID_INPUT for a bad id, before any call; RESULT_PARSE for a
+ * stored item that lacks a connection's attributes.
+ */
 enum result conn_get(struct store *s, const char *connection_id,
                      struct connection *out, int64_t deadline_ms,
                      struct error_info *err) WARN_UNUSED;
 
-/* Deletes a connection. RESULT_NOT_FOUND when there was none. */
+/* Deletes a connection. RESULT_NOT_FOUND when there was none;
+ * RESULT_INVALID_INPUT for a bad id, before any call. */
 enum result conn_delete(struct store *s, const char *connection_id,
                         int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
@@ -64,7 +74,8 @@ enum result conn_delete(struct store *s, const char *connection_id,
 /*
  * Sets last_ping and updated_at to now and ttl to now+24 h, conditional
  * on c->version; on success `c` holds the new values and version.
- * RESULT_CONDITION_FAILED for a stale version, RESULT_NOT_FOUND.
+ * RESULT_CONDITION_FAILED for a stale version, RESULT_NOT_FOUND when the
+ * connection is gone; on failure `c` is unchanged.
  */
 enum result conn_update_last_ping(struct store *s, struct connection *c,
                                   int64_t deadline_ms,
@@ -89,6 +100,8 @@ void conn_array_free(struct connection *c, size_t n);
  * Deletes the connections `ids[0..n)` (no duplicates) with
  * BatchWriteItem, 25 a call, unconditionally: for clients known to be
  * gone (410). Deleting one that is not there is not an error.
+ * RESULT_INVALID_INPUT for a bad id, before any call; RESULT_THROTTLED
+ * when some stay unprocessed (ddb_batch_write()).
  */
 enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
                              int64_t deadline_ms,
@@ -97,7 +110,11 @@ enum result conn_delete_many(struct store *s, const char *const *ids, size_t n,
 /*
  * A user's (or tenant's) connections, newest connected_at first, at most
  * `limit` (1..100; 0 = 100), resumed from `cursor` (NULL for the first
- * page). `*page` is filled; caller cleans up.
+ * page). `*page` is zeroed first and filled on success (caller owns;
+ * free with conn_page_cleanup(), which is safe after any result).
+ * RESULT_INVALID_INPUT naming the id or "cursor" for a bad id or a cursor
+ * not made for this list; RESULT_PARSE for an item that is not a
+ * connection. On failure `*page` is empty.
  */
 enum result conn_list_by_user(struct store *s, const char *user_id, int limit,
                               const char *cursor, struct conn_page *page,

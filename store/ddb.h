@@ -42,6 +42,7 @@ struct ddb;
  */
 enum result ddb_new(const struct ddb_config *cfg, struct ddb **out,
                     struct error_info *err) WARN_UNUSED;
+/* Frees the client and closes its connection; NULL is a no-op. */
 void ddb_free(struct ddb *d);
 
 /* The underlying AWS client, to tune retries or inject hooks (borrowed). */
@@ -56,12 +57,16 @@ struct ddb_expr {
     cJSON *values; /* {":v": {"N": "1"}} or NULL */
 };
 
+/* Empties `e` (caller-owned). Cannot fail. */
 void ddb_expr_init(struct ddb_expr *e);
+/* Frees the trees `e` holds and empties it; safe on an emptied `e`. */
 void ddb_expr_cleanup(struct ddb_expr *e);
-/* Adds "#name" → attribute. */
+/* Adds (or replaces) "#name" → a copy of `attribute`; aborts on memory
+ * exhaustion. */
 void ddb_expr_name(struct ddb_expr *e, const char *placeholder,
                    const char *attribute);
-/* Adds ":value" → `av`; takes ownership of `av`. */
+/* Adds (or replaces) ":value" → `av`; takes ownership of `av` (NULL is
+ * ignored). Aborts on memory exhaustion. */
 void ddb_expr_value(struct ddb_expr *e, const char *placeholder, cJSON *av);
 
 enum ddb_return {
@@ -89,6 +94,12 @@ struct ddb_write_opts {
  * NULL when none came back — on RESULT_CONDITION_FAILED with
  * return_old_on_condition_failure, the item as it is, taken from the
  * failed answer itself (no second read), or NULL when there is no item.
+ * `table`, `item` / `key` and `o` (may be NULL) are borrowed. Bad input
+ * is RESULT_INVALID_INPUT naming the field ("table", "item", "key",
+ * "update_expression", "return_values", "expr.names", "expr.values")
+ * before any call; a failed ConditionExpression is
+ * RESULT_CONDITION_FAILED; an answer that is not valid JSON or carries
+ * invalid Attributes is RESULT_PARSE.
  */
 enum result ddb_put_item(struct ddb *d, const char *table, const cJSON *item,
                          const struct ddb_write_opts *o, cJSON **attributes,
@@ -104,6 +115,8 @@ enum result ddb_delete_item(struct ddb *d, const char *table, const cJSON *key,
 /*
  * GetItem. RESULT_OK with `*item` set (caller owns; cJSON_Delete), or
  * RESULT_NOT_FOUND when there is no such item (`*item` untouched).
+ * Bad input ("table", "key") is RESULT_INVALID_INPUT before any call; an
+ * invalid Item in the answer is RESULT_PARSE. `key` is borrowed.
  */
 enum result ddb_get_item(struct ddb *d, const char *table, const cJSON *key,
                          int consistent, int64_t deadline_ms, cJSON **item,
@@ -129,16 +142,26 @@ struct ddb_page {
     cJSON *last_evaluated_key; /* NULL on the last page */
 };
 
+/* Frees the page's trees and sets them to NULL; safe on an emptied page. */
 void ddb_page_cleanup(struct ddb_page *p);
 
-/* One page of `q`. Fills `*page` (caller cleans up with ddb_page_cleanup). */
+/*
+ * One page of `q` (borrowed). `*page` is emptied first and filled on
+ * success (caller owns; free with ddb_page_cleanup(), which is safe after
+ * any result). Bad input (table, key_condition, expr, a negative limit, a
+ * start key that is not a valid key) is RESULT_INVALID_INPUT before any
+ * call; an answer without an Items array of valid items, or with an empty
+ * LastEvaluatedKey, is RESULT_PARSE.
+ */
 enum result ddb_query_page(struct ddb *d, const struct ddb_query *q,
                            struct ddb_page *page,
                            struct error_info *err) WARN_UNUSED;
 
 /*
  * Every page of `q` (following LastEvaluatedKey), at most `max_items`
- * (0: no cap). `*items` gets an array (caller owns; cJSON_Delete).
+ * (0: no cap). `*items` gets an array (caller owns; cJSON_Delete). Fails
+ * as ddb_query_page(), and with RESULT_PARSE when the service answers the
+ * same LastEvaluatedKey twice; on failure `*items` is untouched.
  */
 enum result ddb_query_all(struct ddb *d, const struct ddb_query *q,
                           size_t max_items, cJSON **items,
@@ -149,6 +172,9 @@ enum result ddb_query_all(struct ddb *d, const struct ddb_query *q,
  * {"PutRequest":{"Item":…}} / {"DeleteRequest":{"Key":…}} (borrowed), sent
  * in chunks of 25; UnprocessedItems are sent again with backoff until
  * done or the retries run out (RESULT_THROTTLED: some were not written).
+ * A malformed request is RESULT_INVALID_INPUT naming "requests[i]" before
+ * any call; after a failure, the chunks before the failing one stay
+ * written.
  */
 enum result ddb_batch_write(struct ddb *d, const char *table,
                             const cJSON *requests, int64_t deadline_ms,
@@ -172,6 +198,9 @@ enum result ddb_batch_get_item(struct ddb *d, const char *table,
  * TransactWriteItems: `items` is the TransactItems array as the API takes
  * it (borrowed); `client_token` may be NULL. A cancellation for a failed
  * condition is RESULT_CONDITION_FAILED; err->message lists the reasons.
+ * 1 to 100 actions, each exactly one valid ConditionCheck, Put, Delete or
+ * Update, and a token of 1 to 36 characters, else RESULT_INVALID_INPUT
+ * naming "items", "TransactItems[i]" or "client_token" before any call.
  */
 enum result ddb_transact_write(struct ddb *d, const cJSON *items,
                                const char *client_token, int64_t deadline_ms,
@@ -189,37 +218,11 @@ enum result ddb_transact_write_ex(struct ddb *d, const cJSON *items,
                                   struct error_info *err) WARN_UNUSED;
 
 /*
- * CreateTable with the request JSON as the API takes it (borrowed).
- * RESULT_ALREADY_EXISTS when the table exists.
- */
-enum result ddb_create_table(struct ddb *d, const cJSON *request,
-                             int64_t deadline_ms,
-                             struct error_info *err) WARN_UNUSED;
-
-/* DescribeTable: `*table` gets the "Table" object (caller owns). */
-enum result ddb_describe_table(struct ddb *d, const char *table,
-                               int64_t deadline_ms, cJSON **description,
-                               struct error_info *err) WARN_UNUSED;
-
-/* Polls DescribeTable until TableStatus is ACTIVE or the deadline passes. */
-enum result ddb_wait_active(struct ddb *d, const char *table,
-                            int64_t deadline_ms,
-                            struct error_info *err) WARN_UNUSED;
-
-/* UpdateTimeToLive; enabling it again when enabled is RESULT_OK. */
-enum result ddb_update_ttl(struct ddb *d, const char *table,
-                           const char *attribute, int enabled,
-                           int64_t deadline_ms,
-                           struct error_info *err) WARN_UNUSED;
-
-/* DeleteTable. RESULT_NOT_FOUND when there is no such table. */
-enum result ddb_delete_table(struct ddb *d, const char *table,
-                             int64_t deadline_ms,
-                             struct error_info *err) WARN_UNUSED;
-
-/*
  * Any other operation: `request` (borrowed) is sent as is, `*response`
- * gets the parsed answer (caller owns). For calls this header lacks.
+ * gets the parsed answer (caller owns; `response` may be NULL), untouched
+ * on failure. For calls this header lacks. An empty `operation` is
+ * RESULT_INVALID_INPUT; an answer that is not one JSON object is
+ * RESULT_PARSE.
  */
 enum result ddb_call(struct ddb *d, const char *operation, const cJSON *request,
                      int64_t deadline_ms, cJSON **response,

@@ -26,16 +26,19 @@ enum req_status {
     REQ_RETRYING,
 };
 
-/* "PENDING", ... */
+/* The status's name, "PENDING", ... (static text); "?" for a value out
+ * of range. */
 const char *req_status_str(enum req_status s);
-/* RESULT_OK and `*out` for a known name, else RESULT_INVALID_INPUT. */
+/* RESULT_OK and `*out` for a known name, else RESULT_INVALID_INPUT
+ * (NULL included) with `*out` untouched. */
 enum result req_status_parse(const char *name,
                              enum req_status *out) WARN_UNUSED;
 /*
  * The allowed moves: PENDING→PROCESSING→COMPLETED|FAILED|RETRYING,
  * RETRYING→PROCESSING|FAILED, PENDING|PROCESSING|RETRYING→CANCELLED.
  * (A PROCESSING request whose lease passed is taken again in place:
- * req_reclaim.)
+ * req_reclaim.) Returns 1 for an allowed move, else 0. A move to the
+ * same status is allowed only where the list says so (none does).
  */
 int req_transition_allowed(enum req_status from, enum req_status to);
 
@@ -73,18 +76,24 @@ struct request {
     int64_t ttl;
 };
 
+/* A page of requests. Free with req_page_cleanup(). */
 struct req_page {
     struct request *items;
     size_t count;
     char *next_cursor; /* NULL on the last page */
 };
 
+/* Frees what `r` holds and zeroes it; safe on a zeroed struct. */
 void req_cleanup(struct request *r);
+/* Frees the page's requests and cursor and zeroes it; safe on a zeroed
+ * page. */
 void req_page_cleanup(struct req_page *p);
 
 /*
  * Reads a request from a stored item or a stream record's NewImage
- * (AttributeValue JSON). RESULT_PARSE when it is not a request item.
+ * (AttributeValue JSON, borrowed) into `out` (zeroed first; caller owns
+ * what it then holds: free with req_cleanup()). RESULT_PARSE when it is
+ * not a request item; `out` is then zeroed, holding nothing.
  */
 enum result req_from_item(const cJSON *item, struct request *out,
                           struct error_info *err) WARN_UNUSED;
@@ -99,7 +108,9 @@ enum result req_from_item(const cJSON *item, struct request *out,
  * RESULT_ALREADY_EXISTS when this user has a request of that id, and the
  * first item is unchanged; another user's request of that id is a
  * different request. RESULT_INVALID_INPUT
- * naming the field for bad input, before any call.
+ * naming the field for bad input, before any call. On failure `r` keeps
+ * what it had, but a generated request_id, a default payload and
+ * max_retries stay filled in (owned by `r`).
  */
 enum result req_enqueue(struct store *s, struct request *r, int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
@@ -133,6 +144,8 @@ enum result req_enqueue_subscribed(struct store *s, struct request *r,
 /*
  * The number of the user's requests in flight (PENDING, PROCESSING or
  * RETRYING), as its counter holds it: 0 when it was never counted.
+ * `*count` is 0 on failure. RESULT_INVALID_INPUT for a bad id, before
+ * any call; RESULT_PARSE when the counter is not a number.
  */
 enum result req_inflight(struct store *s, const char *tenant_id,
                          const char *user_id, int64_t *count,
@@ -142,7 +155,9 @@ enum result req_inflight(struct store *s, const char *tenant_id,
 /*
  * Reads the request `request_id` of the user `user_id` of `tenant_id`
  * into `out` (zeroed first). RESULT_NOT_FOUND, also when only another
- * user has a request of that id.
+ * user has a request of that id. `out` is zeroed first; caller cleans
+ * up with req_cleanup() after any result. RESULT_INVALID_INPUT for a bad
+ * id, before any call.
  */
 enum result req_get(struct store *s, const char *tenant_id, const char *user_id,
                     const char *request_id, struct request *out,
@@ -168,22 +183,35 @@ enum result req_update_status(struct store *s, struct request *r,
  * request is PROCESSING at r->version; RESULT_CONDITION_FAILED otherwise
  * (e.g. it was cancelled). A NULL message or details removes the stored
  * one. RESULT_INVALID_INPUT naming the field, before any call, for a bad
- * value or details that would take the item past 400 KB.
+ * value or details that would take the item past 400 KB. `message` and
+ * `details` are copied into `r` on success; on failure `r` is unchanged.
  */
 enum result req_update_progress(struct store *s, struct request *r,
                                 int progress, const char *message,
                                 const cJSON *details, int64_t deadline_ms,
                                 struct error_info *err) WARN_UNUSED;
 
-/* PROCESSING → COMPLETED with `result` (a JSON object, borrowed), progress
- * 100 and processing_ended. A result that would take the whole item past
- * 400 KB is RESULT_INVALID_INPUT ("result") before any call. */
+/*
+ * PROCESSING → COMPLETED with `result` (a JSON object, borrowed; NULL:
+ * {}), progress 100 and processing_ended, conditional as
+ * req_update_status(), and the user's in-flight count one lower in the
+ * same transaction. A result that would take the whole item past 400 KB
+ * is RESULT_INVALID_INPUT ("result") before any call, and so is a move
+ * from another status ("status"). On success `r` holds a copy of the
+ * result; on failure `r` is unchanged.
+ */
 enum result req_complete(struct store *s, struct request *r,
                          const cJSON *result, int64_t deadline_ms,
                          struct error_info *err) WARN_UNUSED;
 
-/* PROCESSING | RETRYING → FAILED with `error` saved (cut to
- * REQ_MAX_ERROR_BYTES at a UTF-8 character boundary). */
+/*
+ * PROCESSING | RETRYING → FAILED with `error` saved (NULL or empty:
+ * "failed"; cut to REQ_MAX_ERROR_BYTES at a UTF-8 character boundary),
+ * conditional as req_update_status(), the in-flight count one lower in
+ * the same transaction. RESULT_INVALID_INPUT ("status") from another
+ * status, before any call. On success `r` holds a copy of the saved
+ * error; on failure `r` is unchanged.
+ */
 enum result req_fail(struct store *s, struct request *r, const char *error,
                      int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
@@ -202,18 +230,26 @@ enum result req_reclaim(struct store *s, struct request *r, const char *lease,
                         int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
 
-/* PENDING | PROCESSING | RETRYING → CANCELLED. */
+/* PENDING | PROCESSING | RETRYING → CANCELLED: req_update_status() with
+ * `to` CANCELLED, the in-flight count one lower in the same transaction. */
 enum result req_cancel(struct store *s, struct request *r, int64_t deadline_ms,
                        struct error_info *err) WARN_UNUSED;
 
-/* Deletes a user's request. RESULT_NOT_FOUND when there was none. */
+/* Deletes a user's request (its in-flight count is left as it is).
+ * RESULT_NOT_FOUND when there was none; RESULT_INVALID_INPUT for a bad id,
+ * before any call. */
 enum result req_delete(struct store *s, const char *tenant_id,
                        const char *user_id, const char *request_id,
                        int64_t deadline_ms, struct error_info *err) WARN_UNUSED;
 
 /*
  * Requests by connection, status or user, newest created_at first, at
- * most `limit` (1..100; 0 = 100), resumed from `cursor`.
+ * most `limit` (1..100; 0 = 100), resumed from `cursor` (NULL for the
+ * first page). `*page` is zeroed first and filled on success (caller
+ * owns; free with req_page_cleanup(), which is safe after any result).
+ * RESULT_INVALID_INPUT naming the id or "cursor" for a bad id or a
+ * cursor not made for this list; RESULT_PARSE for an item that is not a
+ * request. On failure `*page` is empty.
  */
 enum result req_list_by_connection(struct store *s, const char *connection_id,
                                    int limit, const char *cursor,
@@ -235,14 +271,16 @@ enum result req_list_by_user(struct store *s, const char *user_id, int limit,
  * PROCESSING ones whose lease_expires is before `now` (ones without a
  * lease are not listed). The condition is a FilterExpression, so a page
  * may hold fewer than `limit` (1..100; 0 = 100) and still have a next
- * cursor. Other statuses are RESULT_INVALID_INPUT ("status").
+ * cursor. Other statuses are RESULT_INVALID_INPUT ("status"), and so is
+ * a missing `now` ("now"); otherwise as req_list_by_status().
  */
 enum result req_list_due(struct store *s, enum req_status status,
                          const char *now, int limit, const char *cursor,
                          struct req_page *page, int64_t deadline_ms,
                          struct error_info *err) WARN_UNUSED;
 
-/* Checks an action name: 1-64 of [A-Za-z0-9._-] (docs/protocol.md). */
+/* Checks an action name: 1-64 of [A-Za-z0-9._-] (docs/protocol.md);
+ * RESULT_INVALID_INPUT naming "action" otherwise (NULL included). */
 enum result req_check_action(const char *action,
                              struct error_info *err) WARN_UNUSED;
 

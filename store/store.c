@@ -1,14 +1,14 @@
-/* What the three stores share: the client, table names, ids, cursors. */
+/* What the three stores share: the client, table names, ids, cursors, lists. */
 #include "store.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
-#include "buf.h"
 #include "clock.h"
+#include "item.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define CURSOR_MAX_BYTES 1024
@@ -31,23 +31,6 @@ void store_cleanup(struct store *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* Length of the UTF-8 sequence at `p` (1-4), or 0 when it is not valid. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n = (p[0] & 0xe0) == 0xc0   ? 2
-               : (p[0] & 0xf0) == 0xe0 ? 3
-               : (p[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (!n || n > left || (n == 2 && p[0] < 0xc2))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 enum result store_check_id(const char *field, const char *id,
                            struct error_info *err)
 {
@@ -59,7 +42,7 @@ enum result store_check_id(const char *field, const char *id,
                            STORE_MAX_ID_BYTES);
     const unsigned char *p = (const unsigned char *)id;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(p + i, len - i);
+        size_t n = utf8_seq_len(p + i, len - i);
         if (!n)
             return error_field(err, field, "%s is not valid UTF-8", field);
         /* C0, DEL and C1 (U+0080-U+009F, encoded C2 80-C2 9F). */
@@ -146,21 +129,11 @@ char *store_cursor_encode(const cJSON *key)
 {
     if (!key)
         return NULL;
-    char *json = cJSON_PrintUnformatted(key);
-    if (!json)
-        return NULL;
-    size_t n = strlen(json);
-    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    int len =
-        EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)json, (int)n);
-    free(json);
+    char *json = xjson_print(key);
     /* base64url without padding: safe in JSON and URLs alike. */
-    for (int i = 0; i < len; i++)
-        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-    while (len > 0 && b64[len - 1] == '=')
-        len--;
-    b64[len] = '\0';
-    return b64;
+    char *cursor = base64_encode(json, strlen(json), BASE64_URL, NULL);
+    free(json);
+    return cursor;
 }
 
 /*
@@ -213,11 +186,13 @@ enum result store_cursor_decode(const char *cursor,
 
 cJSON *store_key(const char *pk, const char *sk)
 {
-    cJSON *key = cJSON_CreateObject();
-    cJSON *p = cJSON_AddObjectToObject(key, "pk");
-    cJSON_AddStringToObject(p, "S", pk);
-    cJSON *k = cJSON_AddObjectToObject(key, "sk");
-    cJSON_AddStringToObject(k, "S", sk);
+    cJSON *key = xjson(cJSON_CreateObject());
+    cJSON *p = xjson(cJSON_CreateObject());
+    xjson_add(key, "pk", p);
+    xjson_add(p, "S", cJSON_CreateString(pk));
+    cJSON *k = xjson(cJSON_CreateObject());
+    xjson_add(key, "sk", k);
+    xjson_add(k, "S", cJSON_CreateString(sk));
     return key;
 }
 
@@ -247,6 +222,73 @@ enum result store_query_page(struct store *s, const struct ddb_query *q,
     }
     ddb_page_cleanup(&page);
     cJSON_Delete(start);
+    return r;
+}
+
+void store_items_free(void *items, size_t count, const struct store_reader *rd)
+{
+    for (size_t i = 0; i < count; i++)
+        rd->cleanup((char *)items + i * rd->size);
+    free(items);
+}
+
+/* The query of a listing; `x` gets its names and values. */
+static struct ddb_query list_query(const struct store_list *l,
+                                   struct ddb_expr *x, int64_t deadline_ms)
+{
+    ddb_expr_name(x, "#k", l->attr);
+    ddb_expr_value(x, ":k", item_av_s(l->value));
+    if (l->sk_prefix)
+        ddb_expr_value(x, ":p", item_av_s(l->sk_prefix));
+    if (l->filter)
+        ddb_expr_value(x, ":f", item_av_s(l->filter_value));
+    struct ddb_query q = {.table = l->table,
+                          .index = l->index,
+                          .key_condition =
+                              l->sk_prefix ? "#k = :k AND begins_with(sk, :p)"
+                                           : "#k = :k",
+                          .filter = l->filter,
+                          .expr = x,
+                          .descending = l->descending,
+                          .consistent = l->consistent,
+                          .deadline_ms = deadline_ms};
+    return q;
+}
+
+enum result store_list_page(struct store *s, const struct store_list *l,
+                            const struct store_reader *rd, int limit,
+                            const char *cursor, int64_t deadline_ms,
+                            void **items, size_t *count, char **next_cursor,
+                            struct error_info *err)
+{
+    struct ddb_expr x;
+    cJSON *page = NULL;
+    struct store_cursor_spec spec = {l->keys, l->attr, l->value};
+    ddb_expr_init(&x);
+    struct ddb_query q = list_query(l, &x, deadline_ms);
+    *items = NULL;
+    *count = 0;
+    *next_cursor = NULL;
+    enum result r =
+        store_query_page(s, &q, cursor, &spec, limit, &page, next_cursor, err);
+    ddb_expr_cleanup(&x);
+    size_t n = (size_t)cJSON_GetArraySize(page);
+    char *out = xcalloc(n ? n : 1, rd->size);
+    for (const cJSON *it = page ? page->child : NULL; r == RESULT_OK && it;
+         it = it->next) {
+        r = rd->read(it, out + *count * rd->size, err);
+        if (r == RESULT_OK)
+            (*count)++;
+    }
+    cJSON_Delete(page);
+    if (r != RESULT_OK) {
+        store_items_free(out, *count, rd);
+        free(*next_cursor);
+        *next_cursor = NULL;
+        *count = 0;
+        out = NULL;
+    }
+    *items = out;
     return r;
 }
 

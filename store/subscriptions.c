@@ -39,15 +39,6 @@ void sub_cleanup(struct subscription *s)
     memset(s, 0, sizeof(*s));
 }
 
-void sub_page_cleanup(struct sub_page *p)
-{
-    for (size_t i = 0; i < p->count; i++)
-        sub_cleanup(&p->items[i]);
-    free(p->items);
-    free(p->next_cursor);
-    memset(p, 0, sizeof(*p));
-}
-
 /* The item's key, from the connection id and the request key. */
 static cJSON *sub_key(const char *connection_id, const char *request_key)
 {
@@ -82,9 +73,12 @@ static unsigned events_of(const cJSON *item)
     return bits;
 }
 
-static enum result from_item(const cJSON *item, struct subscription *s,
+/* Reads a stored item into the struct subscription at `out`; RESULT_PARSE
+ * when it lacks what every subscription item has. A store_read_fn. */
+static enum result from_item(const cJSON *item, void *out,
                              struct error_info *err)
 {
+    struct subscription *s = out;
     memset(s, 0, sizeof(*s));
     s->connection_id = store_dup_s(item, "connection_id");
     s->request_id = store_dup_s(item, "request_id");
@@ -304,20 +298,32 @@ enum result sub_unsubscribe(struct store *s, const char *connection_id,
     return r;
 }
 
-static enum result to_page(enum result r, cJSON *items, struct sub_page *page,
-                           struct error_info *err)
+static void cleanup_listed(void *s)
 {
-    size_t n = (size_t)cJSON_GetArraySize(items);
-    page->items = xcalloc(n ? n : 1, sizeof(*page->items));
-    for (const cJSON *it = items ? items->child : NULL; r == RESULT_OK && it;
-         it = it->next) {
-        r = from_item(it, &page->items[page->count], err);
-        if (r == RESULT_OK)
-            page->count++;
-    }
-    cJSON_Delete(items);
-    if (r != RESULT_OK)
-        sub_page_cleanup(page);
+    sub_cleanup(s);
+}
+
+/* A subscription as a listing reads it (store_list_page()). */
+static const struct store_reader reader = {sizeof(struct subscription),
+                                           from_item, cleanup_listed};
+
+void sub_page_cleanup(struct sub_page *p)
+{
+    store_items_free(p->items, p->count, &reader);
+    free(p->next_cursor);
+    memset(p, 0, sizeof(*p));
+}
+
+/* One page of `l`, oldest first, into `page`. */
+static enum result list(struct store *s, const struct store_list *l, int limit,
+                        const char *cursor, struct sub_page *page,
+                        int64_t deadline_ms, struct error_info *err)
+{
+    void *items = NULL;
+    enum result r =
+        store_list_page(s, l, &reader, limit, cursor, deadline_ms, &items,
+                        &page->count, &page->next_cursor, err);
+    page->items = items;
     return r;
 }
 
@@ -332,21 +338,13 @@ enum result sub_list_by_connection(struct store *s, const char *connection_id,
         return r;
     char pk[PK_SIZE];
     snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
-    struct ddb_expr e;
-    ddb_expr_init(&e);
-    ddb_expr_value(&e, ":pk", item_av_s(pk));
-    ddb_expr_value(&e, ":sub", item_av_s(SK_PREFIX));
-    struct ddb_query q = {.table = s->subscriptions_table,
-                          .key_condition = "pk = :pk AND begins_with(sk, :sub)",
-                          .expr = &e,
-                          .consistent = 1,
-                          .deadline_ms = deadline_ms};
-    cJSON *items = NULL;
-    struct store_cursor_spec spec = {base_keys, "pk", pk};
-    r = store_query_page(s, &q, cursor, &spec, limit, &items,
-                         &page->next_cursor, err);
-    ddb_expr_cleanup(&e);
-    return to_page(r, items, page, err);
+    struct store_list l = {.table = s->subscriptions_table,
+                           .attr = "pk",
+                           .value = pk,
+                           .sk_prefix = SK_PREFIX,
+                           .keys = base_keys,
+                           .consistent = 1};
+    return list(s, &l, limit, cursor, page, deadline_ms, err);
 }
 
 enum result sub_list_by_request(struct store *s, const char *tenant_id,
@@ -361,20 +359,12 @@ enum result sub_list_by_request(struct store *s, const char *tenant_id,
         store_request_key(tenant_id, user_id, request_id, rkey, err);
     if (r != RESULT_OK)
         return r;
-    struct ddb_expr e;
-    ddb_expr_init(&e);
-    ddb_expr_value(&e, ":r", item_av_s(rkey));
-    struct ddb_query q = {.table = s->subscriptions_table,
-                          .index = "request-index",
-                          .key_condition = "request_key = :r",
-                          .expr = &e,
-                          .deadline_ms = deadline_ms};
-    cJSON *items = NULL;
-    struct store_cursor_spec spec = {request_index_keys, "request_key", rkey};
-    r = store_query_page(s, &q, cursor, &spec, limit, &items,
-                         &page->next_cursor, err);
-    ddb_expr_cleanup(&e);
-    return to_page(r, items, page, err);
+    struct store_list l = {.table = s->subscriptions_table,
+                           .index = "request-index",
+                           .attr = "request_key",
+                           .value = rkey,
+                           .keys = request_index_keys};
+    return list(s, &l, limit, cursor, page, deadline_ms, err);
 }
 
 enum result sub_delete_by_connection(struct store *s, const char *connection_id,
@@ -401,16 +391,17 @@ enum result sub_delete_by_connection(struct store *s, const char *connection_id,
     ddb_expr_cleanup(&e);
     if (r != RESULT_OK)
         return r;
-    cJSON *requests = cJSON_CreateArray();
+    cJSON *requests = xjson(cJSON_CreateArray());
     int n = 0;
     for (const cJSON *it = items->child; it; it = it->next) {
         const char *sk = item_get_s(it, "sk");
         if (!sk)
             continue;
-        cJSON *del = cJSON_CreateObject();
-        cJSON *dr = cJSON_AddObjectToObject(del, "DeleteRequest");
-        cJSON_AddItemToObject(dr, "Key", store_key(pk, sk));
-        cJSON_AddItemToArray(requests, del);
+        cJSON *del = xjson(cJSON_CreateObject());
+        cJSON *dr = xjson(cJSON_CreateObject());
+        xjson_add(del, "DeleteRequest", dr);
+        xjson_add(dr, "Key", store_key(pk, sk));
+        xjson_append(requests, del);
         n++;
     }
     if (n)

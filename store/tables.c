@@ -4,25 +4,30 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "ddb_admin.h"
+#include "xmalloc.h"
+
 /* A GSI with its key schema; `range` may be NULL. Projection ALL, so a
  * list answers from the index alone. */
 static cJSON *gsi(const char *name, const char *hash, const char *range)
 {
-    cJSON *g = cJSON_CreateObject();
-    cJSON_AddStringToObject(g, "IndexName", name);
-    cJSON *ks = cJSON_AddArrayToObject(g, "KeySchema");
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "AttributeName", hash);
-    cJSON_AddStringToObject(h, "KeyType", "HASH");
-    cJSON_AddItemToArray(ks, h);
+    cJSON *g = xjson(cJSON_CreateObject());
+    xjson_add(g, "IndexName", cJSON_CreateString(name));
+    cJSON *ks = xjson(cJSON_CreateArray());
+    xjson_add(g, "KeySchema", ks);
+    cJSON *h = xjson(cJSON_CreateObject());
+    xjson_add(h, "AttributeName", cJSON_CreateString(hash));
+    xjson_add(h, "KeyType", cJSON_CreateString("HASH"));
+    xjson_append(ks, h);
     if (range) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "AttributeName", range);
-        cJSON_AddStringToObject(r, "KeyType", "RANGE");
-        cJSON_AddItemToArray(ks, r);
+        cJSON *r = xjson(cJSON_CreateObject());
+        xjson_add(r, "AttributeName", cJSON_CreateString(range));
+        xjson_add(r, "KeyType", cJSON_CreateString("RANGE"));
+        xjson_append(ks, r);
     }
-    cJSON *p = cJSON_AddObjectToObject(g, "Projection");
-    cJSON_AddStringToObject(p, "ProjectionType", "ALL");
+    cJSON *p = xjson(cJSON_CreateObject());
+    xjson_add(g, "Projection", p);
+    xjson_add(p, "ProjectionType", cJSON_CreateString("ALL"));
     return g;
 }
 
@@ -31,26 +36,28 @@ static cJSON *gsi(const char *name, const char *hash, const char *range)
 static cJSON *table_request(const char *table, const char *const *attrs,
                             cJSON *indexes)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "TableName", table);
-    cJSON_AddStringToObject(req, "BillingMode", "PAY_PER_REQUEST");
-    cJSON *defs = cJSON_AddArrayToObject(req, "AttributeDefinitions");
+    cJSON *req = xjson(cJSON_CreateObject());
+    xjson_add(req, "TableName", cJSON_CreateString(table));
+    xjson_add(req, "BillingMode", cJSON_CreateString("PAY_PER_REQUEST"));
+    cJSON *defs = xjson(cJSON_CreateArray());
+    xjson_add(req, "AttributeDefinitions", defs);
     for (const char *const *a = attrs; *a; a++) {
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "AttributeName", *a);
-        cJSON_AddStringToObject(d, "AttributeType", "S");
-        cJSON_AddItemToArray(defs, d);
+        cJSON *d = xjson(cJSON_CreateObject());
+        xjson_add(d, "AttributeName", cJSON_CreateString(*a));
+        xjson_add(d, "AttributeType", cJSON_CreateString("S"));
+        xjson_append(defs, d);
     }
-    cJSON *ks = cJSON_AddArrayToObject(req, "KeySchema");
+    cJSON *ks = xjson(cJSON_CreateArray());
+    xjson_add(req, "KeySchema", ks);
     const char *keys[2][2] = {{"pk", "HASH"}, {"sk", "RANGE"}};
     for (int i = 0; i < 2; i++) {
-        cJSON *k = cJSON_CreateObject();
-        cJSON_AddStringToObject(k, "AttributeName", keys[i][0]);
-        cJSON_AddStringToObject(k, "KeyType", keys[i][1]);
-        cJSON_AddItemToArray(ks, k);
+        cJSON *k = xjson(cJSON_CreateObject());
+        xjson_add(k, "AttributeName", cJSON_CreateString(keys[i][0]));
+        xjson_add(k, "KeyType", cJSON_CreateString(keys[i][1]));
+        xjson_append(ks, k);
     }
     if (indexes)
-        cJSON_AddItemToObject(req, "GlobalSecondaryIndexes", indexes);
+        xjson_add(req, "GlobalSecondaryIndexes", indexes);
     return req;
 }
 
@@ -58,9 +65,9 @@ static cJSON *connections_request(const char *table)
 {
     static const char *const attrs[] = {"pk",        "sk",           "user_id",
                                         "tenant_id", "connected_at", NULL};
-    cJSON *idx = cJSON_CreateArray();
-    cJSON_AddItemToArray(idx, gsi("user-index", "user_id", "connected_at"));
-    cJSON_AddItemToArray(idx, gsi("tenant-index", "tenant_id", "connected_at"));
+    cJSON *idx = xjson(cJSON_CreateArray());
+    xjson_append(idx, gsi("user-index", "user_id", "connected_at"));
+    xjson_append(idx, gsi("tenant-index", "tenant_id", "connected_at"));
     return table_request(table, attrs, idx);
 }
 
@@ -68,25 +75,25 @@ static cJSON *requests_request(const char *table)
 {
     static const char *const attrs[] = {
         "pk", "sk", "connection_id", "status", "user_id", "created_at", NULL};
-    cJSON *idx = cJSON_CreateArray();
-    cJSON_AddItemToArray(
-        idx, gsi("connection-index", "connection_id", "created_at"));
-    cJSON_AddItemToArray(idx, gsi("status-index", "status", "created_at"));
-    cJSON_AddItemToArray(idx, gsi("user-index", "user_id", "created_at"));
+    cJSON *idx = xjson(cJSON_CreateArray());
+    xjson_append(idx, gsi("connection-index", "connection_id", "created_at"));
+    xjson_append(idx, gsi("status-index", "status", "created_at"));
+    xjson_append(idx, gsi("user-index", "user_id", "created_at"));
     cJSON *req = table_request(table, attrs, idx);
     /* The processor is fed by this stream (docs/data-model.md). */
-    cJSON *spec = cJSON_AddObjectToObject(req, "StreamSpecification");
-    cJSON_AddBoolToObject(spec, "StreamEnabled", 1);
-    cJSON_AddStringToObject(spec, "StreamViewType", "NEW_IMAGE");
+    cJSON *spec = xjson(cJSON_CreateObject());
+    xjson_add(req, "StreamSpecification", spec);
+    xjson_add(spec, "StreamEnabled", cJSON_CreateBool(1));
+    xjson_add(spec, "StreamViewType", cJSON_CreateString("NEW_IMAGE"));
     return req;
 }
 
 static cJSON *subscriptions_request(const char *table)
 {
     static const char *const attrs[] = {"pk", "sk", "request_key", NULL};
-    cJSON *idx = cJSON_CreateArray();
+    cJSON *idx = xjson(cJSON_CreateArray());
     /* The request key, not the bare id: ids are unique per user only. */
-    cJSON_AddItemToArray(idx, gsi("request-index", "request_key", NULL));
+    xjson_append(idx, gsi("request-index", "request_key", NULL));
     return table_request(table, attrs, idx);
 }
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "connect.h"
 #include "connections.h"
+#include "ddb_admin.h"
 #include "disconnect.h"
 #include "dispatch.h"
 #include "requests.h"

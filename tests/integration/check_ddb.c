@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "ddb_local.h"
 #include "item.h"
 

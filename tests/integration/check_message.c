@@ -12,7 +12,7 @@
 #include "app_fixture.h"
 #include "clock.h"
 #include "connections.h"
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "ddb_proxy.h"
 #include "dispatch.h"
 #include "message.h"

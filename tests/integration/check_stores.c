@@ -13,7 +13,7 @@
 #include "aws.h"
 #include "clock.h"
 #include "connections.h"
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "ddb_local.h"
 #include "ddb_proxy.h"
 #include "item.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddb.h"
+#include "ddb_admin.h"
 #include "ddb_int.h"
 #include "item.h"
 #include "test_http.h"
