@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "http.h"
 #include "http1.h"
@@ -58,13 +57,6 @@ int64_t invocation_remaining_ms(const struct invocation *inv, int64_t now_ms)
 {
     int64_t left = inv->deadline_ms - now_ms;
     return left > 0 ? left : 0;
-}
-
-int64_t runtime_api_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* host:port with a non-empty host and a port in 1..65535. */

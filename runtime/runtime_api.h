@@ -35,9 +35,6 @@ void invocation_cleanup(struct invocation *inv);
 /* Milliseconds left before the deadline at `now_ms` (epoch), never < 0. */
 int64_t invocation_remaining_ms(const struct invocation *inv, int64_t now_ms);
 
-/* Epoch milliseconds from the real-time clock. */
-int64_t runtime_api_now_ms(void);
-
 /*
  * Connects nothing yet; parses `address`, Lambda's AWS_LAMBDA_RUNTIME_API
  * ("host:port"), also accepted with an "http://" prefix. Returns NULL with
