@@ -7,9 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "xmalloc.h"
+#include "secret.h"
 
 #define VAR_ACCESS_KEY "AWS_ACCESS_KEY_ID"
 #define VAR_SECRET_KEY "AWS_SECRET_ACCESS_KEY"
@@ -51,19 +49,6 @@ static enum result config_error(struct error_info *err, const char *var,
     return RESULT_CONFIG;
 }
 
-static char *secret_dup(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
-static void secret_free(char *s)
-{
-    if (!s)
-        return;
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
-
 enum result aws_env_credentials_load(struct aws_env_credentials *c,
                                      aws_env_get_fn get, struct error_info *err)
 {
@@ -82,6 +67,19 @@ enum result aws_env_credentials_load(struct aws_env_credentials *c,
     c->secret_access_key = secret_dup(secret);
     c->session_token = secret_dup(lookup(get, VAR_SESSION_TOKEN));
     return RESULT_OK;
+}
+
+void aws_env_credentials_copy(struct aws_env_credentials *c,
+                              const struct sigv4_credentials *from)
+{
+    c->access_key_id =
+        secret_dup(from && from->access_key_id ? from->access_key_id : "");
+    c->secret_access_key = secret_dup(
+        from && from->secret_access_key ? from->secret_access_key : "");
+    c->session_token =
+        secret_dup(from && from->session_token && *from->session_token
+                       ? from->session_token
+                       : NULL);
 }
 
 void aws_env_credentials_cleanup(struct aws_env_credentials *c)
