@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "reply.h"
 #include "store.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define UNAUTHORIZED_BODY                                                      \
@@ -98,13 +99,7 @@ static int authenticate(struct app *a, const cJSON *event, struct identity *id,
 /* Adds `value` cut to MAX_METADATA_VALUE_BYTES on a UTF-8 boundary. */
 static void add_capped(cJSON *m, const char *name, const char *value)
 {
-    size_t n = strlen(value);
-    if (n > MAX_METADATA_VALUE_BYTES) {
-        n = MAX_METADATA_VALUE_BYTES;
-        while (n > 0 && ((unsigned char)value[n] & 0xc0) == 0x80)
-            n--; /* value[n] continues a character: cut before it */
-    }
-    char *copy = xstrndup(value, n);
+    char *copy = utf8_prefix(value, MAX_METADATA_VALUE_BYTES);
     cJSON_AddStringToObject(m, name, copy);
     free(copy);
 }

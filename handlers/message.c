@@ -17,6 +17,7 @@
 #include "reply.h"
 #include "requests.h"
 #include "subscriptions.h"
+#include "text.h"
 #include "uuid.h"
 #include "xmalloc.h"
 
@@ -77,59 +78,6 @@ static int valid_chars(const char *s, size_t max, const char *extra)
     return 1;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or > U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t more;
-        unsigned long cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            more = 1, cp = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0)
-            more = 2, cp = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0)
-            more = 3, cp = c & 0x07, min = 0x10000;
-        else
-            return 0;
-        if (n - i <= more)
-            return 0;
-        for (size_t k = 1; k <= more; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += more + 1;
-    }
-    return 1;
-}
-
-/*
- * Whether JSON text holds a NUL character: a raw byte, or the escape
- * \u0000, which cJSON would turn into a string silently cut short (an id
- * "a\u0000b" would become "a"). Backslashes occur only in strings in
- * JSON that parses, so no string tracking is needed.
- */
-static int has_nul(const char *text, size_t len)
-{
-    if (memchr(text, '\0', len))
-        return 1;
-    for (size_t i = 0; i + 1 < len; i++)
-        if (text[i] == '\\') {
-            if (text[i + 1] == 'u' && i + 6 <= len &&
-                memcmp(text + i + 2, "0000", 4) == 0)
-                return 1;
-            i++; /* the escaped character */
-        }
-    return 0;
-}
-
 /*
  * The body as text, base64-decoded when the event says so; NUL-terminated
  * at `*len`. NULL when it is missing, not valid base64, or over the limit
@@ -178,7 +126,7 @@ static char *parse(struct msg *m, const cJSON *event)
     if (!text)
         return fail(m, REPLY_INVALID_MESSAGE,
                     "message body is missing or not valid base64", NULL);
-    if (!utf8_valid((const unsigned char *)text, len) || has_nul(text, len)) {
+    if (!utf8_valid(text, len) || json_text_has_nul(text, len)) {
         free(text);
         return fail(m, REPLY_INVALID_MESSAGE,
                     "message must be UTF-8 text without NUL characters", NULL);
@@ -623,7 +571,7 @@ enum result message_handle(struct app *a, const cJSON *event, const char *raw,
     /* A text frame holding a NUL reaches us as a body string with the
      * escape \u0000, which cJSON cut short when the event was parsed: only
      * the event's own text still shows it. */
-    char *reply = raw && has_nul(raw, raw_len)
+    char *reply = raw && json_text_has_nul(raw, raw_len)
                       ? fail(&m, REPLY_INVALID_MESSAGE,
                              "message must be UTF-8 text without NUL "
                              "characters",

@@ -8,14 +8,11 @@
 #include "reply.h"
 #include "xmalloc.h"
 
+/* Prints and frees `o`. */
 static char *print(cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing a frame\n");
-        abort();
-    }
     return s;
 }
 
@@ -93,11 +90,7 @@ char **parts_complete(const char *request_id, const cJSON *result,
         return frames;
     }
     free(whole);
-    char *text = cJSON_PrintUnformatted(result);
-    if (!text) {
-        fprintf(stderr, "streamer: out of memory printing a result\n");
-        abort();
-    }
+    char *text = xjson_print(result);
     size_t len = strlen(text), n = 0;
     char **parts = parts_split(request_id, text, len, &n);
     cJSON_free(text);

@@ -4,14 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "xmalloc.h"
+
+/* Prints and frees `o`. */
 static char *print(cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing a reply\n");
-        abort();
-    }
     return s;
 }
 

@@ -258,12 +258,8 @@ static char *error_body(const char *error_type, const char *message)
     cJSON_AddStringToObject(o, "errorMessage", message ? message : "");
     cJSON_AddStringToObject(o, "errorType", error_type);
     cJSON_AddItemToObject(o, "stackTrace", cJSON_CreateArray());
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing an error\n");
-        abort();
-    }
     return s;
 }
 
