@@ -100,13 +100,13 @@ static int authenticate(struct app *a, const cJSON *event, struct identity *id,
 static void add_capped(cJSON *m, const char *name, const char *value)
 {
     char *copy = utf8_prefix(value, MAX_METADATA_VALUE_BYTES);
-    cJSON_AddStringToObject(m, name, copy);
+    xjson_add(m, name, cJSON_CreateString(copy));
     free(copy);
 }
 
 static cJSON *metadata_of(const cJSON *event)
 {
-    cJSON *m = cJSON_CreateObject();
+    cJSON *m = xjson(cJSON_CreateObject());
     const char *ua = event_header(event, "User-Agent");
     const cJSON *ctx =
         cJSON_GetObjectItemCaseSensitive(event, "requestContext");

@@ -47,8 +47,8 @@ static char *fail(struct msg *m, const char *code, const char *text,
 {
     cJSON *details = NULL;
     if (field && *field) {
-        details = cJSON_CreateObject();
-        cJSON_AddStringToObject(details, "field", field);
+        details = xjson(cJSON_CreateObject());
+        xjson_add(details, "field", cJSON_CreateString(field));
     }
     char *s = reply_error(m->id, code, text, details);
     cJSON_Delete(details);
@@ -252,12 +252,12 @@ static char *event_types(struct msg *m, unsigned *bits)
 static cJSON *subscription_data(const char *request_id, unsigned bits)
 {
     static const char *const names[] = {"progress", "complete", "error"};
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "request_id", request_id);
-    cJSON *types = cJSON_AddArrayToObject(d, "event_types");
+    cJSON *d = xjson(cJSON_CreateObject());
+    xjson_add(d, "request_id", cJSON_CreateString(request_id));
+    cJSON *types = xjson(cJSON_AddArrayToObject(d, "event_types"));
     for (unsigned i = 0; i < 3; i++)
         if (bits & (1u << i))
-            cJSON_AddItemToArray(types, cJSON_CreateString(names[i]));
+            xjson_append(types, cJSON_CreateString(names[i]));
     return d;
 }
 
@@ -280,7 +280,7 @@ static char *do_subscribe(struct msg *m)
     char *out;
     if (r == RESULT_OK) {
         cJSON *d = subscription_data(q.request_id, sub.event_types);
-        cJSON_AddBoolToObject(d, "subscribed", 1);
+        xjson_add(d, "subscribed", cJSON_CreateBool(1));
         out = reply_response(m->reply_id, d);
         cJSON_Delete(d);
     } else {
@@ -306,9 +306,9 @@ static char *do_unsubscribe(struct msg *m)
         return fail(m, REPLY_NOT_FOUND, "no such subscription", "request_id");
     if (r != RESULT_OK)
         return internal(m, &e, r);
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "request_id", rid);
-    cJSON_AddBoolToObject(d, "subscribed", 0);
+    cJSON *d = xjson(cJSON_CreateObject());
+    xjson_add(d, "request_id", cJSON_CreateString(rid));
+    xjson_add(d, "subscribed", cJSON_CreateBool(0));
     char *out = reply_response(m->reply_id, d);
     cJSON_Delete(d);
     return out;
@@ -317,21 +317,21 @@ static char *do_unsubscribe(struct msg *m)
 static void add_opt(cJSON *d, const char *name, const char *v)
 {
     if (v && *v)
-        cJSON_AddStringToObject(d, name, v);
+        xjson_add(d, name, cJSON_CreateString(v));
 }
 
 static cJSON *status_data(const struct request *q)
 {
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "request_id", q->request_id);
-    cJSON_AddStringToObject(d, "action", q->action);
-    cJSON_AddStringToObject(d, "status", req_status_str(q->status));
-    cJSON_AddNumberToObject(d, "progress", q->progress);
+    cJSON *d = xjson(cJSON_CreateObject());
+    xjson_add(d, "request_id", cJSON_CreateString(q->request_id));
+    xjson_add(d, "action", cJSON_CreateString(q->action));
+    xjson_add(d, "status", cJSON_CreateString(req_status_str(q->status)));
+    xjson_add(d, "progress", cJSON_CreateNumber(q->progress));
     add_opt(d, "progress_message", q->progress_message);
     if (q->result)
-        cJSON_AddItemToObject(d, "result", cJSON_Duplicate(q->result, 1));
+        xjson_add(d, "result", cJSON_Duplicate(q->result, 1));
     add_opt(d, "error", q->error);
-    cJSON_AddNumberToObject(d, "retry_count", q->retry_count);
+    xjson_add(d, "retry_count", cJSON_CreateNumber(q->retry_count));
     add_opt(d, "created_at", q->created_at);
     add_opt(d, "updated_at", q->updated_at);
     add_opt(d, "processing_started", q->processing_started);
@@ -348,9 +348,7 @@ static cJSON *status_data(const struct request *q)
  */
 static char *big_status(struct msg *m, const struct request *q, cJSON *d)
 {
-    char *text = cJSON_PrintUnformatted(q->result);
-    if (!text)
-        return fail(m, REPLY_INTERNAL_ERROR, "internal error", NULL);
+    char *text = xjson_print(q->result);
     size_t len = strlen(text), n = 0;
     char **frames = parts_split(m->reply_id, text, len, &n);
     cJSON_free(text);
@@ -362,8 +360,8 @@ static char *big_status(struct msg *m, const struct request *q, cJSON *d)
                q->request_id, "error", e.message, (char *)NULL);
     parts_free(frames, n);
     cJSON_DeleteItemFromObjectCaseSensitive(d, "result");
-    cJSON_AddNumberToObject(d, "result_parts", (double)n);
-    cJSON_AddNumberToObject(d, "result_bytes", (double)len);
+    xjson_add(d, "result_parts", cJSON_CreateNumber((double)n));
+    xjson_add(d, "result_bytes", cJSON_CreateNumber((double)len));
     return reply_response(m->reply_id, d);
 }
 
@@ -438,11 +436,11 @@ static char *not_queued(struct msg *m, const struct error_info *e,
 {
     log_kv(LOG_ERROR, "enqueue failed", "result", result_str(r), "error",
            e->message, "type", e->type, "requestId", request_id, (char *)NULL);
-    cJSON *details = cJSON_CreateObject();
+    cJSON *details = xjson(cJSON_CreateObject());
     if (stored == 0)
-        cJSON_AddFalseToObject(details, "queued");
+        xjson_add(details, "queued", cJSON_CreateFalse());
     else
-        cJSON_AddStringToObject(details, "queued", "unknown");
+        xjson_add(details, "queued", cJSON_CreateString("unknown"));
     char *s = reply_error(request_id, REPLY_INTERNAL_ERROR,
                           stored == 0 ? "the request was not queued"
                                       : "the request may not have been "
@@ -458,10 +456,10 @@ static char *not_queued(struct msg *m, const struct error_info *e,
 /* The user has MAX_INFLIGHT_PER_USER requests in flight: nothing stored. */
 static char *rate_limited(struct msg *m)
 {
-    cJSON *details = cJSON_CreateObject();
-    cJSON_AddNumberToObject(details, "limit",
-                            (double)m->a->cfg.max_inflight_per_user);
-    cJSON_AddNumberToObject(details, "retry_after_ms", RETRY_AFTER_MS);
+    cJSON *details = xjson(cJSON_CreateObject());
+    xjson_add(details, "limit",
+              cJSON_CreateNumber((double)m->a->cfg.max_inflight_per_user));
+    xjson_add(details, "retry_after_ms", cJSON_CreateNumber(RETRY_AFTER_MS));
     char *s = reply_error(m->id, REPLY_RATE_LIMITED,
                           "too many requests in flight; one more can be "
                           "queued when one of them ends",
@@ -482,7 +480,7 @@ static char *do_async(struct msg *m, const struct action *act)
 {
     struct error_info e;
     error_clear(&e);
-    cJSON *empty = cJSON_CreateObject();
+    cJSON *empty = xjson(cJSON_CreateObject());
     const cJSON *payload = m->payload ? m->payload : empty;
     if (act->validate(payload, &e) != RESULT_OK) {
         cJSON_Delete(empty);
@@ -494,7 +492,7 @@ static char *do_async(struct msg *m, const struct action *act)
     q.user_id = xstrdup(m->conn.user_id);
     q.tenant_id = xstrdup(m->conn.tenant_id);
     q.action = xstrdup(act->name);
-    q.payload = cJSON_Duplicate(payload, 1);
+    q.payload = xjson(cJSON_Duplicate(payload, 1));
     cJSON_Delete(empty);
     int stored = 0;
     enum result r = req_enqueue_subscribed(&m->a->store, &q,

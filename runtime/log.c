@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "xmalloc.h"
 
 #define LOG_MAX_BYTES (256 * 1024)
 
@@ -123,21 +124,21 @@ static void emit(enum log_level level, const char *message, va_list kv)
     struct buf line;
     buf_init(&line, LOG_MAX_BYTES);
     if (state.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "timestamp", ts);
-        cJSON_AddStringToObject(o, "level", log_level_str(level));
+        cJSON *o = xjson(cJSON_CreateObject());
+        xjson_add(o, "timestamp", cJSON_CreateString(ts));
+        xjson_add(o, "level", cJSON_CreateString(log_level_str(level)));
         if (state.request_id[0])
-            cJSON_AddStringToObject(o, "requestId", state.request_id);
-        cJSON_AddStringToObject(o, "message", message);
+            xjson_add(o, "requestId", cJSON_CreateString(state.request_id));
+        if (message)
+            xjson_add(o, "message", cJSON_CreateString(message));
         const char *k;
         while ((k = va_arg(kv, const char *))) {
             const char *v = va_arg(kv, const char *);
-            cJSON_AddStringToObject(o, k, v ? v : "");
+            xjson_add(o, k, cJSON_CreateString(v ? v : ""));
         }
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = xjson_print(o);
         cJSON_Delete(o);
-        if (s)
-            puts_(&line, s);
+        puts_(&line, s);
         free(s);
     } else {
         /* Lambda's text format: timestamp, request id, level, message. */

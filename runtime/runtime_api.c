@@ -254,10 +254,10 @@ enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
 
 static char *error_body(const char *error_type, const char *message)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "errorMessage", message ? message : "");
-    cJSON_AddStringToObject(o, "errorType", error_type);
-    cJSON_AddItemToObject(o, "stackTrace", cJSON_CreateArray());
+    cJSON *o = xjson(cJSON_CreateObject());
+    xjson_add(o, "errorMessage", cJSON_CreateString(message ? message : ""));
+    xjson_add(o, "errorType", cJSON_CreateString(error_type));
+    xjson_add(o, "stackTrace", cJSON_CreateArray());
     char *s = xjson_print(o);
     cJSON_Delete(o);
     return s;
