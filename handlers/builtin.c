@@ -160,12 +160,12 @@ static char *do_subscribe(struct message *m)
 
 static char *do_unsubscribe(struct message *m)
 {
+    struct error_info e;
+    error_clear(&e);
     const char *rid;
     char *bad = request_id_arg(m, &rid);
     if (bad)
         return bad;
-    struct error_info e;
-    error_clear(&e);
     enum result r =
         sub_unsubscribe(&m->a->store, m->connection_id, m->conn.tenant_id,
                         m->conn.user_id, rid, m->deadline_ms, &e);

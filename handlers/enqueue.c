@@ -30,16 +30,12 @@ static char *not_queued(struct message *m, const struct error_info *e,
         xjson_add(details, "queued", cJSON_CreateFalse());
     else
         xjson_add(details, "queued", cJSON_CreateString("unknown"));
-    char *s = reply_error(request_id, REPLY_INTERNAL_ERROR,
+    return message_reject(m, request_id, REPLY_INTERNAL_ERROR,
                           stored == 0 ? "the request was not queued"
                                       : "the request may not have been "
                                         "queued; send it again with the "
                                         "same id",
                           details);
-    cJSON_Delete(details);
-    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
-                  REPLY_INTERNAL_ERROR);
-    return s;
 }
 
 /* The user has MAX_INFLIGHT_PER_USER requests in flight: nothing stored. */
@@ -49,14 +45,10 @@ static char *rate_limited(struct message *m)
     xjson_add(details, "limit",
               cJSON_CreateNumber((double)m->a->cfg.max_inflight_per_user));
     xjson_add(details, "retry_after_ms", cJSON_CreateNumber(RETRY_AFTER_MS));
-    char *s = reply_error(m->id, REPLY_RATE_LIMITED,
+    return message_reject(m, m->id, REPLY_RATE_LIMITED,
                           "too many requests in flight; one more can be "
                           "queued when one of them ends",
                           details);
-    cJSON_Delete(details);
-    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
-                  REPLY_RATE_LIMITED);
-    return s;
 }
 
 char *enqueue_request(struct message *m, const struct action *act)

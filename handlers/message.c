@@ -21,6 +21,16 @@
 
 #define MAX_ACTION_BYTES 64
 
+char *message_reject(struct message *m, const char *request_id,
+                     const char *code, const char *text, cJSON *details)
+{
+    char *s = reply_error(request_id, code, text, details);
+    cJSON_Delete(details);
+    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
+                  code);
+    return s;
+}
+
 char *message_fail(struct message *m, const char *code, const char *text,
                    const char *field)
 {
@@ -29,10 +39,7 @@ char *message_fail(struct message *m, const char *code, const char *text,
         details = xjson(cJSON_CreateObject());
         xjson_add(details, "field", cJSON_CreateString(field));
     }
-    char *s = reply_error(m->id, code, text, details);
-    cJSON_Delete(details);
-    metrics_count(m->a->cfg.metrics_namespace, "MessageRejected", 1, "code",
-                  code);
+    char *s = message_reject(m, m->id, code, text, details);
     log_kv(LOG_INFO, "message rejected", "code", code, "detail", text,
            (char *)NULL);
     return s;

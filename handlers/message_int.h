@@ -29,6 +29,15 @@ struct message {
 };
 
 /*
+ * The error reply `code` for `request_id` (may be NULL) with the message
+ * `text` and `details` (may be NULL; takes ownership), counted (metric
+ * MessageRejected by code). Returns the reply text; caller owns it, free
+ * with free(). Aborts when memory is exhausted.
+ */
+char *message_reject(struct message *m, const char *request_id,
+                     const char *code, const char *text, cJSON *details);
+
+/*
  * The error reply `code` with the message `text` and, when `field` is
  * neither NULL nor "", details {"field": field}; counts the rejection
  * (metric MessageRejected by code) and logs it. Returns the reply text;

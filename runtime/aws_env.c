@@ -37,16 +37,13 @@ static enum result config_error(struct error_info *err, const char *var,
 static enum result config_error(struct error_info *err, const char *var,
                                 const char *fmt, ...)
 {
-    if (!err)
-        return RESULT_CONFIG;
     error_clear(err);
-    snprintf(err->type, sizeof(err->type), "%s", "ConfigError");
-    snprintf(err->field, sizeof(err->field), "%s", var);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    enum result r =
+        error_vfield(err, RESULT_CONFIG, "ConfigError", var, fmt, ap);
     va_end(ap);
-    return RESULT_CONFIG;
+    return r;
 }
 
 enum result aws_env_credentials_load(struct aws_env_credentials *c,
