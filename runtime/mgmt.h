@@ -28,6 +28,8 @@ struct mgmt;
  */
 struct mgmt *mgmt_new(const char *region,
                       const struct sigv4_credentials *creds);
+/* Frees the clients, wipes the copied credentials and frees `m`; NULL is
+ * a no-op. */
 void mgmt_free(struct mgmt *m);
 
 /*
