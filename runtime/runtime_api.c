@@ -27,6 +27,8 @@
  * any type we make or AWS sends.
  */
 #define ERROR_TYPE_BYTES 256
+/* "/invocation/" + a request id (at most 127 bytes) + "/response". */
+#define INVOCATION_PATH_BYTES 300
 
 /*
  * The Runtime API is plain HTTP/1.1 on loopback: one kept-alive socket
@@ -240,16 +242,27 @@ static int safe_id(const char *id)
     return 1;
 }
 
-enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
-                                const char *body, size_t len,
-                                struct error_info *err)
+/* "/invocation/{id}/{what}" into `path`; RESULT_INVALID_INPUT, with
+ * `path` untouched, when the id is unsafe. */
+static enum result invocation_path(char path[INVOCATION_PATH_BYTES],
+                                   const char *request_id, const char *what,
+                                   struct error_info *err)
 {
     if (!safe_id(request_id))
         return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
                          "unsafe request id");
-    char path[300];
-    snprintf(path, sizeof(path), "/invocation/%s/response", request_id);
-    return post(api, path, NULL, body, len, err);
+    snprintf(path, INVOCATION_PATH_BYTES, "/invocation/%s/%s", request_id,
+             what);
+    return RESULT_OK;
+}
+
+enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
+                                const char *body, size_t len,
+                                struct error_info *err)
+{
+    char path[INVOCATION_PATH_BYTES];
+    enum result r = invocation_path(path, request_id, "response", err);
+    return r == RESULT_OK ? post(api, path, NULL, body, len, err) : r;
 }
 
 static char *error_body(const char *error_type, const char *message)
@@ -279,15 +292,14 @@ enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,
                              struct error_info *err)
 {
-    if (!safe_id(request_id))
-        return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
-                         "unsafe request id");
-    char path[300];
-    snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
+    char path[INVOCATION_PATH_BYTES];
+    enum result r = invocation_path(path, request_id, "error", err);
+    if (r != RESULT_OK)
+        return r;
     char type[ERROR_TYPE_BYTES];
     safe_type(error_type, type);
     char *body = error_body(type, message);
-    enum result r = post(api, path, type, body, strlen(body), err);
+    r = post(api, path, type, body, strlen(body), err);
     free(body);
     return r;
 }
