@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "xmalloc.h"
 
 #define MAX_ITEMS 100000
 #define MAX_ROWS 100000
@@ -157,12 +158,12 @@ static enum result run_process_data(const struct action_call *call,
         return error_set(err, RESULT_INVALID_INPUT, "ProcessingFailed",
                          n == 0 ? "there are no items"
                                 : "the sum of the items overflows");
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "count", n);
-    cJSON_AddNumberToObject(out, "sum", sum);
-    cJSON_AddNumberToObject(out, "min", min);
-    cJSON_AddNumberToObject(out, "max", max);
-    cJSON_AddNumberToObject(out, "mean", sum / n);
+    cJSON *out = xjson(cJSON_CreateObject());
+    xjson_add(out, "count", cJSON_CreateNumber(n));
+    xjson_add(out, "sum", cJSON_CreateNumber(sum));
+    xjson_add(out, "min", cJSON_CreateNumber(min));
+    xjson_add(out, "max", cJSON_CreateNumber(max));
+    xjson_add(out, "mean", cJSON_CreateNumber(sum / n));
     *result = out;
     return RESULT_OK;
 }
@@ -188,9 +189,9 @@ static void add_row(cJSON *groups, const cJSON *row, const char *by)
     group_name(row, by, name, sizeof(name));
     cJSON *g = cJSON_GetObjectItemCaseSensitive(groups, name);
     if (!g) {
-        g = cJSON_AddObjectToObject(groups, name);
-        cJSON_AddNumberToObject(g, "count", 0);
-        cJSON_AddObjectToObject(g, "totals");
+        g = xjson(cJSON_AddObjectToObject(groups, name));
+        xjson_add(g, "count", cJSON_CreateNumber(0));
+        xjson(cJSON_AddObjectToObject(g, "totals"));
     }
     cJSON *count = cJSON_GetObjectItemCaseSensitive(g, "count");
     cJSON_SetNumberValue(count, count->valuedouble + 1);
@@ -202,7 +203,7 @@ static void add_row(cJSON *groups, const cJSON *row, const char *by)
         if (t)
             cJSON_SetNumberValue(t, t->valuedouble + f->valuedouble);
         else
-            cJSON_AddNumberToObject(totals, f->string, f->valuedouble);
+            xjson_add(totals, f->string, cJSON_CreateNumber(f->valuedouble));
     }
 }
 
@@ -217,7 +218,7 @@ static enum result run_generate_report(const struct action_call *call,
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(call->payload, "rows");
     const char *by = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(call->payload, "group_by"));
-    cJSON *groups = cJSON_CreateObject();
+    cJSON *groups = xjson(cJSON_CreateObject());
     static const char *const stages[] = {"grouped rows", "totalled groups",
                                          "checked totals"};
     enum result r = RESULT_OK;
@@ -244,10 +245,10 @@ static enum result run_generate_report(const struct action_call *call,
         cJSON_Delete(groups);
         return r;
     }
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "group_by", by);
-    cJSON_AddNumberToObject(out, "row_count", cJSON_GetArraySize(rows));
-    cJSON_AddItemToObject(out, "groups", groups);
+    cJSON *out = xjson(cJSON_CreateObject());
+    xjson_add(out, "group_by", cJSON_CreateString(by));
+    xjson_add(out, "row_count", cJSON_CreateNumber(cJSON_GetArraySize(rows)));
+    xjson_add(out, "groups", groups);
     *result = out;
     return RESULT_OK;
 }
@@ -276,15 +277,15 @@ static enum result run_generate_dataset(const struct action_call *call,
 {
     int n = cJSON_GetObjectItemCaseSensitive(call->payload, "rows")->valueint;
     int chunk = n / PROGRESS_STEPS > 0 ? n / PROGRESS_STEPS : 1;
-    cJSON *rows = cJSON_CreateArray();
+    cJSON *rows = xjson(cJSON_CreateArray());
     for (int i = 0; i < n; i++) {
         char label[32];
         snprintf(label, sizeof(label), "row-%06d", i);
-        cJSON *row = cJSON_CreateObject();
-        cJSON_AddNumberToObject(row, "id", i);
-        cJSON_AddStringToObject(row, "label", label);
-        cJSON_AddNumberToObject(row, "value", (i * 7919) % 1000);
-        cJSON_AddItemToArray(rows, row);
+        cJSON *row = xjson(cJSON_CreateObject());
+        xjson_add(row, "id", cJSON_CreateNumber(i));
+        xjson_add(row, "label", cJSON_CreateString(label));
+        xjson_add(row, "value", cJSON_CreateNumber((i * 7919) % 1000));
+        xjson_append(rows, row);
         if ((i + 1) % chunk == 0 || i + 1 == n) {
             enum result r = call->progress(call->progress_ctx,
                                            (int)((long)(i + 1) * 100 / n),
@@ -295,9 +296,9 @@ static enum result run_generate_dataset(const struct action_call *call,
             }
         }
     }
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "count", n);
-    cJSON_AddItemToObject(out, "rows", rows);
+    cJSON *out = xjson(cJSON_CreateObject());
+    xjson_add(out, "count", cJSON_CreateNumber(n));
+    xjson_add(out, "rows", rows);
     *result = out;
     return RESULT_OK;
 }

@@ -37,6 +37,8 @@ struct app {
  */
 enum result app_init(struct app *a, config_get_fn get,
                      struct error_info *err) WARN_UNUSED;
+/* Frees everything app_init() built (the credentials wiped); `a` may be
+ * initialised again. Cannot fail. */
 void app_cleanup(struct app *a);
 
 #endif

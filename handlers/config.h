@@ -37,6 +37,7 @@ typedef const char *(*config_get_fn)(const char *name);
 enum result config_load(struct config *c, config_get_fn get,
                         struct error_info *err) WARN_UNUSED;
 
+/* Frees the strings config_load() made and empties `c`. Cannot fail. */
 void config_cleanup(struct config *c);
 
 /* True when `tenant` may connect (always, without ALLOWED_TENANTS). */

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "reply.h"
 #include "store.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define UNAUTHORIZED_BODY                                                      \
@@ -98,20 +99,14 @@ static int authenticate(struct app *a, const cJSON *event, struct identity *id,
 /* Adds `value` cut to MAX_METADATA_VALUE_BYTES on a UTF-8 boundary. */
 static void add_capped(cJSON *m, const char *name, const char *value)
 {
-    size_t n = strlen(value);
-    if (n > MAX_METADATA_VALUE_BYTES) {
-        n = MAX_METADATA_VALUE_BYTES;
-        while (n > 0 && ((unsigned char)value[n] & 0xc0) == 0x80)
-            n--; /* value[n] continues a character: cut before it */
-    }
-    char *copy = xstrndup(value, n);
-    cJSON_AddStringToObject(m, name, copy);
+    char *copy = utf8_prefix(value, MAX_METADATA_VALUE_BYTES);
+    xjson_add(m, name, cJSON_CreateString(copy));
     free(copy);
 }
 
 static cJSON *metadata_of(const cJSON *event)
 {
-    cJSON *m = cJSON_CreateObject();
+    cJSON *m = xjson(cJSON_CreateObject());
     const char *ua = event_header(event, "User-Agent");
     const cJSON *ctx =
         cJSON_GetObjectItemCaseSensitive(event, "requestContext");

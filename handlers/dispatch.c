@@ -10,6 +10,7 @@
 #include "processor.h"
 #include "retry_pass.h"
 #include "sweeper.h"
+#include "xmalloc.h"
 
 const char *dispatch_kind_str(enum event_kind kind)
 {
@@ -32,18 +33,12 @@ const char *dispatch_kind_str(enum event_kind kind)
     return "unknown";
 }
 
-static const char *str_member(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* API Gateway WebSocket events: "Setting up WebSocket API integration
  * requests" — requestContext carries eventType and connectionId. */
 static enum event_kind websocket_kind(const cJSON *ctx)
 {
-    const char *type = str_member(ctx, "eventType");
-    const char *id = str_member(ctx, "connectionId");
+    const char *type = json_string_member(ctx, "eventType");
+    const char *id = json_string_member(ctx, "connectionId");
     if (!type || !id || !*id)
         return EVENT_UNKNOWN;
     if (strcmp(type, "CONNECT") == 0)
@@ -61,7 +56,8 @@ static int is_stream(const cJSON *event)
 {
     const cJSON *records = cJSON_GetObjectItemCaseSensitive(event, "Records");
     const cJSON *first = cJSON_IsArray(records) ? records->child : NULL;
-    const char *source = first ? str_member(first, "eventSource") : NULL;
+    const char *source =
+        first ? json_string_member(first, "eventSource") : NULL;
     return source && strcmp(source, "aws:dynamodb") == 0;
 }
 
@@ -75,8 +71,8 @@ enum event_kind dispatch_classify(const cJSON *event)
         return websocket_kind(ctx);
     if (is_stream(event))
         return EVENT_STREAM;
-    const char *source = str_member(event, "source");
-    const char *detail = str_member(event, "detail-type");
+    const char *source = json_string_member(event, "source");
+    const char *detail = json_string_member(event, "detail-type");
     if (source && detail && strcmp(source, "aws.events") == 0 &&
         strcmp(detail, "Scheduled Event") == 0)
         return EVENT_SCHEDULE;

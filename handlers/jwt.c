@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /* RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used". */
@@ -336,27 +337,6 @@ static enum result reject(struct error_info *err, const char *reason,
     return error_set(err, RESULT_INVALID_INPUT, reason, "%s", detail);
 }
 
-/*
- * Whether JSON text holds a NUL character, raw or as the escape \u0000:
- * cJSON keeps strings NUL-terminated, so a "sub" of "admin\u0000x" would
- * silently become "admin". Outside strings a backslash cannot parse, so
- * walking escapes pairwise is enough.
- */
-static int has_nul(const char *text, size_t len)
-{
-    if (memchr(text, '\0', len))
-        return 1;
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (text[i] != '\\')
-            continue;
-        if (text[i + 1] == 'u' && i + 6 <= len &&
-            memcmp(text + i + 2, "0000", 4) == 0)
-            return 1;
-        i++; /* skip the escaped character */
-    }
-    return 0;
-}
-
 /* Decodes one base64url part as a JSON object. */
 static cJSON *json_part(const char *p, size_t n)
 {
@@ -364,7 +344,9 @@ static cJSON *json_part(const char *p, size_t n)
     unsigned char *raw = base64_decode(p, n, BASE64_URL, &len);
     if (!raw)
         return NULL;
-    if (has_nul((const char *)raw, len)) {
+    /* cJSON keeps strings NUL-terminated: a "sub" of "admin\u0000x"
+     * would silently become "admin". */
+    if (json_text_has_nul((const char *)raw, len)) {
         free(raw);
         return NULL;
     }

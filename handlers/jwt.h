@@ -22,6 +22,7 @@ struct jwt_verifier;
 enum result jwt_verifier_new(const char *pem, const char *issuer,
                              const char *audience, struct jwt_verifier **out,
                              struct error_info *err) WARN_UNUSED;
+/* Frees the key and the copied strings; NULL is a no-op. */
 void jwt_verifier_free(struct jwt_verifier *v);
 
 /* The claims Streamer uses; strings are NUL-terminated copies. */

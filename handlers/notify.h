@@ -39,6 +39,7 @@ struct notify {
 void notify_init(struct notify *n, struct app *a, const char *tenant_id,
                  const char *user_id, const char *request_id,
                  int64_t interval_ms);
+/* Frees what `n` holds (listeners and copies). Cannot fail. */
 void notify_cleanup(struct notify *n);
 
 /*
@@ -55,9 +56,11 @@ size_t notify_send(struct notify *n, unsigned event, char *const *frames,
                    size_t count, int fresh, int64_t deadline_ms);
 
 /*
- * Sends frames, in order, to one connection reached through `endpoint`
- * ("domain/stage" as stored on the connection). RESULT_NOT_FOUND when it
- * is gone (then forgotten, as above).
+ * Sends frames (borrowed), in order, to one connection reached through
+ * `endpoint` ("domain/stage" as stored on the connection). RESULT_OK when
+ * every frame was accepted; RESULT_NOT_FOUND when it is gone (then
+ * forgotten, as above); else the Management API's failure, with `err`
+ * saying why and the frames after the failed one not sent.
  */
 enum result notify_push_one(struct app *a, const char *connection_id,
                             const char *endpoint, char *const *frames,

@@ -8,14 +8,11 @@
 #include "reply.h"
 #include "xmalloc.h"
 
+/* Prints and frees `o`. */
 static char *print(cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing a frame\n");
-        abort();
-    }
     return s;
 }
 
@@ -66,13 +63,13 @@ char **parts_split(const char *request_id, const char *text, size_t len,
             break;
     }
     for (size_t i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "type", "result_part");
-        cJSON_AddStringToObject(o, "request_id", request_id);
-        cJSON_AddNumberToObject(o, "index", (double)i);
-        cJSON_AddNumberToObject(o, "parts", (double)n);
+        cJSON *o = xjson(cJSON_CreateObject());
+        xjson_add(o, "type", cJSON_CreateString("result_part"));
+        xjson_add(o, "request_id", cJSON_CreateString(request_id));
+        xjson_add(o, "index", cJSON_CreateNumber((double)i));
+        xjson_add(o, "parts", cJSON_CreateNumber((double)n));
         char *slice = xstrndup(starts[i], lens[i]);
-        cJSON_AddStringToObject(o, "data", slice);
+        xjson_add(o, "data", cJSON_CreateString(slice));
         free(slice);
         frames[i] = print(o);
     }
@@ -93,21 +90,17 @@ char **parts_complete(const char *request_id, const cJSON *result,
         return frames;
     }
     free(whole);
-    char *text = cJSON_PrintUnformatted(result);
-    if (!text) {
-        fprintf(stderr, "streamer: out of memory printing a result\n");
-        abort();
-    }
+    char *text = xjson_print(result);
     size_t len = strlen(text), n = 0;
     char **parts = parts_split(request_id, text, len, &n);
     cJSON_free(text);
     char **frames = xcalloc(n + 1, sizeof(*frames));
-    cJSON *head = cJSON_CreateObject();
-    cJSON_AddStringToObject(head, "type", "complete");
-    cJSON_AddStringToObject(head, "request_id", request_id);
-    cJSON_AddNumberToObject(head, "result_parts", (double)n);
-    cJSON_AddNumberToObject(head, "result_bytes", (double)len);
-    cJSON_AddStringToObject(head, "timestamp", timestamp);
+    cJSON *head = xjson(cJSON_CreateObject());
+    xjson_add(head, "type", cJSON_CreateString("complete"));
+    xjson_add(head, "request_id", cJSON_CreateString(request_id));
+    xjson_add(head, "result_parts", cJSON_CreateNumber((double)n));
+    xjson_add(head, "result_bytes", cJSON_CreateNumber((double)len));
+    xjson_add(head, "timestamp", cJSON_CreateString(timestamp));
     frames[0] = print(head);
     memcpy(frames + 1, parts, n * sizeof(*parts));
     free(parts);

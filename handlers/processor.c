@@ -254,10 +254,10 @@ static enum result run_attempts(struct job *j, const struct action *action,
  */
 static cJSON *plain_payload(const cJSON *stored)
 {
-    char *text = stored ? cJSON_PrintUnformatted(stored) : NULL;
+    char *text = stored ? xjson_print(stored) : NULL;
     cJSON *plain = text ? cJSON_Parse(text) : NULL;
     free(text);
-    return plain ? plain : cJSON_CreateObject();
+    return plain ? plain : xjson(cJSON_CreateObject());
 }
 
 /* Runs a claimed request to its end: attempts, retries, the outcome. */
@@ -501,8 +501,9 @@ enum result processor_handle(struct app *a, const cJSON *event,
                              int64_t deadline_ms, struct buf *out,
                              struct error_info *err)
 {
-    cJSON *answer = cJSON_CreateObject();
-    cJSON *failures = cJSON_AddArrayToObject(answer, "batchItemFailures");
+    cJSON *answer = xjson(cJSON_CreateObject());
+    cJSON *failures =
+        xjson(cJSON_AddArrayToObject(answer, "batchItemFailures"));
     const cJSON *record;
     cJSON_ArrayForEach(record,
                        cJSON_GetObjectItemCaseSensitive(event, "Records"))
@@ -518,15 +519,15 @@ enum result processor_handle(struct app *a, const cJSON *event,
                "sequenceNumber", seq ? seq : "(none)", "error", rec_err.message,
                (char *)NULL);
         if (seq) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "itemIdentifier", seq);
-            cJSON_AddItemToArray(failures, f);
+            cJSON *f = xjson(cJSON_CreateObject());
+            xjson_add(f, "itemIdentifier", cJSON_CreateString(seq));
+            xjson_append(failures, f);
         }
     }
-    char *text = cJSON_PrintUnformatted(answer);
+    char *text = xjson_print(answer);
     cJSON_Delete(answer);
     buf_reset(out);
-    enum result r = text ? buf_appends(out, text) : RESULT_INTERNAL;
+    enum result r = buf_appends(out, text);
     free(text);
     if (r != RESULT_OK)
         return error_set(err, r, "Runtime.ResponseTooLarge",

@@ -84,7 +84,9 @@ enum result processor_handle(struct app *a, const cJSON *event,
  * Ends a request nobody will finish (the sweeper finds it PROCESSING or
  * RETRYING long after any invocation could still hold it): FAILED with
  * `why` saved in one conditional write, and an error pushed to its
- * subscribers. `req` is updated.
+ * subscribers. `req` is updated. Returns RESULT_OK, or the store's
+ * failure with `err` set (RESULT_CONDITION_FAILED when the request
+ * changed meanwhile); nothing is pushed then.
  */
 enum result processor_abandon(struct app *a, struct request *req,
                               const char *why, int64_t deadline_ms,

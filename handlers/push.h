@@ -21,8 +21,10 @@ enum result push_send(struct app *a, const char *connection_id,
 void push_forget(struct app *a, const char *connection_id, int64_t deadline_ms);
 
 /*
- * The Management API URL for a stored endpoint "domain/stage" (or the
- * WEBSOCKET_ENDPOINT override) into `out`.
+ * Writes the Management API URL for a stored endpoint "domain/stage" (or
+ * the WEBSOCKET_ENDPOINT override) into `out` (`size` bytes).
+ * RESULT_INVALID_INPUT (err->field "endpoint") when there is neither or
+ * the URL does not fit.
  */
 enum result push_endpoint_url(const struct app *a, const char *endpoint,
                               char *out, size_t size,

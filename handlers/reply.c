@@ -4,36 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "xmalloc.h"
+
+/* Prints and frees `o`. */
 static char *print(cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing a reply\n");
-        abort();
-    }
     return s;
 }
 
 static cJSON *message(const char *type, const char *request_id)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", type);
+    cJSON *o = xjson(cJSON_CreateObject());
+    xjson_add(o, "type", cJSON_CreateString(type));
     if (request_id)
-        cJSON_AddStringToObject(o, "request_id", request_id);
+        xjson_add(o, "request_id", cJSON_CreateString(request_id));
     return o;
 }
 
 static void add_copy(cJSON *o, const char *name, const cJSON *v)
 {
-    cJSON_AddItemToObject(o, name,
-                          v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject());
+    xjson_add(o, name, v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject());
 }
 
 char *reply_response(const char *request_id, const cJSON *data)
 {
     cJSON *o = message("response", request_id);
-    cJSON_AddBoolToObject(o, "success", 1);
+    xjson_add(o, "success", cJSON_CreateBool(1));
     add_copy(o, "data", data);
     return print(o);
 }
@@ -41,7 +39,7 @@ char *reply_response(const char *request_id, const cJSON *data)
 char *reply_ack(const char *request_id)
 {
     cJSON *o = message("acknowledgment", request_id);
-    cJSON_AddStringToObject(o, "status", "queued");
+    xjson_add(o, "status", cJSON_CreateString("queued"));
     return print(o);
 }
 
@@ -49,9 +47,9 @@ char *reply_progress(const char *request_id, int percentage, const char *msg,
                      const char *timestamp)
 {
     cJSON *o = message("progress", request_id);
-    cJSON_AddNumberToObject(o, "percentage", percentage);
-    cJSON_AddStringToObject(o, "message", msg ? msg : "");
-    cJSON_AddStringToObject(o, "timestamp", timestamp);
+    xjson_add(o, "percentage", cJSON_CreateNumber(percentage));
+    xjson_add(o, "message", cJSON_CreateString(msg ? msg : ""));
+    xjson_add(o, "timestamp", cJSON_CreateString(timestamp));
     return print(o);
 }
 
@@ -60,7 +58,7 @@ char *reply_complete(const char *request_id, const cJSON *result,
 {
     cJSON *o = message("complete", request_id);
     add_copy(o, "result", result);
-    cJSON_AddStringToObject(o, "timestamp", timestamp);
+    xjson_add(o, "timestamp", cJSON_CreateString(timestamp));
     return print(o);
 }
 
@@ -68,11 +66,12 @@ char *reply_error(const char *request_id, const char *code, const char *msg,
                   const cJSON *details)
 {
     cJSON *o = message("error", request_id);
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
+    cJSON *e = xjson(cJSON_AddObjectToObject(o, "error"));
+    xjson_add(e, "code", cJSON_CreateString(code));
+    if (msg)
+        xjson_add(e, "message", cJSON_CreateString(msg));
     if (details)
-        cJSON_AddItemToObject(e, "details", cJSON_Duplicate(details, 1));
+        xjson_add(e, "details", cJSON_Duplicate(details, 1));
     return print(o);
 }
 
@@ -83,10 +82,10 @@ char *reply_pong(void)
 
 enum result reply_route(struct buf *out, int status_code, const char *body)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "statusCode", status_code);
+    cJSON *o = xjson(cJSON_CreateObject());
+    xjson_add(o, "statusCode", cJSON_CreateNumber(status_code));
     if (body)
-        cJSON_AddStringToObject(o, "body", body);
+        xjson_add(o, "body", cJSON_CreateString(body));
     char *s = print(o);
     buf_reset(out);
     enum result r = buf_appends(out, s);

@@ -21,24 +21,33 @@
 #define REPLY_INTERNAL_ERROR "INTERNAL_ERROR"
 
 /*
- * Each returns a malloc'd JSON text (caller frees). `request_id` may be
- * NULL where the protocol makes it optional; trees passed in are
- * borrowed and copied.
+ * Each builds one message of docs/protocol.md and returns its JSON text:
+ * caller owns it, free with free(). They cannot fail: they abort when
+ * memory is exhausted, never return NULL. `request_id` may be NULL where
+ * the protocol makes it optional; trees passed in are borrowed and
+ * copied.
  */
+/* {"type":"response","success":true,"data":...}; NULL `data` is {}. */
 char *reply_response(const char *request_id, const cJSON *data);
+/* {"type":"acknowledgment","status":"queued"}. */
 char *reply_ack(const char *request_id);
+/* {"type":"progress","percentage","message","timestamp"}. */
 char *reply_progress(const char *request_id, int percentage,
                      const char *message, const char *timestamp);
+/* {"type":"complete","result","timestamp"}; NULL `result` is {}. */
 char *reply_complete(const char *request_id, const cJSON *result,
                      const char *timestamp);
-/* `details` may be NULL. */
+/* {"type":"error","error":{"code","message","details"}}; `details` may be
+ * NULL (then omitted). */
 char *reply_error(const char *request_id, const char *code, const char *message,
                   const cJSON *details);
+/* {"type":"pong"}. */
 char *reply_pong(void);
 
 /*
  * Writes an API Gateway route response, {"statusCode":N,"body":"<text>"}
- * (the body JSON-escaped; omitted when NULL), into `out`.
+ * (the body JSON-escaped; omitted when NULL), into `out` (reset first).
+ * RESULT_TOO_LARGE when it does not fit `out`'s cap.
  */
 enum result reply_route(struct buf *out, int status_code,
                         const char *body) WARN_UNUSED;

@@ -1,14 +1,15 @@
 /* One signed, retried request function for AWS JSON-protocol services. */
 #include "aws.h"
+#include "aws_int.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "aws_env.h"
 #include "aws_error.h"
 #include "crc32.h"
 #include "http.h"
@@ -25,9 +26,7 @@ struct aws_client {
     char *service;
     char *target_prefix;
     char *content_type;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token; /* NULL when there is none */
+    struct aws_env_credentials creds; /* wiped on free */
     long timeout_ms;
     long connect_timeout_ms;
     size_t max_body_bytes;
@@ -35,70 +34,32 @@ struct aws_client {
     int last_attempts;
 };
 
-/* Frees a copied secret after overwriting it. */
-static void free_secret(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /*
- * Splits an endpoint into the URL to send to and the Host header value.
- * The path must be empty or "/": every JSON-protocol operation is POST /.
- * SigV4 signs the Host header as sent, so the default port is dropped
- * from it exactly as an HTTP client would. Messages do not echo the URL,
- * which may hold user info.
+ * Splits an endpoint into the URL to send to and the Host header value,
+ * through the one URL parser (aws_env_endpoint_parse()). The path must be
+ * empty or "/": every JSON-protocol operation is POST /. SigV4 signs the
+ * Host header as sent, so the default port is dropped from it exactly as
+ * an HTTP client would. Messages do not echo the URL, which may hold user
+ * info.
  */
 static enum result parse_endpoint(const char *endpoint, char **url, char **host,
                                   struct error_info *err)
 {
-    size_t scheme_len;
-    long default_port;
-    if (strncasecmp(endpoint, "https://", 8) == 0) {
-        scheme_len = 8;
-        default_port = 443;
-    } else if (strncasecmp(endpoint, "http://", 7) == 0) {
-        scheme_len = 7;
-        default_port = 80;
-    } else {
-        return error_set(err, RESULT_CONFIG, "InvalidEndpoint",
-                         "the endpoint URL is not http:// or https://");
-    }
-    const char *auth = endpoint + scheme_len;
-    size_t auth_len = strcspn(auth, "/?#");
-    const char *rest = auth + auth_len;
-    int bad =
-        auth_len == 0 || auth_len > 255 || (rest[0] && strcmp(rest, "/") != 0);
-    for (size_t i = 0; i < auth_len && !bad; i++) {
-        unsigned char ch = (unsigned char)auth[i];
-        bad = ch <= 0x20 || ch >= 0x7F || ch == '@';
-    }
-    if (bad)
+    struct aws_env_endpoint e;
+    struct error_info why;
+    error_clear(&why);
+    if (aws_env_endpoint_parse(endpoint, &e, &why) != RESULT_OK)
+        return error_set(err, RESULT_CONFIG, "InvalidEndpoint", "%s",
+                         why.message);
+    if (e.base_path[0])
         return error_set(err, RESULT_CONFIG, "InvalidEndpoint",
                          "the endpoint URL is not scheme://host[:port][/]");
-
-    char *h = xstrndup(auth, auth_len);
+    size_t url_len = strlen(e.url) + 2;
+    *url = xmalloc(url_len);
+    snprintf(*url, url_len, "%s/", e.url);
+    char *h = xstrdup(e.host_header);
     for (char *p = h; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    char *colon = strrchr(h, ':');
-    if (colon && !strchr(colon, ']')) {
-        char *end = NULL;
-        errno = 0;
-        long port = strtol(colon + 1, &end, 10);
-        if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-            free(h);
-            return error_set(err, RESULT_CONFIG, "InvalidEndpoint",
-                             "the endpoint URL has a bad port");
-        }
-        if (port == default_port)
-            *colon = '\0';
-    }
-    size_t url_len = scheme_len + auth_len + 2;
-    *url = xmalloc(url_len);
-    snprintf(*url, url_len, "%.*s%.*s/", (int)scheme_len, endpoint,
-             (int)auth_len, auth);
     *host = h;
     return RESULT_OK;
 }
@@ -166,11 +127,6 @@ enum result aws_client_new(const struct aws_client_config *cfg,
     c->max_body_bytes =
         cfg->max_body_bytes ? cfg->max_body_bytes : AWS_MAX_BODY_BYTES;
     c->http = http_client_new();
-    if (!c->http) {
-        r = error_set(err, RESULT_INTERNAL, "HttpInit",
-                      "could not create an HTTP client");
-        goto done;
-    }
     *out = c;
     c = NULL;
 
@@ -193,9 +149,7 @@ void aws_client_free(struct aws_client *c)
     free(c->service);
     free(c->target_prefix);
     free(c->content_type);
-    free(c->access_key_id);
-    free_secret(c->secret_access_key);
-    free_secret(c->session_token);
+    aws_env_credentials_cleanup(&c->creds);
     free(c);
 }
 
@@ -206,14 +160,8 @@ enum result aws_client_set_credentials(struct aws_client *c,
     enum result r = check_credentials(creds, err);
     if (r != RESULT_OK)
         return r;
-    free(c->access_key_id);
-    free_secret(c->secret_access_key);
-    free_secret(c->session_token);
-    c->access_key_id = xstrdup(creds->access_key_id);
-    c->secret_access_key = xstrdup(creds->secret_access_key);
-    c->session_token = creds->session_token && *creds->session_token
-                           ? xstrdup(creds->session_token)
-                           : NULL;
+    aws_env_credentials_cleanup(&c->creds);
+    aws_env_credentials_copy(&c->creds, creds);
     return RESULT_OK;
 }
 
@@ -298,8 +246,8 @@ static enum result attempt(struct aws_client *c, const struct call *k,
                            long timeout_ms, struct http_response *resp,
                            struct error_info *e)
 {
-    struct sigv4_credentials creds = {c->access_key_id, c->secret_access_key,
-                                      c->session_token};
+    struct sigv4_credentials creds;
+    aws_env_credentials_view(&c->creds, &creds);
     struct sigv4_params params = {
         .region = c->region,
         .service = c->service,
@@ -333,9 +281,9 @@ static enum result attempt(struct aws_client *c, const struct call *k,
         headers[nh++] = (struct http_header){"Content-Type", k->content_type};
     if (k->target)
         headers[nh++] = (struct http_header){"X-Amz-Target", k->target};
-    if (c->session_token)
-        headers[nh++] =
-            (struct http_header){"X-Amz-Security-Token", c->session_token};
+    if (c->creds.session_token)
+        headers[nh++] = (struct http_header){"X-Amz-Security-Token",
+                                             c->creds.session_token};
     struct buf url;
     buf_init(&url, 16 * 1024);
     /* c->url ends with '/', and every path starts with one. */

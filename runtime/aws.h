@@ -76,14 +76,6 @@ void aws_client_set_retry(struct aws_client *c, long base_ms, long cap_ms,
 /* Sets the time kept free before a deadline (default 100 ms; < 0 is 0). */
 void aws_client_set_deadline_margin(struct aws_client *c, long margin_ms);
 
-/*
- * Replaces the clock, PRNG and sleep the retry loop uses (copied; NULL
- * members select the real ones; `hooks` NULL restores all defaults). The
- * clock also gives the signing time, so a test clock fixes x-amz-date.
- */
-void aws_client_set_hooks(struct aws_client *c,
-                          const struct retry_hooks *hooks);
-
 /* The number of HTTP attempts the last aws_call() made (0 for none). */
 int aws_client_last_attempts(const struct aws_client *c);
 

@@ -7,9 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "xmalloc.h"
+#include "secret.h"
 
 #define VAR_ACCESS_KEY "AWS_ACCESS_KEY_ID"
 #define VAR_SECRET_KEY "AWS_SECRET_ACCESS_KEY"
@@ -39,29 +37,13 @@ static enum result config_error(struct error_info *err, const char *var,
 static enum result config_error(struct error_info *err, const char *var,
                                 const char *fmt, ...)
 {
-    if (!err)
-        return RESULT_CONFIG;
     error_clear(err);
-    snprintf(err->type, sizeof(err->type), "%s", "ConfigError");
-    snprintf(err->field, sizeof(err->field), "%s", var);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    enum result r =
+        error_vfield(err, RESULT_CONFIG, "ConfigError", var, fmt, ap);
     va_end(ap);
-    return RESULT_CONFIG;
-}
-
-static char *secret_dup(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
-static void secret_free(char *s)
-{
-    if (!s)
-        return;
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
+    return r;
 }
 
 enum result aws_env_credentials_load(struct aws_env_credentials *c,
@@ -82,6 +64,19 @@ enum result aws_env_credentials_load(struct aws_env_credentials *c,
     c->secret_access_key = secret_dup(secret);
     c->session_token = secret_dup(lookup(get, VAR_SESSION_TOKEN));
     return RESULT_OK;
+}
+
+void aws_env_credentials_copy(struct aws_env_credentials *c,
+                              const struct sigv4_credentials *from)
+{
+    c->access_key_id =
+        secret_dup(from && from->access_key_id ? from->access_key_id : "");
+    c->secret_access_key = secret_dup(
+        from && from->secret_access_key ? from->secret_access_key : "");
+    c->session_token =
+        secret_dup(from && from->session_token && *from->session_token
+                       ? from->session_token
+                       : NULL);
 }
 
 void aws_env_credentials_cleanup(struct aws_env_credentials *c)

@@ -35,7 +35,17 @@ enum result aws_env_credentials_load(struct aws_env_credentials *c,
                                      aws_env_get_fn get,
                                      struct error_info *err) WARN_UNUSED;
 
-/* Wipes (OPENSSL_cleanse) and frees `c`'s strings; NULL is a no-op. */
+/*
+ * Fills `c` with owned copies of `from`'s strings: a missing key id or
+ * secret becomes "", an empty session token NULL (`from` may be NULL).
+ * Whatever `c` held before is not freed. Free with
+ * aws_env_credentials_cleanup(). Aborts when memory is exhausted.
+ */
+void aws_env_credentials_copy(struct aws_env_credentials *c,
+                              const struct sigv4_credentials *from);
+
+/* Wipes (secret_free()) and frees `c`'s strings and zeroes `c`; NULL is a
+ * no-op. */
 void aws_env_credentials_cleanup(struct aws_env_credentials *c);
 
 /* Fills `out` with pointers borrowed from `c` (valid until its cleanup). */

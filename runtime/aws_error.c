@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "retry.h"
+#include "xmalloc.h"
 
 /* How much of an unreadable body goes into the message. */
 #define SNIPPET_BYTES 120
@@ -49,12 +50,6 @@ static cJSON *parse_json(const char *body, size_t body_len)
     return root;
 }
 
-static const char *string_member(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /*
  * DynamoDB API Reference, TransactWriteItems: a TransactionCanceledException
  * lists one CancellationReasons entry per item, in order, with a Code such
@@ -73,7 +68,7 @@ static int condition_failed(const cJSON *root, const char *message, int *index)
         const cJSON *r;
         cJSON_ArrayForEach(r, reasons)
         {
-            const char *code = string_member(r, "Code");
+            const char *code = json_string_member(r, "Code");
             if (code && strcmp(code, "ConditionalCheckFailed") == 0) {
                 *index = i;
                 return 1;
@@ -141,9 +136,9 @@ enum result aws_error_parse(int http_status, const char *body, size_t body_len,
         root = parse_json(body, body_len);
     const char *raw = type_header && *type_header ? type_header : NULL;
     if (!raw && cJSON_IsObject(root))
-        raw = string_member(root, "code");
+        raw = json_string_member(root, "code");
     if (!raw && cJSON_IsObject(root))
-        raw = string_member(root, "__type");
+        raw = json_string_member(root, "__type");
     if (raw)
         sanitize_type(raw, type, sizeof(type));
     if (!*type) {
@@ -153,9 +148,9 @@ enum result aws_error_parse(int http_status, const char *body, size_t body_len,
 
     const char *message = NULL;
     if (cJSON_IsObject(root)) {
-        message = string_member(root, "message");
+        message = json_string_member(root, "message");
         if (!message)
-            message = string_member(root, "Message");
+            message = json_string_member(root, "Message");
     }
     r = aws_error_result(type, http_status);
     int failed_item = -1;

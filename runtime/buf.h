@@ -28,9 +28,13 @@ void buf_reset(struct buf *b);
 
 /* Appends `n` bytes; RESULT_TOO_LARGE past the cap (then `b` is unchanged). */
 enum result buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
+/* Appends the C string `s`, as buf_append(). */
 enum result buf_appends(struct buf *b, const char *s) WARN_UNUSED;
+/* Appends printf-formatted text, as buf_append(): RESULT_TOO_LARGE past
+ * the cap (then `b` is unchanged). */
 enum result buf_appendf(struct buf *b, const char *fmt, ...) WARN_UNUSED
     __attribute__((format(printf, 2, 3)));
+/* buf_appendf() with a va_list. */
 enum result buf_vappendf(struct buf *b, const char *fmt,
                          va_list ap) WARN_UNUSED;
 

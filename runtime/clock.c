@@ -1,14 +1,24 @@
-/* Wall-clock time in epoch milliseconds and RFC 3339 text. */
+/* Clocks in milliseconds (wall and monotonic) and RFC 3339 text. */
 #include "clock.h"
 
 #include <stdio.h>
 #include <time.h>
 
-int64_t clock_now_ms(void)
+static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t clock_monotonic_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 void clock_rfc3339(int64_t ms, char out[CLOCK_RFC3339_SIZE])

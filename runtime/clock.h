@@ -1,4 +1,4 @@
-/* Wall-clock time in epoch milliseconds and RFC 3339 text. */
+/* Clocks in milliseconds (wall and monotonic) and RFC 3339 text. */
 #ifndef STREAMER_CLOCK_H
 #define STREAMER_CLOCK_H
 
@@ -7,8 +7,13 @@
 /* "2026-11-24T10:00:00.123Z": 24 characters and the NUL. */
 #define CLOCK_RFC3339_SIZE 25
 
-/* Epoch milliseconds from the real-time clock. */
+/* Epoch milliseconds from the real-time clock (CLOCK_REALTIME): for
+ * deadlines, timestamps and anything compared with AWS's times. */
 int64_t clock_now_ms(void);
+
+/* Milliseconds from CLOCK_MONOTONIC, which never steps back: for
+ * measuring intervals. Meaningless as a date. */
+int64_t clock_monotonic_ms(void);
 
 /*
  * Writes `ms` as RFC 3339 UTC with milliseconds, which sorts as text

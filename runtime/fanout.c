@@ -2,7 +2,6 @@
 #include "fanout.h"
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,7 @@
 #include "aws_env.h"
 #include "aws_error.h"
 #include "http.h"
-#include "mgmt.h"
+#include "mgmt_int.h"
 #include "retry.h"
 #include "xmalloc.h"
 
@@ -22,9 +21,7 @@
 
 struct fanout {
     char *region;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token; /* NULL when there is none */
+    struct aws_env_credentials creds; /* wiped on free */
     struct sigv4_signer signer;
     struct retry_policy policy;
     char *ca_file, *ca_path;
@@ -64,27 +61,13 @@ struct run {
     int running;
 };
 
-static void free_secret(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 struct fanout *fanout_new(const char *region,
                           const struct sigv4_credentials *creds,
                           int concurrency)
 {
     struct fanout *f = xcalloc(1, sizeof(*f));
     f->region = xstrdup(region ? region : "");
-    f->access_key_id =
-        xstrdup(creds && creds->access_key_id ? creds->access_key_id : "");
-    f->secret_access_key = xstrdup(
-        creds && creds->secret_access_key ? creds->secret_access_key : "");
-    f->session_token = creds && creds->session_token && *creds->session_token
-                           ? xstrdup(creds->session_token)
-                           : NULL;
+    aws_env_credentials_copy(&f->creds, creds);
     sigv4_signer_init(&f->signer);
     retry_policy_init(&f->policy);
     retry_policy_set(&f->policy, FANOUT_RETRY_BASE_MS, FANOUT_RETRY_CAP_MS,
@@ -109,9 +92,7 @@ void fanout_free(struct fanout *f)
         curl_multi_cleanup(f->multi);
     sigv4_signer_cleanup(&f->signer);
     free(f->region);
-    free(f->access_key_id);
-    free_secret(f->secret_access_key);
-    free_secret(f->session_token);
+    aws_env_credentials_cleanup(&f->creds);
     free(f->ca_file);
     free(f->ca_path);
     free(f);
@@ -236,8 +217,8 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
         if (left < timeout_ms)
             timeout_ms = (long)left;
     }
-    struct sigv4_credentials creds = {f->access_key_id, f->secret_access_key,
-                                      f->session_token};
+    struct sigv4_credentials creds;
+    aws_env_credentials_view(&f->creds, &creds);
     struct sigv4_params params = {.region = f->region,
                                   .service = SERVICE,
                                   .now = (time_t)(now / 1000),
@@ -261,8 +242,8 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
     add_header(&h, "Content-Type", CONTENT_TYPE);
     add_header(&h, "X-Amz-Date", sig.amz_date);
     add_header(&h, "Authorization", sig.authorization);
-    if (f->session_token)
-        add_header(&h, "X-Amz-Security-Token", f->session_token);
+    if (f->creds.session_token)
+        add_header(&h, "X-Amz-Security-Token", f->creds.session_token);
 
     CURL *c = f->idle_count ? f->idle[--f->idle_count] : curl_easy_init();
     if (!c) {
@@ -271,13 +252,7 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
                          "could not create a libcurl handle");
     }
     curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, k->url);
-    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_CAINFO, f->ca_file);
-    curl_easy_setopt(c, CURLOPT_CAPATH, f->ca_path);
+    http_easy_setup(c, k->url, f->ca_file, f->ca_path);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout_ms < HTTP_CONNECT_TIMEOUT_MS
                          ? timeout_ms

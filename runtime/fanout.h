@@ -61,6 +61,7 @@ struct fanout_target {
 struct fanout *fanout_new(const char *region,
                           const struct sigv4_credentials *creds,
                           int concurrency);
+/* Closes the connections, wipes the secret and frees `f`; NULL is a no-op. */
 void fanout_free(struct fanout *f);
 
 /* Tests: the backoff base and cap and the attempts in all (retry.h). */

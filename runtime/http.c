@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,6 +72,19 @@ void http_trust_paths(char **ca_file, char **ca_path)
     *ca_path = dir ? xstrdup(dir) : NULL;
 }
 
+void http_easy_setup(void *easy, const char *url, const char *ca_file,
+                     const char *ca_path)
+{
+    CURL *h = easy;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+    curl_easy_setopt(h, CURLOPT_CAPATH, ca_path);
+}
+
 void http_response_init(struct http_response *r, size_t max_body_bytes)
 {
     memset(r, 0, sizeof(*r));
@@ -116,10 +130,12 @@ struct http_client *http_client_new(void)
         global_done = 1;
     }
     struct http_client *c = xcalloc(1, sizeof(*c));
+    /* curl_easy_init() fails only when memory is exhausted (or the
+     * global init did, for the same reason): abort as xmalloc does. */
     c->curl = curl_easy_init();
     if (!c->curl) {
-        free(c);
-        return NULL;
+        fprintf(stderr, "streamer: out of memory creating a libcurl handle\n");
+        abort();
     }
     http_trust_paths(&c->ca_file, &c->ca_path);
     return c;
@@ -289,15 +305,9 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
     curl_easy_reset(h);
     c->errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* The same strings on every request, so kept-alive TLS connections
-     * still match and are reused. */
-    curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    curl_easy_setopt(h, CURLOPT_CAPATH, c->ca_path);
+    /* The same CA strings on every request, so kept-alive TLS
+     * connections still match and are reused. */
+    http_easy_setup(h, req->url, c->ca_file, c->ca_path);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms ? req->connect_timeout_ms
                                              : HTTP_CONNECT_TIMEOUT_MS);

@@ -54,9 +54,12 @@ const char *http_response_header(const struct http_response *r,
  * are checked against AWS_CA_BUNDLE or SSL_CERT_FILE (a PEM file) and/or
  * SSL_CERT_DIR (a hashed folder), read now; when none is set, the first
  * hashed CA folder that exists of Amazon Linux 2023's and Debian's.
- * Caller owns the result; free with http_client_free(). Aborts on OOM.
+ * Never returns NULL: aborts when memory is exhausted, the only way
+ * libcurl's curl_easy_init() fails. Caller owns the result; free with
+ * http_client_free().
  */
 struct http_client *http_client_new(void);
+/* Frees the client and closes its connections; NULL is a no-op. */
 void http_client_free(struct http_client *c);
 
 /*
@@ -89,6 +92,16 @@ void http_header_value_clean(const char *value, char *out, size_t size);
  * both; free with free().
  */
 void http_trust_paths(char **ca_file, char **ca_path);
+
+/*
+ * Sets the options every libcurl transfer of ours shares on `easy` (a
+ * CURL *, reset by the caller): the URL `url`, HTTP/1.1, TCP_NODELAY,
+ * TCP keep-alive, no signals, and the TLS trust of http_trust_paths()
+ * (`ca_file`, `ca_path`; NULL where unused). The strings must outlive
+ * the transfer.
+ */
+void http_easy_setup(void *easy, const char *url, const char *ca_file,
+                     const char *ca_path);
 
 /*
  * Performs `req`, filling `resp` (which the caller has initialised; it is

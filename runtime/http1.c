@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "xmalloc.h"
 
 /*
@@ -45,13 +46,6 @@ struct http1_client {
     int64_t deadline_ms; /* of the current exchange; 0 = none */
     int got_bytes;       /* of the current answer, for the retry rule */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void http1_response_init(struct http1_response *r, size_t max_body_bytes)
 {
@@ -123,7 +117,7 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     for (;;) {
         int ms = -1;
         if (deadline_ms) {
-            int64_t left = deadline_ms - mono_ms();
+            int64_t left = deadline_ms - clock_monotonic_ms();
             if (left <= 0)
                 return 0;
             ms = left > INT32_MAX ? INT32_MAX : (int)left;
@@ -148,7 +142,7 @@ static int connect_one(const struct addrinfo *a, long timeout_ms)
         return -1;
     int rc = connect(fd, a->ai_addr, a->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS &&
-        wait_fd(fd, POLLOUT, mono_ms() + timeout_ms)) {
+        wait_fd(fd, POLLOUT, clock_monotonic_ms() + timeout_ms)) {
         int so = 0;
         socklen_t len = sizeof(so);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so == 0)
@@ -611,7 +605,8 @@ enum result http1_perform(struct http1_client *c,
     enum result r = build_head(c, req, err);
     if (r != RESULT_OK)
         return r;
-    c->deadline_ms = req->timeout_ms > 0 ? mono_ms() + req->timeout_ms : 0;
+    c->deadline_ms =
+        req->timeout_ms > 0 ? clock_monotonic_ms() + req->timeout_ms : 0;
     for (int attempt = 0;; attempt++) {
         int reused = c->fd >= 0 && c->served > 0;
         if (c->fd < 0 && (r = open_connection(c, err)) != RESULT_OK)

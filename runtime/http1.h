@@ -46,6 +46,7 @@ struct http1_response {
 
 /* Prepares an empty response whose body may hold up to `max_body_bytes`. */
 void http1_response_init(struct http1_response *r, size_t max_body_bytes);
+/* Frees the body; `r` may be reused after http1_response_init(). */
 void http1_response_cleanup(struct http1_response *r);
 /* Case-insensitive lookup of a response header; NULL when absent. */
 const char *http1_response_header(const struct http1_response *r,
@@ -58,6 +59,7 @@ const char *http1_response_header(const struct http1_response *r,
  */
 struct http1_client *http1_client_new(const char *host, int port,
                                       long connect_timeout_ms);
+/* Closes the connection and frees `c`; NULL is a no-op. */
 void http1_client_free(struct http1_client *c);
 
 /*

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
+#include "xmalloc.h"
 
 #define LOG_MAX_BYTES (256 * 1024)
 
@@ -85,17 +85,6 @@ int log_enabled(enum log_level level)
     return level >= state.min;
 }
 
-/* RFC 3339 UTC with milliseconds, as Lambda's JSON logs use. */
-static void timestamp(char *out, size_t size)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, size - n, ".%03uZ", (unsigned)(tv.tv_usec / 1000) % 1000);
-}
-
 /* A record is capped at LOG_MAX_BYTES; past that it is cut short. */
 static void put(struct buf *b, const char *p, size_t n)
 {
@@ -129,26 +118,27 @@ static void append_text_value(struct buf *b, const char *v)
 
 static void emit(enum log_level level, const char *message, va_list kv)
 {
-    char ts[40];
-    timestamp(ts, sizeof(ts));
+    /* RFC 3339 UTC with milliseconds, as Lambda's JSON logs use. */
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(clock_now_ms(), ts);
     struct buf line;
     buf_init(&line, LOG_MAX_BYTES);
     if (state.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "timestamp", ts);
-        cJSON_AddStringToObject(o, "level", log_level_str(level));
+        cJSON *o = xjson(cJSON_CreateObject());
+        xjson_add(o, "timestamp", cJSON_CreateString(ts));
+        xjson_add(o, "level", cJSON_CreateString(log_level_str(level)));
         if (state.request_id[0])
-            cJSON_AddStringToObject(o, "requestId", state.request_id);
-        cJSON_AddStringToObject(o, "message", message);
+            xjson_add(o, "requestId", cJSON_CreateString(state.request_id));
+        if (message)
+            xjson_add(o, "message", cJSON_CreateString(message));
         const char *k;
         while ((k = va_arg(kv, const char *))) {
             const char *v = va_arg(kv, const char *);
-            cJSON_AddStringToObject(o, k, v ? v : "");
+            xjson_add(o, k, cJSON_CreateString(v ? v : ""));
         }
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = xjson_print(o);
         cJSON_Delete(o);
-        if (s)
-            puts_(&line, s);
+        puts_(&line, s);
         free(s);
     } else {
         /* Lambda's text format: timestamp, request id, level, message. */

@@ -6,34 +6,35 @@
 
 #include "clock.h"
 #include "log.h"
+#include "xmalloc.h"
 
 void metrics_count(const char *namespace_, const char *name, int64_t value,
                    const char *dimension, const char *dimension_value)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *aws = cJSON_AddObjectToObject(root, "_aws");
-    cJSON_AddNumberToObject(aws, "Timestamp", (double)clock_now_ms());
-    cJSON *directives = cJSON_AddArrayToObject(aws, "CloudWatchMetrics");
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddItemToArray(directives, d);
-    cJSON_AddStringToObject(d, "Namespace", namespace_);
-    cJSON *dims = cJSON_AddArrayToObject(d, "Dimensions");
-    cJSON *set = cJSON_CreateArray();
-    cJSON_AddItemToArray(dims, set);
+    cJSON *root = xjson(cJSON_CreateObject());
+    cJSON *aws = xjson(cJSON_AddObjectToObject(root, "_aws"));
+    xjson_add(aws, "Timestamp", cJSON_CreateNumber((double)clock_now_ms()));
+    cJSON *directives = xjson(cJSON_AddArrayToObject(aws, "CloudWatchMetrics"));
+    cJSON *d = xjson(cJSON_CreateObject());
+    xjson_append(directives, d);
+    if (namespace_)
+        xjson_add(d, "Namespace", cJSON_CreateString(namespace_));
+    cJSON *dims = xjson(cJSON_AddArrayToObject(d, "Dimensions"));
+    cJSON *set = xjson(cJSON_CreateArray());
+    xjson_append(dims, set);
     if (dimension)
-        cJSON_AddItemToArray(set, cJSON_CreateString(dimension));
-    cJSON *metrics = cJSON_AddArrayToObject(d, "Metrics");
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "Name", name);
-    cJSON_AddStringToObject(m, "Unit", "Count");
-    cJSON_AddItemToArray(metrics, m);
-    cJSON_AddNumberToObject(root, name, (double)value);
+        xjson_append(set, cJSON_CreateString(dimension));
+    cJSON *metrics = xjson(cJSON_AddArrayToObject(d, "Metrics"));
+    cJSON *m = xjson(cJSON_CreateObject());
+    xjson_add(m, "Name", cJSON_CreateString(name));
+    xjson_add(m, "Unit", cJSON_CreateString("Count"));
+    xjson_append(metrics, m);
+    xjson_add(root, name, cJSON_CreateNumber((double)value));
     if (dimension)
-        cJSON_AddStringToObject(root, dimension,
-                                dimension_value ? dimension_value : "");
-    char *line = cJSON_PrintUnformatted(root);
+        xjson_add(root, dimension,
+                  cJSON_CreateString(dimension_value ? dimension_value : ""));
+    char *line = xjson_print(root);
     cJSON_Delete(root);
-    if (line)
-        log_raw(line);
+    log_raw(line);
     free(line);
 }

@@ -1,5 +1,6 @@
 /* API Gateway's Management API: post to, get and delete connections. */
 #include "mgmt.h"
+#include "mgmt_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,7 @@ struct endpoint {
 
 struct mgmt {
     char *region;
-    char *access_key_id;
-    char *secret_access_key;
-    char *session_token;
+    struct aws_env_credentials creds; /* wiped on free */
     struct endpoint endpoints[MGMT_MAX_ENDPOINTS];
     size_t count;
     long retry_base_ms, retry_cap_ms;
@@ -33,13 +32,7 @@ struct mgmt *mgmt_new(const char *region, const struct sigv4_credentials *creds)
 {
     struct mgmt *m = xcalloc(1, sizeof(*m));
     m->region = xstrdup(region ? region : "");
-    m->access_key_id =
-        xstrdup(creds && creds->access_key_id ? creds->access_key_id : "");
-    m->secret_access_key = xstrdup(
-        creds && creds->secret_access_key ? creds->secret_access_key : "");
-    m->session_token = creds && creds->session_token && *creds->session_token
-                           ? xstrdup(creds->session_token)
-                           : NULL;
+    aws_env_credentials_copy(&m->creds, creds);
     return m;
 }
 
@@ -57,12 +50,8 @@ void mgmt_free(struct mgmt *m)
         return;
     for (size_t i = 0; i < m->count; i++)
         endpoint_free(&m->endpoints[i]);
-    if (m->secret_access_key)
-        memset(m->secret_access_key, 0, strlen(m->secret_access_key));
     free(m->region);
-    free(m->access_key_id);
-    free(m->secret_access_key);
-    free(m->session_token);
+    aws_env_credentials_cleanup(&m->creds);
     free(m);
 }
 
@@ -141,8 +130,8 @@ static enum result endpoint_for(struct mgmt *m, const char *url,
             *out = &m->endpoints[i];
             return RESULT_OK;
         }
-    struct sigv4_credentials creds = {m->access_key_id, m->secret_access_key,
-                                      m->session_token};
+    struct sigv4_credentials creds;
+    aws_env_credentials_view(&m->creds, &creds);
     struct aws_client_config cfg = {.endpoint_url = origin,
                                     .region = m->region,
                                     .service = "execute-api",

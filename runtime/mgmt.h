@@ -28,11 +28,9 @@ struct mgmt;
  */
 struct mgmt *mgmt_new(const char *region,
                       const struct sigv4_credentials *creds);
+/* Frees the clients, wipes the copied credentials and frees `m`; NULL is
+ * a no-op. */
 void mgmt_free(struct mgmt *m);
-
-/* Tests: retry settings and hooks applied to every AWS client it makes. */
-void mgmt_set_retry(struct mgmt *m, long base_ms, long cap_ms,
-                    int max_attempts);
 
 /*
  * Writes the endpoint URL for a connection into `out`: `override` (the
@@ -61,14 +59,5 @@ enum result mgmt_get(struct mgmt *m, const char *endpoint,
 enum result mgmt_delete(struct mgmt *m, const char *endpoint,
                         const char *connection_id, int64_t deadline_ms,
                         struct error_info *err) WARN_UNUSED;
-
-/*
- * The wire path for a connection: base_path + "/%40connections/" + the id
- * percent-encoded (RFC 3986 unreserved characters kept). Exposed for
- * tests. RESULT_INVALID_INPUT when it does not fit or the id is empty.
- */
-enum result mgmt_path(const char *base_path, const char *connection_id,
-                      char *out, size_t size,
-                      struct error_info *err) WARN_UNUSED;
 
 #endif

@@ -61,16 +61,24 @@ enum result error_set(struct error_info *e, enum result r, const char *type,
     return r;
 }
 
+enum result error_vfield(struct error_info *e, enum result r, const char *type,
+                         const char *field, const char *fmt, va_list ap)
+{
+    if (!e)
+        return r;
+    snprintf(e->type, sizeof(e->type), "%s", type);
+    snprintf(e->field, sizeof(e->field), "%s", field);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    return r;
+}
+
 enum result error_field(struct error_info *e, const char *field,
                         const char *fmt, ...)
 {
-    if (!e)
-        return RESULT_INVALID_INPUT;
-    snprintf(e->type, sizeof(e->type), "%s", "InvalidInput");
-    snprintf(e->field, sizeof(e->field), "%s", field);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    enum result r =
+        error_vfield(e, RESULT_INVALID_INPUT, "InvalidInput", field, fmt, ap);
     va_end(ap);
-    return RESULT_INVALID_INPUT;
+    return r;
 }

@@ -2,6 +2,8 @@
 #ifndef STREAMER_RESULT_H
 #define STREAMER_RESULT_H
 
+#include <stdarg.h>
+
 #define WARN_UNUSED __attribute__((warn_unused_result))
 
 enum result {
@@ -48,7 +50,16 @@ enum result error_set(struct error_info *e, enum result r, const char *type,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* As error_set(), also naming the invalid input `field`. */
+/*
+ * Sets `e`'s type, `field` and a vprintf-formatted message; returns `r`.
+ * Other members are left as they are. `e` may be NULL.
+ */
+enum result error_vfield(struct error_info *e, enum result r, const char *type,
+                         const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+/* error_vfield() with RESULT_INVALID_INPUT and the type "InvalidInput":
+ * names the invalid input `field`. */
 enum result error_field(struct error_info *e, const char *field,
                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 const char *retry_decision_str(enum retry_decision d)
 {
     switch (d) {
@@ -45,9 +47,7 @@ void retry_policy_set(struct retry_policy *p, long base_ms, long cap_ms,
 int64_t retry_clock_realtime_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 /*

@@ -71,7 +71,9 @@ void retry_policy_set(struct retry_policy *p, long base_ms, long cap_ms,
  * retry_sleep() treats a negative `ms` as 0 and still calls the hook.
  */
 int64_t retry_now_ms(const struct retry_policy *p);
+/* The policy's PRNG: 64 random bits. Cannot fail. */
 uint64_t retry_random(const struct retry_policy *p);
+/* The policy's sleep for `ms` (< 0 is 0). Cannot fail. */
 void retry_sleep(const struct retry_policy *p, int64_t ms);
 
 /*
@@ -110,9 +112,12 @@ int retry_is_throttling_type(const char *type);
  */
 int retry_is_retryable(enum result r, int http_status, const char *type);
 
-/* The real defaults, exported so a hook set may wrap them. */
+/* The real defaults, exported so a hook set may wrap them; `ctx` is
+ * ignored and none can fail. clock_now_ms(), as a retry_clock_fn. */
 int64_t retry_clock_realtime_ms(void *ctx);
+/* A per-thread PRNG seeded from the kernel's CSPRNG. */
 uint64_t retry_random_default(void *ctx);
+/* nanosleep(), resumed after a signal until `ms` have passed. */
 void retry_sleep_real(void *ctx, int64_t ms);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "http.h"
 #include "http1.h"
@@ -28,6 +27,8 @@
  * any type we make or AWS sends.
  */
 #define ERROR_TYPE_BYTES 256
+/* "/invocation/" + a request id (at most 127 bytes) + "/response". */
+#define INVOCATION_PATH_BYTES 300
 
 /*
  * The Runtime API is plain HTTP/1.1 on loopback: one kept-alive socket
@@ -58,13 +59,6 @@ int64_t invocation_remaining_ms(const struct invocation *inv, int64_t now_ms)
 {
     int64_t left = inv->deadline_ms - now_ms;
     return left > 0 ? left : 0;
-}
-
-int64_t runtime_api_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* host:port with a non-empty host and a port in 1..65535. */
@@ -248,30 +242,37 @@ static int safe_id(const char *id)
     return 1;
 }
 
-enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
-                                const char *body, size_t len,
-                                struct error_info *err)
+/* "/invocation/{id}/{what}" into `path`; RESULT_INVALID_INPUT, with
+ * `path` untouched, when the id is unsafe. */
+static enum result invocation_path(char path[INVOCATION_PATH_BYTES],
+                                   const char *request_id, const char *what,
+                                   struct error_info *err)
 {
     if (!safe_id(request_id))
         return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
                          "unsafe request id");
-    char path[300];
-    snprintf(path, sizeof(path), "/invocation/%s/response", request_id);
-    return post(api, path, NULL, body, len, err);
+    snprintf(path, INVOCATION_PATH_BYTES, "/invocation/%s/%s", request_id,
+             what);
+    return RESULT_OK;
+}
+
+enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
+                                const char *body, size_t len,
+                                struct error_info *err)
+{
+    char path[INVOCATION_PATH_BYTES];
+    enum result r = invocation_path(path, request_id, "response", err);
+    return r == RESULT_OK ? post(api, path, NULL, body, len, err) : r;
 }
 
 static char *error_body(const char *error_type, const char *message)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "errorMessage", message ? message : "");
-    cJSON_AddStringToObject(o, "errorType", error_type);
-    cJSON_AddItemToObject(o, "stackTrace", cJSON_CreateArray());
-    char *s = cJSON_PrintUnformatted(o);
+    cJSON *o = xjson(cJSON_CreateObject());
+    xjson_add(o, "errorMessage", cJSON_CreateString(message ? message : ""));
+    xjson_add(o, "errorType", cJSON_CreateString(error_type));
+    xjson_add(o, "stackTrace", cJSON_CreateArray());
+    char *s = xjson_print(o);
     cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "streamer: out of memory printing an error\n");
-        abort();
-    }
     return s;
 }
 
@@ -291,15 +292,14 @@ enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,
                              struct error_info *err)
 {
-    if (!safe_id(request_id))
-        return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
-                         "unsafe request id");
-    char path[300];
-    snprintf(path, sizeof(path), "/invocation/%s/error", request_id);
+    char path[INVOCATION_PATH_BYTES];
+    enum result r = invocation_path(path, request_id, "error", err);
+    if (r != RESULT_OK)
+        return r;
     char type[ERROR_TYPE_BYTES];
     safe_type(error_type, type);
     char *body = error_body(type, message);
-    enum result r = post(api, path, type, body, strlen(body), err);
+    r = post(api, path, type, body, strlen(body), err);
     free(body);
     return r;
 }

@@ -35,9 +35,6 @@ void invocation_cleanup(struct invocation *inv);
 /* Milliseconds left before the deadline at `now_ms` (epoch), never < 0. */
 int64_t invocation_remaining_ms(const struct invocation *inv, int64_t now_ms);
 
-/* Epoch milliseconds from the real-time clock. */
-int64_t runtime_api_now_ms(void);
-
 /*
  * Connects nothing yet; parses `address`, Lambda's AWS_LAMBDA_RUNTIME_API
  * ("host:port"), also accepted with an "http://" prefix. Returns NULL with
@@ -46,6 +43,7 @@ int64_t runtime_api_now_ms(void);
  */
 struct runtime_api *runtime_api_new(const char *address,
                                     struct error_info *err);
+/* Closes the connection and frees `api`; NULL is a no-op. */
 void runtime_api_free(struct runtime_api *api);
 
 /*
@@ -58,7 +56,15 @@ void runtime_api_free(struct runtime_api *api);
 enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
                              struct error_info *err) WARN_UNUSED;
 
-/* POST /2018-06-01/runtime/invocation/{id}/response with `body`. */
+/*
+ * POST /2018-06-01/runtime/invocation/{id}/response with the `len` bytes
+ * of `body` (borrowed). RESULT_OK when the Runtime API accepted it (202);
+ * RESULT_INVALID_INPUT, with nothing sent, when `request_id` holds a
+ * character that would change the path; RESULT_FATAL on HTTP 5xx (the
+ * runtime must exit); RESULT_SERVICE_ERROR on another status (e.g. 413
+ * for a response over the limit); the transport's failure
+ * (RESULT_TRANSPORT, RESULT_TIMEOUT) otherwise. `err` says why.
+ */
 enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
                                 const char *body, size_t len,
                                 struct error_info *err) WARN_UNUSED;
@@ -69,7 +75,9 @@ enum result runtime_api_respond(struct runtime_api *api, const char *request_id,
  * {"errorMessage","errorType","stackTrace":[]}. The error type may come
  * from outside (an AWS error's __type): CR, LF and other control
  * characters in it are sent as spaces, in the header and the body alike
- * (http_header_value_clean()), and it is cut at 255 bytes.
+ * (http_header_value_clean()), and it is cut at 255 bytes; an empty one
+ * becomes Runtime.HandlerError. `message` may be NULL (sent as "").
+ * Returns and fails as runtime_api_respond().
  */
 enum result runtime_api_fail(struct runtime_api *api, const char *request_id,
                              const char *error_type, const char *message,

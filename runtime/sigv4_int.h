@@ -9,6 +9,9 @@
 #include "result.h"
 #include "sigv4.h"
 
+/* The most bytes a canonical request (or a step of one) may take. */
+#define SIGV4_CANONICAL_MAX_BYTES (1024 * 1024)
+
 /*
  * Each stage follows one step of the IAM User Guide's "Create a signed
  * AWS API request". Stages that append to a `struct buf` may leave a

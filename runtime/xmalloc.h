@@ -7,11 +7,16 @@
 
 /*
  * Like malloc/calloc/realloc/strdup, but never return NULL: when memory is
- * exhausted they print a message to stderr and abort. Free with free().
+ * exhausted they print a message to stderr and abort. A size of 0 is
+ * taken as 1. Caller owns the result; free with free().
  */
+/* malloc(n). */
 void *xmalloc(size_t n);
+/* calloc(count, size): zeroed. */
 void *xcalloc(size_t count, size_t size);
+/* realloc(p, n): on return `p` is no longer valid. */
 void *xrealloc(void *p, size_t n);
+/* strdup(s); `s` must not be NULL. */
 char *xstrdup(const char *s);
 /* Copies at most `n` bytes of `s` and NUL-terminates the copy. */
 char *xstrndup(const char *s, size_t n);
@@ -22,8 +27,11 @@ char *xstrndup(const char *s, size_t n);
  * through; xjson_add() / xjson_append() take ownership of `value` (which
  * may come straight from a constructor).
  */
+/* Returns `node`, aborting when it is NULL. */
 cJSON *xjson(cJSON *node);
+/* Adds `value` to `object` as `name` (owned by `object` from then on). */
 void xjson_add(cJSON *object, const char *name, cJSON *value);
+/* Appends `value` to `array` (owned by `array` from then on). */
 void xjson_append(cJSON *array, cJSON *value);
 /* cJSON_PrintUnformatted(node), aborting when memory is exhausted (the
  * only way it fails for a tree we built). Caller frees. */

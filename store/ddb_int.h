@@ -3,6 +3,7 @@
 #ifndef STREAMER_DDB_INT_H
 #define STREAMER_DDB_INT_H
 
+#include "aws_int.h"
 #include "ddb.h"
 #include "retry.h"
 

@@ -14,6 +14,7 @@
 #include "ddb_int.h"
 #include "http_int.h"
 #include "log.h"
+#include "mgmt_int.h"
 
 #define TS "{\"S\":\"2026-11-24T10:00:00.000Z\"}"
 #define KEEP "\"version\":{\"N\":\"1\"},\"ttl\":{\"N\":\"1900000000\"}"

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aws.h"
+#include "aws_int.h"
 #include "clock.h"
 #include "connections.h"
 #include "ddb_admin.h"

@@ -137,6 +137,33 @@ START_TEST(test_credentials_from_getenv)
 }
 END_TEST
 
+/* The owned copy that aws.c, fanout.c and mgmt.c keep: missing key and
+ * secret become "", an empty token none; the copy owns its strings. */
+START_TEST(test_credentials_copy)
+{
+    struct sigv4_credentials from = {"AKID", "s3cr3t", "tok"};
+    struct aws_env_credentials c;
+    aws_env_credentials_copy(&c, &from);
+    ck_assert_str_eq(c.access_key_id, "AKID");
+    ck_assert_str_eq(c.secret_access_key, "s3cr3t");
+    ck_assert_str_eq(c.session_token, "tok");
+    ck_assert_ptr_ne(c.secret_access_key, from.secret_access_key);
+    aws_env_credentials_cleanup(&c);
+
+    struct sigv4_credentials partial = {NULL, NULL, ""};
+    aws_env_credentials_copy(&c, &partial);
+    ck_assert_str_eq(c.access_key_id, "");
+    ck_assert_str_eq(c.secret_access_key, "");
+    ck_assert_ptr_null(c.session_token);
+    aws_env_credentials_cleanup(&c);
+
+    aws_env_credentials_copy(&c, NULL);
+    ck_assert_str_eq(c.access_key_id, "");
+    ck_assert_ptr_null(c.session_token);
+    aws_env_credentials_cleanup(&c);
+}
+END_TEST
+
 /* ---- region ------------------------------------------------------------- */
 
 struct region_row {
@@ -491,6 +518,7 @@ Suite *aws_env_suite(void)
     TCase *tc = tcase_create("credentials");
     tcase_add_loop_test(tc, test_credentials_load, 0, ROWS(creds_rows));
     tcase_add_test(tc, test_credentials_from_getenv);
+    tcase_add_test(tc, test_credentials_copy);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("region");

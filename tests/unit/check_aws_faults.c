@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "aws.h"
+#include "aws_int.h"
 #include "crc32.h"
 #include "net_util.h"
 #include "sigv4.h"
