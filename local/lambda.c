@@ -1,4 +1,6 @@
 /* The gateway's Invoke-API back end: events to `sam local start-lambda`. */
+#include "lambda.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,7 +11,8 @@
 #include <time.h>
 
 #include "aws_env.h"
-#include "gateway.h"
+#include "clock.h"
+#include "service.h"
 #include "sigv4.h"
 #include "xmalloc.h"
 
@@ -94,7 +97,7 @@ struct lambda_remote *lambda_remote_new(const char *endpoint,
     size_t n = strspn(function, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
                                 "OPQRSTUVWXYZ0123456789-_");
     if (n == 0 || n > 64 || function[n]) {
-        gateway_log("STREAMER_LAMBDA_FUNCTION %s: not a function name "
+        service_log("STREAMER_LAMBDA_FUNCTION %s: not a function name "
                     "(1-64 of A-Z a-z 0-9 - _)",
                     function);
         return NULL;
@@ -102,7 +105,7 @@ struct lambda_remote *lambda_remote_new(const char *endpoint,
     struct lambda_remote *lr = xcalloc(1, sizeof(*lr));
     struct error_info err;
     if (aws_env_endpoint_parse(endpoint, &lr->ep, &err) != RESULT_OK) {
-        gateway_log("STREAMER_LAMBDA_ENDPOINT %s: %s", endpoint, err.message);
+        service_log("STREAMER_LAMBDA_ENDPOINT %s: %s", endpoint, err.message);
         free(lr);
         return NULL;
     }
@@ -222,8 +225,8 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, lr);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, lr->timeout_ms + MARGIN_MS);
-    int64_t started = gateway_now_ms();
-    gateway_log("-> %s (Invoke API %s)", label, lr->ep.url);
+    int64_t started = clock_now_ms();
+    service_log("-> %s (Invoke API %s)", label, lr->ep.url);
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -259,9 +262,9 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
     for (char *p = text; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    gateway_log("<- %s %s%s in %lld ms: %s", label, rc ? "FAILED" : "ok",
+    service_log("<- %s %s%s in %lld ms: %s", label, rc ? "FAILED" : "ok",
                 a.function_error[0] ? " (X-Amz-Function-Error)" : "",
-                (long long)(gateway_now_ms() - started), text);
+                (long long)(clock_now_ms() - started), text);
     *answer = a.data;
     return rc;
 }
