@@ -75,23 +75,12 @@ struct invoker {
     struct lambda_remote *remote; /* Invoke-API mode: no bootstrap */
 };
 
-/* The first `n` bytes of `s` on one line, for the log. */
-static void snippet(const char *s, char *out, size_t n)
-{
-    size_t i = 0;
-    for (; s && s[i] && i + 1 < n; i++)
-        out[i] = (s[i] == '\n' || s[i] == '\r') ? ' ' : s[i];
-    out[i] = '\0';
-    if (s && s[i])
-        snprintf(out + (i > 3 ? i - 3 : 0), 4, "...");
-}
-
 /* Completes `j` (called with the lock held); takes ownership of
  * `answer`, which is NULL when the gateway is stopping. */
 static void finish(struct invoker *inv, struct job *j, int failed, char *answer)
 {
     char text[160];
-    snippet(answer, text, sizeof(text));
+    service_snippet(answer, text, sizeof(text));
     if (j->state == JOB_RUNNING)
         service_log("<- %s [%s] %s in %lld ms: %s", j->label, j->request_id,
                     failed ? "FAILED" : "ok",
@@ -103,22 +92,6 @@ static void finish(struct invoker *inv, struct job *j, int failed, char *answer)
     j->answer = answer;
     pthread_cond_signal(&j->done);
     pthread_cond_broadcast(&inv->changed);
-}
-
-static char *error_doc(const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* {"errorType":type,"errorMessage":...} as Lambda reports its own. */
-static char *error_doc(const char *type, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    char *out = xmalloc(strlen(msg) + strlen(type) + 64);
-    sprintf(out, "{\"errorType\":\"%s\",\"errorMessage\":\"%s\"}", type, msg);
-    return out;
 }
 
 static void enqueue_front(struct invoker *inv, struct job *j)
@@ -155,9 +128,9 @@ static int handle_next(struct invoker *inv, struct mg_connection *c)
     inv->nexts++;
     if (inv->running) /* asking again without answering the last one */
         finish(inv, inv->running, 1,
-               error_doc("Runtime.NoResponse",
-                         "the runtime asked for the next event without "
-                         "answering this one"));
+               service_error_doc("Runtime.NoResponse",
+                                 "the runtime asked for the next event without "
+                                 "answering this one"));
     pthread_cond_broadcast(&inv->changed);
     while (!inv->head && !inv->stopping && gen == inv->generation)
         pthread_cond_wait(&inv->changed, &inv->lock);
@@ -319,9 +292,10 @@ static void reap(struct invoker *inv, int status)
                     how);
     if (inv->running)
         finish(inv, inv->running, 1,
-               error_doc("Runtime.ExitError",
-                         "RequestId: %s Error: Runtime exited with error: %s",
-                         inv->running->request_id, how));
+               service_error_doc(
+                   "Runtime.ExitError",
+                   "RequestId: %s Error: Runtime exited with error: %s",
+                   inv->running->request_id, how));
     else if (inv->init_error && inv->head && !inv->stopping)
         finish(inv, dequeue(inv), 1, xstrdup(inv->init_error));
     int64_t lived = clock_now_ms() - inv->spawned_ms;
@@ -355,11 +329,12 @@ static void *supervise(void *arg)
             service_log("%s [%s] timed out after %ld ms; killing the "
                         "bootstrap",
                         j->label, j->request_id, inv->timeout_ms);
-            finish(inv, j, 1,
-                   error_doc("Sandbox.Timedout",
-                             "RequestId: %s Error: Task timed out after "
-                             "%.2f seconds",
-                             j->request_id, inv->timeout_ms / 1000.0));
+            finish(
+                inv, j, 1,
+                service_error_doc("Sandbox.Timedout",
+                                  "RequestId: %s Error: Task timed out after "
+                                  "%.2f seconds",
+                                  j->request_id, inv->timeout_ms / 1000.0));
             kill(inv->pid, SIGKILL);
         }
         struct timespec ts;

@@ -180,26 +180,11 @@ static struct curl_slist *signed_headers(const struct lambda_remote *lr,
     return h;
 }
 
-/* {"errorType":type,"errorMessage":message} with `message` escaped. */
-static char *error_doc(const char *type, const char *message)
-{
-    char *out = xmalloc(strlen(type) + 2 * strlen(message) + 64);
-    char *w =
-        out + sprintf(out, "{\"errorType\":\"%s\",\"errorMessage\":\"", type);
-    for (const char *p = message; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            *w++ = '\\';
-        *w++ = (unsigned char)*p < 0x20 ? ' ' : *p;
-    }
-    strcpy(w, "\"}");
-    return out;
-}
-
 int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
                          const char *event, char **answer)
 {
     struct answer a = {0};
-    char url[1400], text[200];
+    char url[1400], text[151];
     size_t len = strlen(event);
     *answer = NULL;
     if (atomic_load(&lr->stopping))
@@ -208,7 +193,8 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
              lr->path);
     CURL *c = curl_easy_init();
     if (!c) {
-        *answer = error_doc("Gateway.CurlInit", "curl_easy_init failed");
+        *answer =
+            service_error_doc("Gateway.CurlInit", "curl_easy_init failed");
         return 1;
     }
     struct curl_slist *h = signed_headers(lr, event, len);
@@ -238,30 +224,26 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
         return -1;
     }
     if (cc != CURLE_OK || a.too_large) {
-        char why[1800];
-        snprintf(why, sizeof(why), "Invoke %s: %s", url,
-                 a.too_large ? "answer over 6 MB" : curl_easy_strerror(cc));
         free(a.data);
-        a.data = error_doc("Gateway.InvokeFailed", why);
+        a.data = service_error_doc("Gateway.InvokeFailed", "Invoke %s: %s", url,
+                                   a.too_large ? "answer over 6 MB"
+                                               : curl_easy_strerror(cc));
         rc = 1;
     } else if (status != 200) {
         /* The service's own error (e.g. 404 ResourceNotFoundException
          * for an unknown function name): the event was not handled. */
-        char why[1800];
-        snprintf(why, sizeof(why), "Invoke %s: HTTP %ld: %.200s", url, status,
-                 a.data ? a.data : "");
-        free(a.data);
-        a.data = error_doc("Gateway.InvokeFailed", why);
+        char *got = a.data;
+        a.data = service_error_doc("Gateway.InvokeFailed",
+                                   "Invoke %s: HTTP %ld: %.200s", url, status,
+                                   got ? got : "");
+        free(got);
         rc = 1;
     } else {
         if (!a.data)
             a.data = xstrdup("null");
         rc = a.function_error[0] ? 1 : 0;
     }
-    snprintf(text, sizeof(text), "%.150s", a.data);
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    service_snippet(a.data, text, sizeof(text));
     service_log("<- %s %s%s in %lld ms: %s", label, rc ? "FAILED" : "ok",
                 a.function_error[0] ? " (X-Amz-Function-Error)" : "",
                 (long long)(clock_now_ms() - started), text);

@@ -10,6 +10,7 @@
 
 #include "base64.h"
 #include "clock.h"
+#include "xmalloc.h"
 
 void service_log(const char *fmt, ...)
 {
@@ -41,6 +42,35 @@ void service_random_id(char *out, size_t n)
         out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
     out[len] = '\0';
     free(b64);
+}
+
+void service_snippet(const char *s, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < size; i++)
+        out[i] = (s[i] == '\n' || s[i] == '\r') ? ' ' : s[i];
+    out[i] = '\0';
+    if (s && s[i])
+        snprintf(out + (i > 3 ? i - 3 : 0), 4, "...");
+}
+
+char *service_error_doc(const char *type, const char *fmt, ...)
+{
+    char msg[2000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    char *out = xmalloc(strlen(type) + 2 * strlen(msg) + 64);
+    char *w =
+        out + sprintf(out, "{\"errorType\":\"%s\",\"errorMessage\":\"", type);
+    for (const char *p = msg; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            *w++ = '\\';
+        *w++ = (unsigned char)*p < 0x20 ? ' ' : *p;
+    }
+    strcpy(w, "\"}");
+    return out;
 }
 
 void service_abstime(int64_t epoch_ms, struct timespec *ts)

@@ -26,6 +26,23 @@ void service_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void service_random_id(char *out, size_t n);
 
 /*
+ * The first `size` - 1 bytes of `s` on one line, for the log: line breaks
+ * become blanks, and "..." ends a text that was cut. `out` (caller's)
+ * holds `size` bytes (at least 4); `s` may be NULL (then "").
+ */
+void service_snippet(const char *s, char *out, size_t size);
+
+/*
+ * {"errorType":type,"errorMessage":message}, as Lambda reports its own
+ * errors, with the message formatted from `fmt` (cut at 2,000 bytes),
+ * '"' and '\' escaped and control characters made blanks. `type` must
+ * need no escaping. Caller owns the result; free with free(). Aborts when
+ * memory is exhausted.
+ */
+char *service_error_doc(const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
  * Sets `*ts` to the epoch time `epoch_ms` (CLOCK_REALTIME, the clock of
  * clock_now_ms() and of pthread_cond_timedwait() on a default condition
  * variable), for an absolute timed wait. Cannot fail.

@@ -74,10 +74,15 @@ static void conn_free(struct conn *c)
 static struct wsevent_source source_of(const struct wsapi *ws,
                                        const struct conn *c)
 {
-    struct wsevent_source src = {
-        ws->stage,     ws->domain,      ws->api_id,
-        c->id,         c->connected_ms, c->source_ip,
-        c->user_agent, c->close_code,   c->close_reason};
+    struct wsevent_source src = {.stage = ws->stage,
+                                 .domain = ws->domain,
+                                 .api_id = ws->api_id,
+                                 .connection_id = c->id,
+                                 .connected_ms = c->connected_ms,
+                                 .source_ip = c->source_ip,
+                                 .user_agent = c->user_agent,
+                                 .close_code = c->close_code,
+                                 .close_reason = c->close_reason};
     return src;
 }
 
