@@ -1,4 +1,4 @@
-/* What every part of the local gateway shares: log, ids, timed waits. */
+/* What the local gateway's parts share: log, ids, errors, waits, ports. */
 #include "service.h"
 
 #include <civetweb.h>

@@ -1,4 +1,4 @@
-/* What every part of the local gateway shares: log, ids, timed waits. */
+/* What the local gateway's parts share: log, ids, errors, waits, ports. */
 #ifndef STREAMER_LOCAL_SERVICE_H
 #define STREAMER_LOCAL_SERVICE_H
 

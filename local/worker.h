@@ -4,15 +4,15 @@
 
 #include <pthread.h>
 
+/* What a worker's thread runs; its result is ignored. */
+typedef void *worker_fn(void *arg);
+
 /*
  * A caller-owned worker: its thread, and the lock and condition variable
  * on which it sleeps. The thread (and its owner, holding `lock`) may keep
  * its own state under `lock` and wait on `wake`; `stopping` is set, under
  * `lock`, by worker_stop() alone.
  */
-/* What a worker's thread runs; its result is ignored. */
-typedef void *worker_fn(void *arg);
-
 struct worker {
     pthread_t thread;
     pthread_mutex_t lock;
