@@ -1,4 +1,6 @@
 /* A development JWT (RS256) for `make run`, signed with a local key. */
+#include "devtoken.h"
+
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -6,35 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "base64.h"
+#include "clock.h"
+#include "service.h"
 #include "xmalloc.h"
 
 #define DEV_TOKEN_TTL_S (24 * 3600)
 
-/* RFC 7515 §2: base64url without padding. Caller frees. */
-static char *b64url(const unsigned char *data, size_t len)
+/* RFC 7515 §2: `o` printed, as base64url without padding; frees `o`.
+ * Caller owns the result; free with free(). */
+static char *b64url_json(cJSON *o)
 {
-    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    char *w = out;
-    for (const char *r = out; *r; r++) {
-        if (*r == '=')
-            break;
-        *w++ = *r == '+' ? '-' : *r == '/' ? '_' : *r;
-    }
-    *w = '\0';
+    char *text = xjson_print(o);
+    cJSON_Delete(o);
+    char *out = base64_encode(text, strlen(text), BASE64_URL, NULL);
+    free(text);
     return out;
 }
 
-static char *b64url_json(cJSON *o)
+static void add_string(cJSON *object, const char *name, const char *value)
 {
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!text)
-        abort();
-    char *out = b64url((const unsigned char *)text, strlen(text));
-    free(text);
-    return out;
+    xjson_add(object, name, cJSON_CreateString(value));
 }
 
 /* RFC 7519 claims; RS256 = RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518). */
@@ -45,22 +39,22 @@ int devtoken_print(const char *key_path)
     if (f)
         fclose(f);
     if (!key) {
-        gateway_log("cannot read a PEM private key from %s", key_path);
+        service_log("cannot read a PEM private key from %s", key_path);
         return -1;
     }
-    cJSON *h = cJSON_CreateObject(), *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "alg", "RS256");
-    cJSON_AddStringToObject(h, "typ", "JWT");
-    int64_t now = gateway_now_ms() / 1000;
-    cJSON_AddStringToObject(c, "sub", "dev-user");
-    cJSON_AddStringToObject(c, "tenant_id", "dev-tenant");
-    cJSON_AddNumberToObject(c, "iat", (double)now);
-    cJSON_AddNumberToObject(c, "exp", (double)(now + DEV_TOKEN_TTL_S));
+    cJSON *h = xjson(cJSON_CreateObject()), *c = xjson(cJSON_CreateObject());
+    add_string(h, "alg", "RS256");
+    add_string(h, "typ", "JWT");
+    int64_t now = clock_now_ms() / 1000;
+    add_string(c, "sub", "dev-user");
+    add_string(c, "tenant_id", "dev-tenant");
+    xjson_add(c, "iat", cJSON_CreateNumber((double)now));
+    xjson_add(c, "exp", cJSON_CreateNumber((double)(now + DEV_TOKEN_TTL_S)));
     const char *iss = getenv("JWT_ISSUER"), *aud = getenv("JWT_AUDIENCE");
     if (iss && *iss)
-        cJSON_AddStringToObject(c, "iss", iss);
+        add_string(c, "iss", iss);
     if (aud && *aud)
-        cJSON_AddStringToObject(c, "aud", aud);
+        add_string(c, "aud", aud);
     char *head = b64url_json(h), *claims = b64url_json(c);
     size_t n = strlen(head) + strlen(claims) + 2;
     char *input = xmalloc(n);
@@ -73,11 +67,11 @@ int devtoken_print(const char *key_path)
              EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input,
                             strlen(input)) == 1;
     if (ok) {
-        char *s = b64url(sig, sig_len);
+        char *s = base64_encode(sig, sig_len, BASE64_URL, NULL);
         printf("%s.%s\n", input, s);
         free(s);
     } else {
-        gateway_log("cannot sign with the key in %s (RSA expected)", key_path);
+        service_log("cannot sign with the key in %s (RSA expected)", key_path);
     }
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);

@@ -1,29 +1,29 @@
 /* The local gateway: API Gateway WebSocket + Lambda + Streams on loopback. */
 #include <arpa/inet.h>
+#include <civetweb.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
-#include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <civetweb.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/time.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "aws_env.h"
+#include "clock.h"
 #include "ddb.h"
-#include "gateway.h"
+#include "devtoken.h"
+#include "invoker.h"
+#include "poller.h"
+#include "scheduler.h"
+#include "service.h"
 #include "store.h"
 #include "tables.h"
+#include "wsapi.h"
 
 #define BOOTSTRAP_WAIT_MS 20000
 #define TABLES_WAIT_MS 120000
@@ -51,41 +51,17 @@ static const char USAGE[] =
     "$STREAMER_RETRY_PASS_MS (60000), the sweeper every $STREAMER_SWEEP_MS\n"
     "(900000); 0 turns one off. SIGUSR1 fires a pass now, SIGUSR2 a sweep.\n";
 
-int64_t gateway_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-void gateway_log(const char *fmt, ...)
-{
-    char line[1200];
-    int64_t now = gateway_now_ms();
-    time_t s = (time_t)(now / 1000);
-    struct tm tm;
-    localtime_r(&s, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "%02d:%02d:%02d.%03d gateway: ", tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(now % 1000));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s\n", line);
-}
-
-void gateway_random_id(char *out, size_t n)
-{
-    unsigned char raw[48] = {0};
-    if (n > sizeof(raw))
-        n = sizeof(raw);
-    if (RAND_bytes(raw, (int)n) != 1)
-        gateway_log("RAND_bytes failed; ids are not random");
-    EVP_EncodeBlock((unsigned char *)out, raw, (int)n);
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-}
+/* The gateway's settings, from the command line. */
+struct gateway_options {
+    struct wsapi_options ws;  /* port, stage, console, quotas */
+    const char *bootstrap;    /* the function's executable */
+    long timeout_ms;          /* the function's timeout */
+    const char *ddb_endpoint; /* DynamoDB Local, or NULL */
+    int create_tables;
+    int stream;
+    int tables_only;             /* create the tables and exit */
+    const char *lambda_endpoint; /* Invoke-API mode, or NULL */
+};
 
 static int parse_long(const char *s, long min, long max, long *out)
 {
@@ -131,27 +107,27 @@ static int parse_args(int argc, char **argv, struct gateway_options *o,
                     a, USAGE);
             return -1;
         } else if (strcmp(a, "--port") == 0 && !parse_long(v, 0, 65535, &n))
-            o->port = (int)n, i++;
+            o->ws.port = (int)n, i++;
         else if (strcmp(a, "--timeout-ms") == 0 &&
                  !parse_long(v, 1, 15 * 60 * 1000, &n))
             o->timeout_ms = n, i++;
         else if (strcmp(a, "--idle-timeout-ms") == 0 &&
                  !parse_long(v, 100, 24L * 3600 * 1000, &n))
-            o->idle_timeout_ms = n, i++;
+            o->ws.idle_timeout_ms = n, i++;
         else if (strcmp(a, "--max-connection-ms") == 0 &&
                  !parse_long(v, 100, 7L * 24 * 3600 * 1000, &n))
-            o->max_connection_ms = n, i++;
+            o->ws.max_connection_ms = n, i++;
         else if (strcmp(a, "--max-connections") == 0 &&
                  !parse_long(v, 1, 60000, &n))
-            o->max_connections = (int)n, i++;
+            o->ws.max_connections = (int)n, i++;
         else if (strcmp(a, "--bootstrap") == 0)
             o->bootstrap = v, i++;
         else if (strcmp(a, "--stage") == 0 && valid_stage(v))
-            o->stage = v, i++;
+            o->ws.stage = v, i++;
         else if (strcmp(a, "--ddb-endpoint") == 0)
             o->ddb_endpoint = v, i++;
         else if (strcmp(a, "--console") == 0)
-            o->console_dir = v, i++;
+            o->ws.console_dir = v, i++;
         else if (strcmp(a, "--lambda-endpoint") == 0)
             o->lambda_endpoint = v, i++;
         else if (strcmp(a, "--print-dev-token") == 0)
@@ -184,12 +160,12 @@ static int loopback_endpoint(const char *option, const char *url)
     struct aws_env_endpoint e;
     struct error_info err;
     if (aws_env_endpoint_parse(url, &e, &err) != RESULT_OK) {
-        gateway_log("%s %s: %s", option, url, err.message);
+        service_log("%s %s: %s", option, url, err.message);
         return 0;
     }
     if (strcmp(e.host, "127.0.0.1") && strcmp(e.host, "localhost") &&
         strcmp(e.host, "[::1]")) {
-        gateway_log("%s %s: only a loopback endpoint is allowed", option, url);
+        service_log("%s %s: only a loopback endpoint is allowed", option, url);
         return 0;
     }
     return 1;
@@ -225,7 +201,7 @@ static long interval_ms(const char *name, long fallback)
     if (!v || !*v)
         return fallback;
     if (parse_long(v, 0, 24L * 3600 * 1000, &n) != 0) {
-        gateway_log("%s=%s is not a number of ms; using %ld", name, v,
+        service_log("%s=%s is not a number of ms; using %ld", name, v,
                     fallback);
         return fallback;
     }
@@ -245,7 +221,7 @@ static int create_tables(const struct gateway_options *o)
     struct ddb *d = NULL;
     struct store s;
     if (aws_env_credentials_load(&env, NULL, &err) != RESULT_OK) {
-        gateway_log("%s", err.message);
+        service_log("%s", err.message);
         return -1;
     }
     aws_env_credentials_view(&env, &creds);
@@ -253,19 +229,19 @@ static int create_tables(const struct gateway_options *o)
     enum result r = ddb_new(&dc, &d, &err);
     aws_env_credentials_cleanup(&env);
     if (r != RESULT_OK) {
-        gateway_log("DynamoDB client: %s", err.message);
+        service_log("DynamoDB client: %s", err.message);
         return -1;
     }
     store_init(&s, d, env_or("CONNECTIONS_TABLE", "streamer_connections"),
                env_or("REQUESTS_TABLE", "streamer_requests"),
                env_or("SUBSCRIPTIONS_TABLE", "streamer_subscriptions"));
-    r = tables_create_all(&s, gateway_now_ms() + TABLES_WAIT_MS, &err);
+    r = tables_create_all(&s, clock_now_ms() + TABLES_WAIT_MS, &err);
     if (r != RESULT_OK)
-        gateway_log("creating the tables at %s failed: %s %s (is DynamoDB "
+        service_log("creating the tables at %s failed: %s %s (is DynamoDB "
                     "Local running there?)",
                     o->ddb_endpoint, err.type, err.message);
     else
-        gateway_log("tables ready: %s, %s, %s", s.connections_table,
+        service_log("tables ready: %s, %s, %s", s.connections_table,
                     s.requests_table, s.subscriptions_table);
     store_cleanup(&s);
     ddb_free(d);
@@ -281,13 +257,13 @@ static int create_tables(const struct gateway_options *o)
 static void raise_limits(const struct gateway_options *o)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)o->max_connections * 2 + 256;
+    rlim_t want = (rlim_t)o->ws.max_connections * 2 + 256;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
         rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-            gateway_log("open files limited to %lu: fewer than %d "
+            service_log("open files limited to %lu: fewer than %d "
                         "connections fit",
-                        (unsigned long)rl.rlim_cur, o->max_connections);
+                        (unsigned long)rl.rlim_cur, o->ws.max_connections);
     }
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) == 0) {
@@ -344,12 +320,13 @@ static void stop_servers(struct wsapi *ws, struct invoker *inv)
 
 int main(int argc, char **argv)
 {
-    struct gateway_options o = {.stage = "prod",
-                                .timeout_ms = 30000,
-                                .stream = 1,
-                                .idle_timeout_ms = GATEWAY_IDLE_TIMEOUT_MS,
-                                .max_connection_ms = GATEWAY_MAX_CONNECTION_MS,
-                                .max_connections = GATEWAY_MAX_CONNECTIONS};
+    struct gateway_options o = {
+        .ws = {.stage = "prod",
+               .idle_timeout_ms = WSAPI_IDLE_TIMEOUT_MS,
+               .max_connection_ms = WSAPI_MAX_CONNECTION_MS,
+               .max_connections = WSAPI_MAX_CONNECTIONS},
+        .timeout_ms = 30000,
+        .stream = 1};
     const char *dev_key = NULL;
     if (parse_args(argc, argv, &o, &dev_key) != 0)
         return 2;
@@ -362,10 +339,10 @@ int main(int argc, char **argv)
         return 2;
     if (!o.ddb_endpoint && !getenv("AWS_ENDPOINT_URL_DYNAMODB") &&
         !getenv("AWS_ENDPOINT_URL"))
-        gateway_log("warning: no --ddb-endpoint: the function will call "
+        service_log("warning: no --ddb-endpoint: the function will call "
                     "DynamoDB in AWS");
     if (o.create_tables && !o.ddb_endpoint) {
-        gateway_log("--create-tables needs --ddb-endpoint");
+        service_log("--create-tables needs --ddb-endpoint");
         return 2;
     }
     /* Signals are taken by sigwait() below; every thread blocks them. */
@@ -392,14 +369,14 @@ int main(int argc, char **argv)
                   env_or("STREAMER_LAMBDA_FUNCTION", "StreamerFunction"),
                   o.timeout_ms)
             : invoker_new(o.bootstrap, o.timeout_ms);
-    struct wsapi *ws = inv ? wsapi_new(&o, inv) : NULL;
+    struct wsapi *ws = inv ? wsapi_new(&o.ws, inv) : NULL;
     struct poller *poll = NULL;
     struct scheduler *sched = NULL;
     if (!ws)
         goto done;
     char url[200];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", wsapi_port(ws),
-             o.stage);
+             o.ws.stage);
     setenv("WEBSOCKET_ENDPOINT", url, 1);
     setenv("AWS_LAMBDA_RUNTIME_API", invoker_address(inv), 1);
     if (invoker_start(inv, BOOTSTRAP_WAIT_MS) != 0)
@@ -409,16 +386,16 @@ int main(int argc, char **argv)
                           env_or("REQUESTS_TABLE", "streamer_requests"),
                           o.create_tables, inv);
     else if (o.stream)
-        gateway_log("stream poller off: no --ddb-endpoint");
+        service_log("stream poller off: no --ddb-endpoint");
     sched =
         scheduler_new(inv, interval_ms("STREAMER_RETRY_PASS_MS", RETRY_PASS_MS),
                       interval_ms("STREAMER_SWEEP_MS", SWEEP_MS));
     if (o.lambda_endpoint)
-        gateway_log("Management API at %s/@connections", url);
+        service_log("Management API at %s/@connections", url);
     else
-        gateway_log("Runtime API on %s, Management API at %s/@connections",
+        service_log("Runtime API on %s, Management API at %s/@connections",
                     invoker_address(inv), url);
-    printf("READY ws://127.0.0.1:%d/%s\n", wsapi_port(ws), o.stage);
+    printf("READY ws://127.0.0.1:%d/%s\n", wsapi_port(ws), o.ws.stage);
     fflush(stdout);
     int sig = 0;
     while (sigwait(&stop, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
@@ -427,7 +404,7 @@ int main(int argc, char **argv)
         else
             scheduler_fire_sweep(sched);
     }
-    gateway_log("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    service_log("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
 done:
     if (inv)

@@ -1,4 +1,6 @@
 /* The Lambda Runtime API for one warm bootstrap, and its supervisor. */
+#include "invoker.h"
+
 #include <civetweb.h>
 #include <errno.h>
 #include <openssl/rand.h>
@@ -14,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "clock.h"
+#include "lambda.h"
+#include "service.h"
 #include "uuid.h"
 #include "xmalloc.h"
 
@@ -71,38 +75,16 @@ struct invoker {
     struct lambda_remote *remote; /* Invoke-API mode: no bootstrap */
 };
 
-static void deadline_in(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* The first `n` bytes of `s` on one line, for the log. */
-static void snippet(const char *s, char *out, size_t n)
-{
-    size_t i = 0;
-    for (; s && s[i] && i + 1 < n; i++)
-        out[i] = (s[i] == '\n' || s[i] == '\r') ? ' ' : s[i];
-    out[i] = '\0';
-    if (s && s[i])
-        snprintf(out + (i > 3 ? i - 3 : 0), 4, "...");
-}
-
 /* Completes `j` (called with the lock held); takes ownership of
  * `answer`, which is NULL when the gateway is stopping. */
 static void finish(struct invoker *inv, struct job *j, int failed, char *answer)
 {
     char text[160];
-    snippet(answer, text, sizeof(text));
+    service_snippet(answer, text, sizeof(text));
     if (j->state == JOB_RUNNING)
-        gateway_log("<- %s [%s] %s in %lld ms: %s", j->label, j->request_id,
+        service_log("<- %s [%s] %s in %lld ms: %s", j->label, j->request_id,
                     failed ? "FAILED" : "ok",
-                    (long long)(gateway_now_ms() - j->started_ms), text);
+                    (long long)(clock_now_ms() - j->started_ms), text);
     if (inv->running == j)
         inv->running = NULL;
     j->state = JOB_DONE;
@@ -110,22 +92,6 @@ static void finish(struct invoker *inv, struct job *j, int failed, char *answer)
     j->answer = answer;
     pthread_cond_signal(&j->done);
     pthread_cond_broadcast(&inv->changed);
-}
-
-static char *error_doc(const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* {"errorType":type,"errorMessage":...} as Lambda reports its own. */
-static char *error_doc(const char *type, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    char *out = xmalloc(strlen(msg) + strlen(type) + 64);
-    sprintf(out, "{\"errorType\":\"%s\",\"errorMessage\":\"%s\"}", type, msg);
-    return out;
 }
 
 static void enqueue_front(struct invoker *inv, struct job *j)
@@ -162,9 +128,9 @@ static int handle_next(struct invoker *inv, struct mg_connection *c)
     inv->nexts++;
     if (inv->running) /* asking again without answering the last one */
         finish(inv, inv->running, 1,
-               error_doc("Runtime.NoResponse",
-                         "the runtime asked for the next event without "
-                         "answering this one"));
+               service_error_doc("Runtime.NoResponse",
+                                 "the runtime asked for the next event without "
+                                 "answering this one"));
     pthread_cond_broadcast(&inv->changed);
     while (!inv->head && !inv->stopping && gen == inv->generation)
         pthread_cond_wait(&inv->changed, &inv->lock);
@@ -175,10 +141,10 @@ static int handle_next(struct invoker *inv, struct mg_connection *c)
     }
     struct job *j = dequeue(inv);
     j->state = JOB_RUNNING;
-    j->started_ms = gateway_now_ms();
+    j->started_ms = clock_now_ms();
     j->deadline_ms = j->started_ms + inv->timeout_ms;
     inv->running = j;
-    gateway_log("-> %s [%s]", j->label, j->request_id);
+    service_log("-> %s [%s]", j->label, j->request_id);
     size_t len = strlen(j->event);
     int ok = mg_printf(c,
                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -191,7 +157,7 @@ static int handle_next(struct invoker *inv, struct mg_connection *c)
                        j->trace_id, len) > 0 &&
              mg_write(c, j->event, len) == (int)len;
     if (!ok && inv->running == j) { /* the runtime went away: hand it on */
-        gateway_log("runtime api: could not hand %s over; requeued",
+        service_log("runtime api: could not hand %s over; requeued",
                     j->request_id);
         inv->running = NULL;
         j->state = JOB_QUEUED;
@@ -237,7 +203,7 @@ static int handle_post(struct invoker *inv, struct mg_connection *c,
     pthread_mutex_lock(&inv->lock);
     int status = 202;
     if (strcmp(path, "/init/error") == 0) {
-        gateway_log("bootstrap init error: %.300s", body);
+        service_log("bootstrap init error: %.300s", body);
         free(inv->init_error);
         inv->init_error = body;
         body = NULL;
@@ -301,16 +267,16 @@ static void spawn(struct invoker *inv)
         _exit(127);
     }
     if (pid < 0) {
-        gateway_log("cannot fork the bootstrap: %s", strerror(errno));
-        inv->next_spawn_ms = gateway_now_ms() + 1000;
+        service_log("cannot fork the bootstrap: %s", strerror(errno));
+        inv->next_spawn_ms = clock_now_ms() + 1000;
         return;
     }
     inv->pid = pid;
     inv->nexts = 0;
     free(inv->init_error);
     inv->init_error = NULL;
-    inv->spawned_ms = gateway_now_ms();
-    gateway_log("bootstrap started (pid %d)", (int)pid);
+    inv->spawned_ms = clock_now_ms();
+    service_log("bootstrap started (pid %d)", (int)pid);
 }
 
 /* The process ended: report it, fail what it held, schedule a new one. */
@@ -322,22 +288,23 @@ static void reap(struct invoker *inv, int status)
     else
         snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
     if (!inv->stopping)
-        gateway_log("bootstrap (pid %d) CRASHED or exited: %s", (int)inv->pid,
+        service_log("bootstrap (pid %d) CRASHED or exited: %s", (int)inv->pid,
                     how);
     if (inv->running)
         finish(inv, inv->running, 1,
-               error_doc("Runtime.ExitError",
-                         "RequestId: %s Error: Runtime exited with error: %s",
-                         inv->running->request_id, how));
+               service_error_doc(
+                   "Runtime.ExitError",
+                   "RequestId: %s Error: Runtime exited with error: %s",
+                   inv->running->request_id, how));
     else if (inv->init_error && inv->head && !inv->stopping)
         finish(inv, dequeue(inv), 1, xstrdup(inv->init_error));
-    int64_t lived = gateway_now_ms() - inv->spawned_ms;
+    int64_t lived = clock_now_ms() - inv->spawned_ms;
     inv->backoff_ms = lived > 2000      ? 0
                       : inv->backoff_ms ? inv->backoff_ms * 2
                                         : 250;
     if (inv->backoff_ms > MAX_BACKOFF_MS)
         inv->backoff_ms = MAX_BACKOFF_MS;
-    inv->next_spawn_ms = gateway_now_ms() + inv->backoff_ms;
+    inv->next_spawn_ms = clock_now_ms() + inv->backoff_ms;
     inv->pid = 0;
     inv->generation++;
     inv->exits++;
@@ -350,7 +317,7 @@ static void *supervise(void *arg)
     struct invoker *inv = arg;
     pthread_mutex_lock(&inv->lock);
     while (!inv->stopping) {
-        int64_t now = gateway_now_ms();
+        int64_t now = clock_now_ms();
         if (inv->pid == 0 && now >= inv->next_spawn_ms)
             spawn(inv);
         int status;
@@ -359,18 +326,19 @@ static void *supervise(void *arg)
         struct job *j = inv->running;
         if (j && now > j->deadline_ms && inv->pid > 0) {
             /* As Lambda does: the sandbox is stopped on a timeout. */
-            gateway_log("%s [%s] timed out after %ld ms; killing the "
+            service_log("%s [%s] timed out after %ld ms; killing the "
                         "bootstrap",
                         j->label, j->request_id, inv->timeout_ms);
-            finish(inv, j, 1,
-                   error_doc("Sandbox.Timedout",
-                             "RequestId: %s Error: Task timed out after "
-                             "%.2f seconds",
-                             j->request_id, inv->timeout_ms / 1000.0));
+            finish(
+                inv, j, 1,
+                service_error_doc("Sandbox.Timedout",
+                                  "RequestId: %s Error: Task timed out after "
+                                  "%.2f seconds",
+                                  j->request_id, inv->timeout_ms / 1000.0));
             kill(inv->pid, SIGKILL);
         }
         struct timespec ts;
-        deadline_in(&ts, TICK_MS);
+        service_abstime(clock_now_ms() + TICK_MS, &ts);
         pthread_cond_timedwait(&inv->changed, &inv->lock, &ts);
     }
     pthread_mutex_unlock(&inv->lock);
@@ -395,16 +363,14 @@ struct invoker *invoker_new(const char *bootstrap, long timeout_ms)
                           "request_timeout_ms",
                           "3600000",
                           NULL};
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    inv->ctx = mg_start(&cb, inv, opts);
-    struct mg_server_port port;
-    if (!inv->ctx || mg_get_server_ports(inv->ctx, 1, &port) != 1) {
-        gateway_log("cannot start the Runtime API on a loopback port");
+    int port;
+    inv->ctx = service_listen(
+        opts, inv, "cannot start the Runtime API on a loopback port", &port);
+    if (!inv->ctx) {
         invoker_free(inv);
         return NULL;
     }
-    snprintf(inv->address, sizeof(inv->address), "127.0.0.1:%d", port.port);
+    snprintf(inv->address, sizeof(inv->address), "127.0.0.1:%d", port);
     mg_set_request_handler(inv->ctx, PREFIX, handle_rapi, inv);
     return inv;
 }
@@ -432,17 +398,17 @@ const char *invoker_address(const struct invoker *inv)
 int invoker_start(struct invoker *inv, long wait_ms)
 {
     if (inv->remote) {
-        gateway_log("events go to the Lambda Invoke API at %s",
+        service_log("events go to the Lambda Invoke API at %s",
                     lambda_remote_url(inv->remote));
         return 0;
     }
     if (pthread_create(&inv->supervisor, NULL, supervise, inv) != 0) {
-        gateway_log("cannot start the supervisor thread");
+        service_log("cannot start the supervisor thread");
         return -1;
     }
     inv->supervising = 1;
     struct timespec ts;
-    deadline_in(&ts, wait_ms);
+    service_abstime(clock_now_ms() + wait_ms, &ts);
     pthread_mutex_lock(&inv->lock);
     while (inv->nexts == 0 && inv->exits == 0)
         if (pthread_cond_timedwait(&inv->changed, &inv->lock, &ts) != 0)
@@ -450,7 +416,7 @@ int invoker_start(struct invoker *inv, long wait_ms)
     int ok = inv->nexts > 0 && inv->exits == 0;
     pthread_mutex_unlock(&inv->lock);
     if (!ok)
-        gateway_log("the bootstrap (%s) did not start: %s", inv->bootstrap,
+        service_log("the bootstrap (%s) did not start: %s", inv->bootstrap,
                     inv->exits ? "it exited (see its log above)"
                                : "no /next within the wait");
     return ok ? 0 : -1;
@@ -466,15 +432,15 @@ int invoker_invoke(struct invoker *inv, const char *label, const char *event,
     j.event = event;
     j.label = label;
     if (uuid_v4(j.request_id) != RESULT_OK)
-        gateway_random_id(j.request_id, 16);
+        service_random_id(j.request_id, 16);
     /* X-Ray trace header: Root=1-<epoch hex>-<96-bit hex>;Parent;Sampled. */
     unsigned char r[20] = {0};
     if (RAND_bytes(r, sizeof(r)) != 1)
-        gateway_log("RAND_bytes failed; trace id not random");
+        service_log("RAND_bytes failed; trace id not random");
     snprintf(j.trace_id, sizeof(j.trace_id),
              "Root=1-%08llx-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x;"
              "Parent=%02x%02x%02x%02x%02x%02x%02x%02x;Sampled=0",
-             (unsigned long long)(gateway_now_ms() / 1000), r[0], r[1], r[2],
+             (unsigned long long)(clock_now_ms() / 1000), r[0], r[1], r[2],
              r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
              r[13], r[14], r[15], r[16], r[17], r[18], r[19]);
     pthread_mutex_lock(&inv->lock);
@@ -528,7 +494,7 @@ void invoker_stop(struct invoker *inv)
             }
             usleep(TICK_MS * 1000);
         }
-        gateway_log("bootstrap (pid %d) stopped", (int)inv->pid);
+        service_log("bootstrap (pid %d) stopped", (int)inv->pid);
         inv->pid = 0;
     }
 }

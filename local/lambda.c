@@ -1,4 +1,6 @@
 /* The gateway's Invoke-API back end: events to `sam local start-lambda`. */
+#include "lambda.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,7 +11,8 @@
 #include <time.h>
 
 #include "aws_env.h"
-#include "gateway.h"
+#include "clock.h"
+#include "service.h"
 #include "sigv4.h"
 #include "xmalloc.h"
 
@@ -94,7 +97,7 @@ struct lambda_remote *lambda_remote_new(const char *endpoint,
     size_t n = strspn(function, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
                                 "OPQRSTUVWXYZ0123456789-_");
     if (n == 0 || n > 64 || function[n]) {
-        gateway_log("STREAMER_LAMBDA_FUNCTION %s: not a function name "
+        service_log("STREAMER_LAMBDA_FUNCTION %s: not a function name "
                     "(1-64 of A-Z a-z 0-9 - _)",
                     function);
         return NULL;
@@ -102,7 +105,7 @@ struct lambda_remote *lambda_remote_new(const char *endpoint,
     struct lambda_remote *lr = xcalloc(1, sizeof(*lr));
     struct error_info err;
     if (aws_env_endpoint_parse(endpoint, &lr->ep, &err) != RESULT_OK) {
-        gateway_log("STREAMER_LAMBDA_ENDPOINT %s: %s", endpoint, err.message);
+        service_log("STREAMER_LAMBDA_ENDPOINT %s: %s", endpoint, err.message);
         free(lr);
         return NULL;
     }
@@ -177,26 +180,11 @@ static struct curl_slist *signed_headers(const struct lambda_remote *lr,
     return h;
 }
 
-/* {"errorType":type,"errorMessage":message} with `message` escaped. */
-static char *error_doc(const char *type, const char *message)
-{
-    char *out = xmalloc(strlen(type) + 2 * strlen(message) + 64);
-    char *w =
-        out + sprintf(out, "{\"errorType\":\"%s\",\"errorMessage\":\"", type);
-    for (const char *p = message; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            *w++ = '\\';
-        *w++ = (unsigned char)*p < 0x20 ? ' ' : *p;
-    }
-    strcpy(w, "\"}");
-    return out;
-}
-
 int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
                          const char *event, char **answer)
 {
     struct answer a = {0};
-    char url[1400], text[200];
+    char url[1400], text[151];
     size_t len = strlen(event);
     *answer = NULL;
     if (atomic_load(&lr->stopping))
@@ -205,7 +193,8 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
              lr->path);
     CURL *c = curl_easy_init();
     if (!c) {
-        *answer = error_doc("Gateway.CurlInit", "curl_easy_init failed");
+        *answer =
+            service_error_doc("Gateway.CurlInit", "curl_easy_init failed");
         return 1;
     }
     struct curl_slist *h = signed_headers(lr, event, len);
@@ -222,8 +211,8 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, lr);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, lr->timeout_ms + MARGIN_MS);
-    int64_t started = gateway_now_ms();
-    gateway_log("-> %s (Invoke API %s)", label, lr->ep.url);
+    int64_t started = clock_now_ms();
+    service_log("-> %s (Invoke API %s)", label, lr->ep.url);
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -235,33 +224,29 @@ int lambda_remote_invoke(struct lambda_remote *lr, const char *label,
         return -1;
     }
     if (cc != CURLE_OK || a.too_large) {
-        char why[1800];
-        snprintf(why, sizeof(why), "Invoke %s: %s", url,
-                 a.too_large ? "answer over 6 MB" : curl_easy_strerror(cc));
         free(a.data);
-        a.data = error_doc("Gateway.InvokeFailed", why);
+        a.data = service_error_doc("Gateway.InvokeFailed", "Invoke %s: %s", url,
+                                   a.too_large ? "answer over 6 MB"
+                                               : curl_easy_strerror(cc));
         rc = 1;
     } else if (status != 200) {
         /* The service's own error (e.g. 404 ResourceNotFoundException
          * for an unknown function name): the event was not handled. */
-        char why[1800];
-        snprintf(why, sizeof(why), "Invoke %s: HTTP %ld: %.200s", url, status,
-                 a.data ? a.data : "");
-        free(a.data);
-        a.data = error_doc("Gateway.InvokeFailed", why);
+        char *got = a.data;
+        a.data = service_error_doc("Gateway.InvokeFailed",
+                                   "Invoke %s: HTTP %ld: %.200s", url, status,
+                                   got ? got : "");
+        free(got);
         rc = 1;
     } else {
         if (!a.data)
             a.data = xstrdup("null");
         rc = a.function_error[0] ? 1 : 0;
     }
-    snprintf(text, sizeof(text), "%.150s", a.data);
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    gateway_log("<- %s %s%s in %lld ms: %s", label, rc ? "FAILED" : "ok",
+    service_snippet(a.data, text, sizeof(text));
+    service_log("<- %s %s%s in %lld ms: %s", label, rc ? "FAILED" : "ok",
                 a.function_error[0] ? " (X-Amz-Function-Error)" : "",
-                (long long)(gateway_now_ms() - started), text);
+                (long long)(clock_now_ms() - started), text);
     *answer = a.data;
     return rc;
 }

@@ -1,4 +1,6 @@
 /* DynamoDB Streams to the function, as Lambda's event source mapping. */
+#include "poller.h"
+
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,8 +12,11 @@
 #include "aws.h"
 #include "aws_env.h"
 #include "buf.h"
+#include "clock.h"
 #include "ddb_admin.h"
-#include "gateway.h"
+#include "invoker.h"
+#include "service.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 /*
@@ -46,10 +51,7 @@ struct shard {
 };
 
 struct poller {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stopping;
+    struct worker worker;
     char *endpoint, *region, *table;
     int from_start;
     struct invoker *inv;
@@ -73,29 +75,9 @@ static void report(struct poller *p, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (strcmp(line, p->last_error) != 0)
-        gateway_log("stream: %s%s", line,
+        service_log("stream: %s%s", line,
                     p->last_error[0] ? "" : " (retrying every second)");
     memcpy(p->last_error, line, sizeof(line));
-}
-
-/* Sleeps `ms` unless stopped; returns 1 when stopping. */
-static int pause_ms(struct poller *p, long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&p->lock);
-    while (!p->stopping)
-        if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) != 0)
-            break;
-    int stop = p->stopping;
-    pthread_mutex_unlock(&p->lock);
-    return stop;
 }
 
 /* One Streams call; `*out` the parsed answer (caller owns) or NULL.
@@ -107,10 +89,10 @@ static enum result call_quiet(struct poller *p, const char *op, cJSON *req,
     struct error_info err;
     error_clear(&err);
     buf_init(&resp, AWS_MAX_BODY_BYTES);
-    char *body = cJSON_PrintUnformatted(req);
+    char *body = xjson_print(req);
     cJSON_Delete(req);
-    enum result r = aws_call(p->streams, op, body, body ? strlen(body) : 0,
-                             gateway_now_ms() + CALL_TIMEOUT_MS, &resp, &err);
+    enum result r = aws_call(p->streams, op, body, strlen(body),
+                             clock_now_ms() + CALL_TIMEOUT_MS, &resp, &err);
     free(body);
     *out = r == RESULT_OK ? cJSON_Parse(buf_str(&resp)) : NULL;
     if (r == RESULT_OK && !*out)
@@ -129,24 +111,18 @@ static enum result call(struct poller *p, const char *op, cJSON *req,
     return call_quiet(p, op, req, NULL, out);
 }
 
-static const char *str_at(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* DescribeTable → LatestStreamArn. */
 static int find_stream(struct poller *p)
 {
     cJSON *t = NULL;
     struct error_info err;
-    if (ddb_describe_table(p->ddb, p->table, gateway_now_ms() + CALL_TIMEOUT_MS,
+    if (ddb_describe_table(p->ddb, p->table, clock_now_ms() + CALL_TIMEOUT_MS,
                            &t, &err) != RESULT_OK) {
         report(p, "DescribeTable %s failed: %s %s", p->table, err.type,
                err.message);
         return -1;
     }
-    const char *arn = str_at(t, "LatestStreamArn");
+    const char *arn = json_string_member(t, "LatestStreamArn");
     if (arn)
         p->stream_arn = xstrdup(arn);
     else
@@ -161,20 +137,20 @@ static int find_stream(struct poller *p)
 static int describe(struct poller *p)
 {
     int first = p->described_ms == 0;
-    cJSON *req = cJSON_CreateObject(), *resp;
-    cJSON_AddStringToObject(req, "StreamArn", p->stream_arn);
+    cJSON *req = xjson(cJSON_CreateObject()), *resp;
+    xjson_add(req, "StreamArn", cJSON_CreateString(p->stream_arn));
     if (call(p, "DescribeStream", req, &resp) != RESULT_OK)
         return -1;
-    p->described_ms = gateway_now_ms();
+    p->described_ms = clock_now_ms();
     const cJSON *d =
         cJSON_GetObjectItemCaseSensitive(resp, "StreamDescription");
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(d, "Shards"))
     {
-        const char *id = str_at(s, "ShardId");
+        const char *id = json_string_member(s, "ShardId");
         const cJSON *range =
             cJSON_GetObjectItemCaseSensitive(s, "SequenceNumberRange");
-        int closed = str_at(range, "EndingSequenceNumber") != NULL;
+        int closed = json_string_member(range, "EndingSequenceNumber") != NULL;
         size_t i = 0;
         while (id && i < p->shard_count && strcmp(p->shards[i].id, id))
             i++;
@@ -194,19 +170,19 @@ static int describe(struct poller *p)
 
 static int get_iterator(struct poller *p, struct shard *sh)
 {
-    cJSON *req = cJSON_CreateObject(), *resp;
-    cJSON_AddStringToObject(req, "StreamArn", p->stream_arn);
-    cJSON_AddStringToObject(req, "ShardId", sh->id);
+    cJSON *req = xjson(cJSON_CreateObject()), *resp;
+    xjson_add(req, "StreamArn", cJSON_CreateString(p->stream_arn));
+    xjson_add(req, "ShardId", cJSON_CreateString(sh->id));
     if (sh->last_seq[0]) {
-        cJSON_AddStringToObject(req, "ShardIteratorType",
-                                "AFTER_SEQUENCE_NUMBER");
-        cJSON_AddStringToObject(req, "SequenceNumber", sh->last_seq);
+        xjson_add(req, "ShardIteratorType",
+                  cJSON_CreateString("AFTER_SEQUENCE_NUMBER"));
+        xjson_add(req, "SequenceNumber", cJSON_CreateString(sh->last_seq));
     } else {
-        cJSON_AddStringToObject(req, "ShardIteratorType", sh->start);
+        xjson_add(req, "ShardIteratorType", cJSON_CreateString(sh->start));
     }
     if (call(p, "GetShardIterator", req, &resp) != RESULT_OK)
         return -1;
-    const char *it = str_at(resp, "ShardIterator");
+    const char *it = json_string_member(resp, "ShardIterator");
     sh->iterator = it ? xstrdup(it) : NULL;
     cJSON_Delete(resp);
     return it ? 0 : -1;
@@ -216,17 +192,17 @@ static int wanted(const cJSON *rec)
 {
     const cJSON *img = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(rec, "dynamodb"), "NewImage");
-    const char *name = str_at(rec, "eventName");
-    const char *status =
-        str_at(cJSON_GetObjectItemCaseSensitive(img, "status"), "S");
+    const char *name = json_string_member(rec, "eventName");
+    const char *status = json_string_member(
+        cJSON_GetObjectItemCaseSensitive(img, "status"), "S");
     return name && status && strcmp(name, "INSERT") == 0 &&
            strcmp(status, "PENDING") == 0;
 }
 
 static const char *seq_of(const cJSON *rec)
 {
-    return str_at(cJSON_GetObjectItemCaseSensitive(rec, "dynamodb"),
-                  "SequenceNumber");
+    return json_string_member(cJSON_GetObjectItemCaseSensitive(rec, "dynamodb"),
+                              "SequenceNumber");
 }
 
 /*
@@ -241,7 +217,7 @@ static int redeliver_from(const char *answer, cJSON *const *recs, int n)
     int from = n;
     cJSON_ArrayForEach(f, list)
     {
-        const char *id = str_at(f, "itemIdentifier");
+        const char *id = json_string_member(f, "itemIdentifier");
         int i = 0;
         while (id && i < n && strcmp(seq_of(recs[i]), id) != 0)
             i++;
@@ -262,22 +238,23 @@ static void deliver(struct poller *p, cJSON *const *recs, int n)
     int from = 0;
     for (int attempt = 0; from < n; attempt++) {
         if (attempt > MAX_RETRIES) {
-            gateway_log("stream: dropping %d record(s) after %d retries",
+            service_log("stream: dropping %d record(s) after %d retries",
                         n - from, MAX_RETRIES);
             return;
         }
-        if (attempt > 0 && pause_ms(p, 500L << (attempt - 1)))
+        if (attempt > 0 && worker_pause_ms(&p->worker, 500L << (attempt - 1)))
             return;
-        cJSON *event = cJSON_CreateObject();
-        cJSON *list = cJSON_AddArrayToObject(event, "Records");
+        cJSON *event = xjson(cJSON_CreateObject());
+        cJSON *list = xjson(cJSON_CreateArray());
+        xjson_add(event, "Records", list);
         for (int i = from; i < n; i++)
-            cJSON_AddItemToArray(list, cJSON_Duplicate(recs[i], 1));
-        char *text = cJSON_PrintUnformatted(event);
+            xjson_append(list, cJSON_Duplicate(recs[i], 1));
+        char *text = xjson_print(event);
         cJSON_Delete(event);
         char label[64], *answer = NULL;
         snprintf(label, sizeof(label), "STREAM %d record(s)%s", n - from,
                  attempt ? " (retry)" : "");
-        int rc = text ? invoker_invoke(p->inv, label, text, &answer) : 1;
+        int rc = invoker_invoke(p->inv, label, text, &answer);
         free(text);
         if (rc < 0)
             return;
@@ -286,7 +263,7 @@ static void deliver(struct poller *p, cJSON *const *recs, int n)
                        : from;
         free(answer);
         if (next < n)
-            gateway_log("stream: %d record(s) to retry from %s", n - next,
+            service_log("stream: %d record(s) to retry from %s", n - next,
                         seq_of(recs[next]));
         from = next;
     }
@@ -303,9 +280,9 @@ static cJSON *get_records(struct poller *p, struct shard *sh)
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!sh->iterator && get_iterator(p, sh) != 0)
             return NULL;
-        cJSON *req = cJSON_CreateObject(), *resp;
-        cJSON_AddStringToObject(req, "ShardIterator", sh->iterator);
-        cJSON_AddNumberToObject(req, "Limit", BATCH_SIZE);
+        cJSON *req = xjson(cJSON_CreateObject()), *resp;
+        xjson_add(req, "ShardIterator", cJSON_CreateString(sh->iterator));
+        xjson_add(req, "Limit", cJSON_CreateNumber(BATCH_SIZE));
         free(sh->iterator);
         sh->iterator = NULL;
         enum result r =
@@ -336,12 +313,12 @@ static int poll_shard(struct poller *p, struct shard *sh)
         if (!wanted(rec) || n == BATCH_SIZE)
             continue;
         cJSON_DeleteItemFromObjectCaseSensitive(rec, "eventSourceARN");
-        cJSON_AddStringToObject(rec, "eventSourceARN", p->stream_arn);
+        xjson_add(rec, "eventSourceARN", cJSON_CreateString(p->stream_arn));
         if (!cJSON_GetObjectItemCaseSensitive(rec, "awsRegion"))
-            cJSON_AddStringToObject(rec, "awsRegion", p->region);
+            xjson_add(rec, "awsRegion", cJSON_CreateString(p->region));
         recs[n++] = rec;
     }
-    const char *next = str_at(resp, "NextShardIterator");
+    const char *next = json_string_member(resp, "NextShardIterator");
     if (next)
         sh->iterator = xstrdup(next);
     else
@@ -361,7 +338,7 @@ static int poll_once(struct poller *p)
     for (size_t i = 0; i < p->shard_count; i++)
         any_finished |= p->shards[i].finished;
     if ((p->described_ms == 0 || any_finished ||
-         gateway_now_ms() - p->described_ms > REDESCRIBE_MS) &&
+         clock_now_ms() - p->described_ms > REDESCRIBE_MS) &&
         describe(p) != 0)
         return -1;
     int failed = 0;
@@ -385,7 +362,7 @@ static int clients_new(struct poller *p)
     struct sigv4_credentials creds;
     struct error_info err;
     if (aws_env_credentials_load(&env, NULL, &err) != RESULT_OK) {
-        gateway_log("stream: %s", err.message);
+        service_log("stream: %s", err.message);
         return -1;
     }
     aws_env_credentials_view(&env, &creds);
@@ -399,7 +376,7 @@ static int clients_new(struct poller *p)
              aws_client_new(&ac, &p->streams, &err) == RESULT_OK;
     aws_env_credentials_cleanup(&env);
     if (!ok)
-        gateway_log("stream: %s", err.message);
+        service_log("stream: %s", err.message);
     return ok ? 0 : -1;
 }
 
@@ -408,14 +385,14 @@ static void *run(void *arg)
     struct poller *p = arg;
     if (clients_new(p) != 0)
         return NULL;
-    gateway_log("stream: polling table %s every %d ms", p->table, POLL_MS);
+    service_log("stream: polling table %s every %d ms", p->table, POLL_MS);
     for (;;) {
         int r = poll_once(p);
         if (r == 0 && p->last_error[0]) {
-            gateway_log("stream: polling again");
+            service_log("stream: polling again");
             p->last_error[0] = '\0';
         }
-        if (pause_ms(p, r == 0 ? POLL_MS : ERROR_PAUSE_MS))
+        if (worker_pause_ms(&p->worker, r == 0 ? POLL_MS : ERROR_PAUSE_MS))
             break;
     }
     return NULL;
@@ -426,16 +403,16 @@ struct poller *poller_new(const char *endpoint, const char *region,
                           struct invoker *inv)
 {
     struct poller *p = xcalloc(1, sizeof(*p));
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
+    worker_init(&p->worker);
     p->endpoint = xstrdup(endpoint);
     p->region = xstrdup(region);
     p->table = xstrdup(table);
     p->from_start = from_start;
     p->inv = inv;
-    if (pthread_create(&p->thread, NULL, run, p) != 0) {
-        gateway_log("stream: cannot start the poller thread");
+    if (worker_start(&p->worker, run, p) != 0) {
+        service_log("stream: cannot start the poller thread");
         free(p->endpoint), free(p->region), free(p->table);
+        worker_cleanup(&p->worker);
         free(p);
         return NULL;
     }
@@ -446,18 +423,13 @@ void poller_free(struct poller *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->lock);
-    p->stopping = 1;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
+    worker_stop(&p->worker);
     for (size_t i = 0; i < p->shard_count; i++)
         free(p->shards[i].iterator);
     aws_client_free(p->streams);
     ddb_free(p->ddb);
     free(p->stream_arn);
     free(p->endpoint), free(p->region), free(p->table);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
+    worker_cleanup(&p->worker);
     free(p);
 }

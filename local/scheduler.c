@@ -1,12 +1,17 @@
 /* EventBridge schedules to the function: the retry pass and the sweeper. */
+#include "scheduler.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "gateway.h"
+#include "clock.h"
+#include "invoker.h"
+#include "service.h"
 #include "uuid.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 /*
@@ -24,22 +29,19 @@
 enum { PASS = 0, SWEEP = 1 };
 
 struct scheduler {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stopping;
-    int fire[2];         /* fire now, asked from outside */
-    long every_ms[2];    /* 0: never on its own */
-    int64_t next_ms[2];  /* when each fires next */
-    struct invoker *inv; /* borrowed */
+    struct worker worker; /* its lock guards the fields below */
+    int fire[2];          /* fire now, asked from outside */
+    long every_ms[2];     /* 0: never on its own */
+    int64_t next_ms[2];   /* when each fires next */
+    struct invoker *inv;  /* borrowed */
 };
 
 static char *sweep_event(void)
 {
     char id[UUID_STR_SIZE], when[32];
     if (uuid_v4(id) != RESULT_OK)
-        gateway_random_id(id, 16);
-    time_t now = (time_t)(gateway_now_ms() / 1000);
+        service_random_id(id, 16);
+    time_t now = (time_t)(clock_now_ms() / 1000);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -64,18 +66,12 @@ static void fire(struct scheduler *s, int which)
     free(event);
 }
 
-static void deadline_at(struct timespec *ts, int64_t ms)
-{
-    ts->tv_sec = (time_t)(ms / 1000);
-    ts->tv_nsec = (long)(ms % 1000) * 1000000L;
-}
-
 static void *run(void *arg)
 {
     struct scheduler *s = arg;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        int64_t now = gateway_now_ms();
+    pthread_mutex_lock(&s->worker.lock);
+    while (!s->worker.stopping) {
+        int64_t now = clock_now_ms();
         int due = -1;
         for (int i = 0; i < 2 && due < 0; i++)
             if (s->fire[i] || (s->every_ms[i] > 0 && now >= s->next_ms[i]))
@@ -86,18 +82,18 @@ static void *run(void *arg)
                 if (s->every_ms[i] > 0 && s->next_ms[i] < until)
                     until = s->next_ms[i];
             struct timespec ts;
-            deadline_at(&ts, until);
-            pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+            service_abstime(until, &ts);
+            pthread_cond_timedwait(&s->worker.wake, &s->worker.lock, &ts);
             continue;
         }
         s->fire[due] = 0;
         if (s->every_ms[due] > 0)
             s->next_ms[due] = now + s->every_ms[due];
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->worker.lock);
         fire(s, due);
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->worker.lock);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->worker.lock);
     return NULL;
 }
 
@@ -105,22 +101,20 @@ struct scheduler *scheduler_new(struct invoker *inv, long pass_ms,
                                 long sweep_ms)
 {
     struct scheduler *s = xcalloc(1, sizeof(*s));
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    worker_init(&s->worker);
     s->inv = inv;
     s->every_ms[PASS] = pass_ms;
     s->every_ms[SWEEP] = sweep_ms;
-    int64_t now = gateway_now_ms();
+    int64_t now = clock_now_ms();
     s->next_ms[PASS] = now + pass_ms;
     s->next_ms[SWEEP] = now + sweep_ms;
-    if (pthread_create(&s->thread, NULL, run, s) != 0) {
-        gateway_log("schedules: cannot start the scheduler thread");
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
+    if (worker_start(&s->worker, run, s) != 0) {
+        service_log("schedules: cannot start the scheduler thread");
+        worker_cleanup(&s->worker);
         free(s);
         return NULL;
     }
-    gateway_log("schedules: retry pass %s%ld ms, sweeper %s%ld ms (SIGUSR1 "
+    service_log("schedules: retry pass %s%ld ms, sweeper %s%ld ms (SIGUSR1 "
                 "fires a pass, SIGUSR2 a sweep)",
                 pass_ms ? "every " : "off ", pass_ms,
                 sweep_ms ? "every " : "off ", sweep_ms);
@@ -131,10 +125,10 @@ static void ask(struct scheduler *s, int which)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->worker.lock);
     s->fire[which] = 1;
-    pthread_cond_broadcast(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    pthread_cond_broadcast(&s->worker.wake);
+    pthread_mutex_unlock(&s->worker.lock);
 }
 
 void scheduler_fire_pass(struct scheduler *s)
@@ -151,12 +145,7 @@ void scheduler_free(struct scheduler *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    worker_stop(&s->worker);
+    worker_cleanup(&s->worker);
     free(s);
 }
