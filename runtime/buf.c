@@ -1,6 +1,7 @@
 /* A growable byte buffer with a size cap. */
 #include "buf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,28 @@ enum result buf_append(struct buf *b, const void *p, size_t n)
 enum result buf_appends(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));
+}
+
+enum result buf_append_strs(struct buf *b, ...)
+{
+    va_list ap;
+    size_t total = 0;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+        total += strlen(s);
+    va_end(ap);
+    enum result r = reserve(b, total);
+    if (r != RESULT_OK)
+        return r;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        size_t n = strlen(s);
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+    }
+    va_end(ap);
+    b->data[b->len] = '\0';
+    return RESULT_OK;
 }
 
 enum result buf_vappendf(struct buf *b, const char *fmt, va_list ap)

@@ -30,6 +30,13 @@ void buf_reset(struct buf *b);
 enum result buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 /* Appends the C string `s`, as buf_append(). */
 enum result buf_appends(struct buf *b, const char *s) WARN_UNUSED;
+/*
+ * Appends the C strings given, up to a NULL, as one buf_append(): all or
+ * nothing (RESULT_TOO_LARGE past the cap, then `b` is unchanged). The
+ * printf-free way to join the parts of a request on a hot path.
+ */
+enum result buf_append_strs(struct buf *b, ...) WARN_UNUSED
+    __attribute__((sentinel));
 /* Appends printf-formatted text, as buf_append(): RESULT_TOO_LARGE past
  * the cap (then `b` is unchanged). */
 enum result buf_appendf(struct buf *b, const char *fmt, ...) WARN_UNUSED

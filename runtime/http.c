@@ -264,14 +264,15 @@ static struct curl_slist *build_headers(const struct http_request *req)
     const char *fixed[] = {"Expect:", "Accept:"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         list = curl_slist_append(list, fixed[i]);
+    struct buf line;
+    buf_init(&line, 64 * 1024);
     for (size_t i = 0; i < req->header_count; i++) {
-        struct buf line;
-        buf_init(&line, 64 * 1024);
-        if (buf_appendf(&line, "%s: %s", req->headers[i].name,
-                        req->headers[i].value) == RESULT_OK)
+        buf_reset(&line);
+        if (buf_append_strs(&line, req->headers[i].name, ": ",
+                            req->headers[i].value, NULL) == RESULT_OK)
             list = curl_slist_append(list, buf_str(&line));
-        buf_cleanup(&line);
     }
+    buf_cleanup(&line);
     return list;
 }
 

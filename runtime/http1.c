@@ -238,13 +238,17 @@ static enum result build_head(struct http1_client *c,
                              "value must not hold CR, LF or control bytes",
                              req->headers[i].name);
     buf_reset(&c->out);
-    enum result r = buf_appendf(&c->out, "%s %s HTTP/1.1\r\nHost: %s\r\n",
-                                req->method, req->path, c->host_hdr);
-    if (r == RESULT_OK && strcmp(req->method, "GET") != 0)
-        r = buf_appendf(&c->out, "Content-Length: %zu\r\n", req->body_len);
+    enum result r =
+        buf_append_strs(&c->out, req->method, " ", req->path,
+                        " HTTP/1.1\r\nHost: ", c->host_hdr, "\r\n", NULL);
+    if (r == RESULT_OK && strcmp(req->method, "GET") != 0) {
+        char len[24];
+        snprintf(len, sizeof(len), "%zu", req->body_len);
+        r = buf_append_strs(&c->out, "Content-Length: ", len, "\r\n", NULL);
+    }
     for (size_t i = 0; i < req->header_count && r == RESULT_OK; i++)
-        r = buf_appendf(&c->out, "%s: %s\r\n", req->headers[i].name,
-                        req->headers[i].value);
+        r = buf_append_strs(&c->out, req->headers[i].name, ": ",
+                            req->headers[i].value, "\r\n", NULL);
     if (r == RESULT_OK)
         r = buf_append(&c->out, "\r\n", 2);
     if (r != RESULT_OK)

@@ -117,7 +117,8 @@ enum result sigv4_string_to_sign(struct buf *out, const char *amz_date,
     enum result r = sigv4_sha256_hex(hash, canonical_request, canonical_len);
     if (r != RESULT_OK)
         return r;
-    return buf_appendf(out, ALGORITHM "\n%s\n%s\n%s", amz_date, scope, hash);
+    return buf_append_strs(out, ALGORITHM "\n", amz_date, "\n", scope, "\n",
+                           hash, NULL);
 }
 
 enum result sigv4_derive_key(unsigned char key[32], const char *secret,

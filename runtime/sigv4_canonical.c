@@ -391,14 +391,15 @@ static enum result append_headers(struct buf *out, struct buf *signed_headers,
     for (size_t i = 0; i < count && r == RESULT_OK; i++) {
         int repeat = i > 0 && strcmp(h[i].name, h[i - 1].name) == 0;
         if (repeat) {
-            r = buf_appendf(out, ",%s", h[i].value);
+            r = buf_append_strs(out, ",", h[i].value, NULL);
             continue;
         }
         if (i > 0 && (r = buf_append(out, "\n", 1)) != RESULT_OK)
             break;
-        if ((r = buf_appendf(out, "%s:%s", h[i].name, h[i].value)) != RESULT_OK)
+        if ((r = buf_append_strs(out, h[i].name, ":", h[i].value, NULL)) !=
+            RESULT_OK)
             break;
-        r = buf_appendf(signed_headers, "%s%s", i > 0 ? ";" : "", h[i].name);
+        r = buf_append_strs(signed_headers, i > 0 ? ";" : "", h[i].name, NULL);
     }
     if (r == RESULT_OK && count > 0)
         r = buf_append(out, "\n", 1);
@@ -427,15 +428,15 @@ enum result sigv4_canonical_request(struct buf *out, struct buf *signed_headers,
 
     /* Method \n URI \n query \n headers \n signed headers \n payload hash
      * (IAM User Guide, "Create a canonical request"). */
-    if ((r = buf_appendf(out, "%s\n", req->method)) != RESULT_OK ||
+    if ((r = buf_append_strs(out, req->method, "\n", NULL)) != RESULT_OK ||
         (r = sigv4_canonical_uri(out, req->path, params->normalize_path,
                                  params->double_encode_path)) != RESULT_OK ||
         (r = buf_append(out, "\n", 1)) != RESULT_OK ||
         (r = sigv4_canonical_query(out, req->query)) != RESULT_OK ||
         (r = buf_append(out, "\n", 1)) != RESULT_OK ||
         (r = append_headers(out, signed_headers, h, count)) != RESULT_OK ||
-        (r = buf_appendf(out, "\n%s\n%s", buf_str(signed_headers),
-                         payload_sha256)) != RESULT_OK)
+        (r = buf_append_strs(out, "\n", buf_str(signed_headers), "\n",
+                             payload_sha256, NULL)) != RESULT_OK)
         goto done;
 done:
     for (size_t i = 0; i < req->header_count + 2; i++) {

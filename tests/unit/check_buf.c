@@ -54,6 +54,28 @@ START_TEST(huge_append_refused)
 }
 END_TEST
 
+/* buf_append_strs(): the strings joined, all or nothing at the cap. */
+START_TEST(append_strs)
+{
+    struct buf b;
+    buf_init(&b, 12);
+    ck_assert_int_eq(buf_append_strs(&b, "GET", " ", "/", NULL), RESULT_OK);
+    ck_assert_str_eq(buf_str(&b), "GET /");
+    ck_assert_int_eq(buf_append_strs(&b, NULL), RESULT_OK);
+    ck_assert_int_eq(buf_append_strs(&b, "", "ab", "", NULL), RESULT_OK);
+    ck_assert_str_eq(buf_str(&b), "GET /ab");
+    /* 7 + 6 > 12: refused whole, the buffer as it was. */
+    ck_assert_int_eq(buf_append_strs(&b, "abc", "def", NULL),
+                     RESULT_TOO_LARGE);
+    ck_assert_str_eq(buf_str(&b), "GET /ab");
+    ck_assert_uint_eq(b.len, 7);
+    /* Exactly up to the cap. */
+    ck_assert_int_eq(buf_append_strs(&b, "abc", "de", NULL), RESULT_OK);
+    ck_assert_str_eq(buf_str(&b), "GET /ababcde");
+    buf_cleanup(&b);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
     Suite *s = suite_create("buf");
@@ -61,6 +83,7 @@ Suite *buf_suite(void)
     tcase_add_test(t, append_and_cap);
     tcase_add_test(t, grows_and_resets);
     tcase_add_test(t, huge_append_refused);
+    tcase_add_test(t, append_strs);
     suite_add_tcase(s, t);
     return s;
 }
