@@ -478,36 +478,81 @@ START_TEST(process_data_then_status_after_reconnect)
 }
 END_TEST
 
+/* The status of `user`'s request `request_id` in DynamoDB. */
+static enum req_status status_of(const char *user, const char *request_id)
+{
+    struct req_page page = {0};
+    struct error_info e;
+    enum result r =
+        req_list_by_user(&store, user, 0, NULL, &page, deadline(), &e);
+    ck_assert_msg(r == RESULT_OK, "req_list_by_user: %s", e.message);
+    enum req_status status = REQ_PENDING;
+    int found = 0;
+    for (size_t i = 0; i < page.count; i++)
+        if (strcmp(page.items[i].request_id, request_id) == 0) {
+            status = page.items[i].status;
+            found = 1;
+        }
+    req_page_cleanup(&page);
+    ck_assert_msg(found, "request %s of %s is not stored", request_id, user);
+    return status;
+}
+
 START_TEST(subscriber_hears_pushes)
 {
-    /* Two simulated transient failures hold the request back (100 + 200 ms
-     * of backoff) before any progress, so the subscription is in place
-     * before the first push. */
-    struct job j;
-    job_init(&j, "job-erin-1", 2000, 2);
+    /*
+     * Two simulated transient failures hold the request back (100 + 200 ms
+     * of backoff) before any progress. The local gateway hands events to
+     * its one bootstrap in arrival order, so when its stream poll (every
+     * 250 ms) lands between the ack and the subscribe, the whole run goes
+     * first (on AWS the two would run side by side) and the watcher has
+     * nothing to hear: such a round is recognised (the request is already
+     * COMPLETED once the subscription is confirmed) and taken again.
+     */
     struct ws_client *owner = open_as("erin");
     struct ws_client *watcher = open_as("erin");
-    send_text(owner, j.message);
-    expect_ack(owner, &j);
-    send_text(watcher, "{\"action\":\"subscribe\",\"id\":\"sub-1\","
-                       "\"payload\":{\"request_id\":\"job-erin-1\"}}");
-    cJSON *f = expect(watcher, NULL, "sub-1", FRAME_MS);
-    ck_assert_msg(str(f, "type") && strcmp(str(f, "type"), "response") == 0,
-                  "subscribe failed: %s", cJSON_PrintUnformatted(f));
-    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(f, "data"), "subscribed")));
-    cJSON_Delete(f);
+    for (int round = 1;; round++) {
+        ck_assert_msg(round <= 3, "the run beat the subscribe 3 times");
+        char id[32], msg[160], sub_id[32];
+        snprintf(id, sizeof(id), "job-erin-%d", round);
+        snprintf(sub_id, sizeof(sub_id), "sub-%d", round);
+        snprintf(msg, sizeof(msg),
+                 "{\"action\":\"subscribe\",\"id\":\"%s\","
+                 "\"payload\":{\"request_id\":\"%s\"}}",
+                 sub_id, id);
+        struct job j;
+        job_init(&j, id, 2000, 2);
+        send_text(owner, j.message);
+        expect_ack(owner, &j);
+        send_text(watcher, msg);
+        cJSON *f = expect(watcher, NULL, sub_id, FRAME_MS);
+        ck_assert_msg(str(f, "type") && strcmp(str(f, "type"), "response") == 0,
+                      "subscribe failed: %s", cJSON_PrintUnformatted(f));
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(f, "data"), "subscribed")));
+        cJSON_Delete(f);
+        if (status_of("erin", id) == REQ_COMPLETED) {
+            fprintf(stderr,
+                    "e2e: round %d: the run went before the "
+                    "subscribe; again\n",
+                    round);
+            follow(owner, &j, 0);
+            job_cleanup(&j);
+            continue;
+        }
 
-    /* Both hear the whole run; the watcher gets no acknowledgment. */
-    int seen = follow(watcher, &j, 0);
-    follow(owner, &j, QUIET_MS);
-    ck_assert_int_ge(seen, 1);
-    cJSON *extra = ws_client_wait(watcher, NULL, NULL, QUIET_MS);
-    ck_assert_msg(extra == NULL, "the watcher got more: %s",
-                  cJSON_PrintUnformatted(extra));
+        /* Both hear the whole run; the watcher gets no acknowledgment. */
+        int seen = follow(watcher, &j, 0);
+        follow(owner, &j, QUIET_MS);
+        ck_assert_int_ge(seen, 1);
+        cJSON *extra = ws_client_wait(watcher, NULL, NULL, QUIET_MS);
+        ck_assert_msg(extra == NULL, "the watcher got more: %s",
+                      cJSON_PrintUnformatted(extra));
+        job_cleanup(&j);
+        break;
+    }
     ws_client_close(watcher, CLOSE_MS);
     ws_client_close(owner, CLOSE_MS);
-    job_cleanup(&j);
 }
 END_TEST
 
