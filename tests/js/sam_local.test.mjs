@@ -234,7 +234,13 @@ test("an Invoke API that does not know the function: events fail, the client is 
   try {
     gw = await startGateway({ ddb, lambdaEndpoint: lambda.url, name: "gateway-404" });
     await assert.rejects(open(`${gw.url}?Authorization=${devToken()}`), /HTTP 500/);
-    assert.equal(lambda.calls.length, 1);
+    // The one $connect was tried once. (The gateway's stream poller may
+    // also hand over records the earlier tests left in the shared tables.)
+    const kinds = lambda.calls.map((c) => {
+      const j = JSON.parse(c.event);
+      return j.Records ? "STREAM" : j.requestContext?.eventType;
+    });
+    assert.equal(kinds.filter((k) => k === "CONNECT").length, 1, `calls: ${kinds}`);
     assert.match(gw.log(), /HTTP 404/);
   } finally {
     const status = await gw?.stop();
