@@ -13,7 +13,7 @@ $(BUILD)/ddb_bench: $(BUILD)/bench/ddb_bench.o \
 # The side-by-side driver: Streamer's bootstrap against the Node peer.
 BENCH_DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/driver.c \
                     bench/bench_rapi.c bench/events.c bench/procstat.c \
-                    bench/tokens.c \
+                    bench/tokens.c bench/words.c \
                     bench/report.c tests/support/ddb_local.c \
                     tests/support/net_util.c)
 $(BUILD)/bench_driver: $(BENCH_DRIVER_OBJ) $(BUILD)/libstreamer.a
@@ -36,7 +36,7 @@ build/peer-go/bootstrap: $(GO_PEER_SRC)
 # Fan-out to N subscribers, capacity units per async request and the echo
 # through the local gateway (issue 16), Streamer and the Node peer.
 FANOUT_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/fanout_bench.c \
-                    bench/bench_rapi.c bench/events.c \
+                    bench/bench_rapi.c bench/events.c bench/words.c \
                     tests/support/ddb_local.c tests/support/net_util.c \
                     tests/support/test_gateway.c tests/support/proc.c \
                     tests/support/raw_ws.c)

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "tables.h"
 #include "tokens.h"
+#include "words.h"
 #include "xmalloc.h"
 
 /*
@@ -140,18 +141,6 @@ static char *read_text(const char *dir, const char *name)
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
-}
-
-/* Splits `cmd` on blanks into a NULL-terminated argv (never freed). */
-static char **split_words(const char *cmd)
-{
-    char *copy = xstrdup(cmd);
-    char **argv = xcalloc(strlen(cmd) / 2 + 2, sizeof(char *));
-    int n = 0;
-    for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w;
-         w = strtok_r(NULL, " \t", &save))
-        argv[n++] = w;
-    return argv;
 }
 
 /* Starts socat: TLS on a free loopback port, plain TCP to `port`. */
@@ -849,12 +838,12 @@ static int impls_init(struct bench_impl *impls, const char *streamer_bin)
     impls[0] = (struct bench_impl){.name = "streamer",
                                    .title = "Streamer",
                                    .label = env_or("BENCH_STREAMER_LABEL", ""),
-                                   .argv = split_words(streamer_bin)};
+                                   .argv = words_split(streamer_bin)};
     figures_init(&impls[0].fig);
     impls[0].fig.package_bytes = atol(env_or("BENCH_STREAMER_ZIP_BYTES", "-1"));
     impls[0].fig.package_arm64_bytes =
         atol(env_or("BENCH_STREAMER_ARM64_ZIP_BYTES", "-1"));
-    char **names = split_words(env_or("BENCH_PEERS", ""));
+    char **names = words_split(env_or("BENCH_PEERS", ""));
     int n = 1;
     for (char **name = names; *name; name++) {
         const char *cmd = peer_env(*name, "");
@@ -870,7 +859,7 @@ static int impls_init(struct bench_impl *impls, const char *streamer_bin)
         *p = (struct bench_impl){.name = *name,
                                  .title = title ? title : *name,
                                  .label = label ? label : "",
-                                 .argv = split_words(cmd),
+                                 .argv = words_split(cmd),
                                  .cwd = peer_env(*name, "_CWD")};
         figures_init(&p->fig);
         p->fig.package_bytes = zip ? atol(zip) : -1;

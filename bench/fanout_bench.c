@@ -32,6 +32,7 @@
 #include "subscriptions.h"
 #include "tables.h"
 #include "test_gateway.h"
+#include "words.h"
 #include "xmalloc.h"
 
 /*
@@ -473,25 +474,6 @@ static void on_signal(int sig)
         kill(child, SIGKILL);
     signal(sig, SIG_DFL);
     raise(sig);
-}
-
-static void free_words(char **v)
-{
-    for (int i = 0; v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-static char **split_words(const char *cmd)
-{
-    char **v = xcalloc(32, sizeof(char *));
-    char *copy = xstrdup(cmd), *save = NULL;
-    int n = 0;
-    for (char *w = strtok_r(copy, " ", &save); w && n < 31;
-         w = strtok_r(NULL, " ", &save))
-        v[n++] = xstrdup(w);
-    free(copy);
-    return v;
 }
 
 static void table_names(const char *impl, char names[3][64])
@@ -949,7 +931,7 @@ int main(void)
     signal(SIGTERM, on_signal);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *streamer = getenv("BENCH_STREAMER");
-    char **peers = split_words(env_or("BENCH_PEERS", ""));
+    char **peers = words_split(env_or("BENCH_PEERS", ""));
     if (!streamer || !peers[0]) {
         fprintf(stderr, "fanout_bench: BENCH_STREAMER and BENCH_PEERS are "
                         "needed (scripts/bench sets them)\n");
@@ -990,7 +972,7 @@ int main(void)
             return 2;
         }
         m[impls] = (struct impl){.name = peers[impls - 1],
-                                 .argv = split_words(cmd),
+                                 .argv = words_split(cmd),
                                  .cwd = env_or(cwd_var, NULL)};
     }
     /* BENCH_FANOUT_IMPLS=1: Streamer alone (while working on it). */
@@ -1025,9 +1007,9 @@ int main(void)
     for (int i = 0; i < impls; i++) {
         store_cleanup(&m[i].store);
         if (i > 0)
-            free_words(m[i].argv);
+            words_free(m[i].argv);
     }
-    free_words(peers);
+    words_free(peers);
     ddb_free(ddb);
     events_free(events);
     bench_rapi_free(rapi);

@@ -1085,12 +1085,7 @@ static void on_proxy(void *ctx, const struct test_http_request *req,
     if (*fault_marker && target && strstr(target, "UpdateItem") &&
         strstr(req->body, fault_marker) &&
         (!*fault_also || strstr(req->body, fault_also))) {
-        reply->status = 500;
-        snprintf(reply->headers, sizeof(reply->headers),
-                 "Content-Type: application/x-amz-json-1.0\r\n");
-        test_http_reply_body(reply, "{\"__type\":\"com.amazonaws.dynamodb."
-                                    "v20120810#InternalServerError\","
-                                    "\"message\":\"injected\"}");
+        ddb_proxy_reply_fault(reply);
         return;
     }
     ddb_proxy_forward(req, reply);

@@ -94,12 +94,7 @@ static void on_request(void *ctx, const struct test_http_request *req,
     const char *target = test_http_header(req, "X-Amz-Target");
     const char *dot = target ? strchr(target, '.') : NULL;
     if (count_and_match(p, dot ? dot + 1 : "", req->body)) {
-        reply->status = 500;
-        snprintf(reply->headers, sizeof(reply->headers),
-                 "Content-Type: application/x-amz-json-1.0\r\n");
-        test_http_reply_body(reply, "{\"__type\":\"com.amazonaws.dynamodb."
-                                    "v20120810#InternalServerError\","
-                                    "\"message\":\"injected\"}");
+        ddb_proxy_reply_fault(reply);
         return;
     }
     ddb_proxy_forward(req, reply);
@@ -161,4 +156,14 @@ void ddb_proxy_fail(struct ddb_proxy *p, const char *operation,
     snprintf(p->fail_marker, sizeof(p->fail_marker), "%s",
              operation && marker ? marker : "");
     pthread_mutex_unlock(&p->lock);
+}
+
+void ddb_proxy_reply_fault(struct test_http_reply *reply)
+{
+    reply->status = 500;
+    snprintf(reply->headers, sizeof(reply->headers),
+             "Content-Type: application/x-amz-json-1.0\r\n");
+    test_http_reply_body(reply, "{\"__type\":\"com.amazonaws.dynamodb."
+                                "v20120810#InternalServerError\","
+                                "\"message\":\"injected\"}");
 }

@@ -42,4 +42,8 @@ struct test_http_reply;
 void ddb_proxy_forward(const struct test_http_request *req,
                        struct test_http_reply *reply);
 
+/* Fills `reply` with DynamoDB's HTTP 500 InternalServerError ("injected"):
+ * the fault test servers answer instead of forwarding. */
+void ddb_proxy_reply_fault(struct test_http_reply *reply);
+
 #endif
