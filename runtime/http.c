@@ -1,4 +1,4 @@
-/* HTTP/1.1 over one reused libcurl handle (keep-alive). */
+/* HTTP/1.1 clients for AWS endpoints: kept-alive connections, TLS. */
 #include "http.h"
 
 #include <ctype.h>
@@ -9,12 +9,31 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "http1.h"
 #include "http_int.h"
 #include "xmalloc.h"
 
+/*
+ * The origins a client keeps a connection to at once: a function talks
+ * to DynamoDB and to its API Gateway management endpoint, both kept
+ * alive; a third origin closes the least recently used one.
+ */
+#define HTTP_ORIGINS 4
+
+struct origin {
+    char *key; /* "https://host:port"; NULL when the slot is free */
+    struct http1_client *conn;
+    unsigned long used; /* the client's tick at its last request */
+};
+
 struct http_client {
-    CURL *curl;
-    char errbuf[CURL_ERROR_SIZE];
+    struct origin origins[HTTP_ORIGINS];
+    unsigned long tick;
+    struct http1_response resp; /* the answer being read (its head) */
+    SSL_CTX *tls;               /* made at the first https:// request */
     /* TLS trust, chosen once (http_trust_paths); NULL = not set. */
     char *ca_file;
     char *ca_path;
@@ -28,7 +47,7 @@ static const char *const ca_dirs[] = {
     "/etc/ssl/certs",
 };
 
-/* The test and fuzz transport (http_int.h); NULL: libcurl. */
+/* The test and fuzz transport (http_int.h); NULL: the network. */
 static http_transport_fn transport;
 static void *transport_ctx;
 
@@ -48,13 +67,14 @@ static const char *env_nonempty(const char *name)
  * Where TLS peers' CA certificates are looked up. A hashed folder
  * (OpenSSL's X509_LOOKUP_hash_dir) is read lazily, one certificate per
  * issuer asked for, about 3 ms on the first connection; a full bundle
- * file is parsed whole on every new connection's SSL_CTX, about 47 ms
- * with OpenSSL 3.0 (docs/budgets.md). So no bundle file is used unless one
- * is asked for: AWS_CA_BUNDLE (the AWS SDKs' setting) or SSL_CERT_FILE
- * name a file, SSL_CERT_DIR a folder (OpenSSL's own variables); any of
- * them replaces the default folder. The packaged libcurl is built without
- * a default bundle or path (deploy/build-curl), Debian's has both, so
- * both options are always set, NULL where unused.
+ * file is parsed whole, about 47 ms with OpenSSL 3.0 (docs/budgets.md),
+ * once per SSL_CTX (http_perform's: once a process; libcurl's in
+ * runtime/fanout.c: on every new connection). So no bundle file is used
+ * unless one is asked for: AWS_CA_BUNDLE (the AWS SDKs' setting) or
+ * SSL_CERT_FILE name a file, SSL_CERT_DIR a folder (OpenSSL's own
+ * variables); any of them replaces the default folder. The packaged
+ * libcurl is built without a default bundle or path (deploy/build-curl),
+ * Debian's has both, so both options are always set, NULL where unused.
  */
 void http_trust_paths(char **ca_file, char **ca_path)
 {
@@ -118,25 +138,8 @@ const char *http_response_header(const struct http_response *r,
 
 struct http_client *http_client_new(void)
 {
-    /* Since curl 7.57 curl_global_init always initialises the TLS library
-     * whatever the flags (curl_global_init(3): CURL_GLOBAL_SSL "serves no
-     * meaning"); with OpenSSL 3 that is OPENSSL_init_ssl() alone, which
-     * loads no CA certificates and no configuration file in the packaged
-     * build (deploy/build-curl: --disable-openssl-auto-load-config). The
-     * trust store is only read when the first TLS connection is made. */
-    static int global_done;
-    if (!global_done) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        global_done = 1;
-    }
     struct http_client *c = xcalloc(1, sizeof(*c));
-    /* curl_easy_init() fails only when memory is exhausted (or the
-     * global init did, for the same reason): abort as xmalloc does. */
-    c->curl = curl_easy_init();
-    if (!c->curl) {
-        fprintf(stderr, "streamer: out of memory creating a libcurl handle\n");
-        abort();
-    }
+    http1_response_init(&c->resp, 0);
     http_trust_paths(&c->ca_file, &c->ca_path);
     return c;
 }
@@ -145,26 +148,15 @@ void http_client_free(struct http_client *c)
 {
     if (!c)
         return;
-    curl_easy_cleanup(c->curl);
+    for (size_t i = 0; i < HTTP_ORIGINS; i++) {
+        http1_client_free(c->origins[i].conn);
+        free(c->origins[i].key);
+    }
+    http1_response_cleanup(&c->resp);
+    SSL_CTX_free(c->tls);
     free(c->ca_file);
     free(c->ca_path);
     free(c);
-}
-
-struct transfer {
-    struct http_response *resp;
-    int too_large;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
-{
-    struct transfer *t = userdata;
-    size_t len = size * n;
-    if (buf_append(&t->resp->body, p, len) != RESULT_OK) {
-        t->too_large = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    return len;
 }
 
 void http_response_add_line(struct http_response *r, const char *p, size_t len)
@@ -189,15 +181,6 @@ void http_response_add_line(struct http_response *r, const char *p, size_t len)
     r->headers[r->header_count].name = name;
     r->headers[r->header_count].value = xstrndup(v, v_len);
     r->header_count++;
-}
-
-/* Collects "Name: value" lines of the final response (a new status line
- * starts over, so 1xx and redirect heads are dropped). */
-static size_t on_header(char *p, size_t size, size_t n, void *userdata)
-{
-    struct transfer *t = userdata;
-    http_response_add_line(t->resp, p, size * n);
-    return size * n;
 }
 
 int http_header_name_valid(const char *name)
@@ -255,95 +238,221 @@ static enum result check_headers(const struct http_request *req,
     return RESULT_OK;
 }
 
-static struct curl_slist *build_headers(const struct http_request *req)
+/*
+ * The TLS settings every AWS connection shares, made once: TLS 1.2 or
+ * newer (AWS endpoints require 1.2 since 2023: "TLS 1.2 to become the
+ * minimum TLS protocol level for all AWS API endpoints", AWS Security
+ * Blog), the peer verified against the trust store of
+ * http_trust_paths(). NULL when OpenSSL cannot make it.
+ */
+static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
 {
-    struct curl_slist *list = NULL;
-    /* libcurl adds "Expect: 100-continue" to larger POSTs; an empty value
-     * removes it (a needless round trip on every big request). A missing
-     * Content-Type is sent empty rather than as a form type. */
-    const char *fixed[] = {"Expect:", "Accept:"};
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        list = curl_slist_append(list, fixed[i]);
-    struct buf line;
-    buf_init(&line, 64 * 1024);
-    for (size_t i = 0; i < req->header_count; i++) {
-        buf_reset(&line);
-        if (buf_append_strs(&line, req->headers[i].name, ": ",
-                            req->headers[i].value, NULL) == RESULT_OK)
-            list = curl_slist_append(list, buf_str(&line));
+    if (c->tls)
+        return c->tls;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+        SSL_CTX_free(ctx);
+        error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                  "cannot set up TLS: %s",
+                  ERR_reason_error_string(ERR_peek_last_error()));
+        return NULL;
     }
-    buf_cleanup(&line);
-    return list;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    /* Kept-alive connections stay open across invocations; a session is
+     * resumed instead of a full handshake when one is dropped. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+    /* With no trust store named or found, OpenSSL's built-in default. */
+    if ((c->ca_file || c->ca_path)
+            ? !SSL_CTX_load_verify_locations(ctx, c->ca_file, c->ca_path)
+            : !SSL_CTX_set_default_verify_paths(ctx)) {
+        error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                  "cannot read the CA certificates in %s",
+                  c->ca_file   ? c->ca_file
+                  : c->ca_path ? c->ca_path
+                               : "OpenSSL's default places");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    c->tls = ctx;
+    return ctx;
 }
 
-static enum result map_curl_error(CURLcode rc, const struct transfer *t)
+/* The parts of an absolute http(s) URL (RFC 3986 §3); `host` without
+ * brackets. */
+struct url_parts {
+    int tls;
+    char host[256];
+    int port;
+    const char *path; /* origin-form: path and query, or "" for "/" */
+};
+
+static enum result parse_url(const char *url, struct url_parts *u,
+                             struct error_info *err)
 {
-    if (t->too_large)
-        return RESULT_TOO_LARGE;
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return RESULT_TIMEOUT;
-    default:
-        return RESULT_TRANSPORT;
+    const char *p = url;
+    if (strncasecmp(p, "https://", 8) == 0)
+        u->tls = 1, p += 8;
+    else if (strncasecmp(p, "http://", 7) == 0)
+        u->tls = 0, p += 7;
+    else
+        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                         "not an http:// or https:// URL: %.64s", url);
+    size_t auth = strcspn(p, "/?#");
+    const char *host = p, *host_end, *port = NULL;
+    if (*p == '[') {
+        host_end = memchr(p, ']', auth);
+        if (!host_end)
+            return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                             "a bad IPv6 host in %.64s", url);
+        host++;
+        if (host_end + 1 < p + auth) {
+            if (host_end[1] != ':')
+                return error_set(err, RESULT_INVALID_INPUT,
+                                 "HttpInvalidRequest",
+                                 "a bad authority in %.64s", url);
+            port = host_end + 2;
+        }
+    } else {
+        host_end = memchr(p, ':', auth);
+        if (host_end)
+            port = host_end + 1;
+        else
+            host_end = p + auth;
+    }
+    size_t host_len = (size_t)(host_end - host);
+    if (host_len == 0 || host_len >= sizeof(u->host) ||
+        memchr(p, '@', auth))
+        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                         "a bad host in %.64s", url);
+    memcpy(u->host, host, host_len);
+    u->host[host_len] = '\0';
+    u->port = u->tls ? 443 : 80;
+    if (port) {
+        long n = 0;
+        const char *q = port;
+        for (; q < p + auth && *q >= '0' && *q <= '9' && n <= 65535; q++)
+            n = n * 10 + (*q - '0');
+        if (q != p + auth || q == port || n < 1 || n > 65535)
+            return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                             "a bad port in %.64s", url);
+        u->port = (int)n;
+    }
+    u->path = p + auth;
+    return RESULT_OK;
+}
+
+/* The kept-alive connection to the URL's origin, made when there is none
+ * (the least recently used one goes when every slot is taken). */
+static struct http1_client *origin_conn(struct http_client *c,
+                                        const struct url_parts *u,
+                                        struct error_info *err)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "%s://%s:%d", u->tls ? "https" : "http",
+             u->host, u->port);
+    struct origin *slot = &c->origins[0];
+    for (size_t i = 0; i < HTTP_ORIGINS; i++) {
+        struct origin *o = &c->origins[i];
+        if (o->key && strcmp(o->key, key) == 0) {
+            o->used = ++c->tick;
+            return o->conn;
+        }
+        if (!o->key || (slot->key && o->used < slot->used))
+            slot = o;
+    }
+    SSL_CTX *tls = u->tls ? tls_context(c, err) : NULL;
+    if (u->tls && !tls)
+        return NULL;
+    http1_client_free(slot->conn);
+    free(slot->key);
+    slot->key = xstrdup(key);
+    slot->conn = http1_client_new(u->host, u->port, HTTP_CONNECT_TIMEOUT_MS);
+    http1_client_use_tls(slot->conn, tls);
+    slot->used = ++c->tick;
+    return slot->conn;
+}
+
+/* Copies the answer's fields, names lower-cased, into `resp`. */
+static void take_headers(const struct http1_response *from,
+                         struct http_response *resp)
+{
+    for (size_t i = 0; i < from->header_count && i < HTTP_MAX_HEADERS; i++) {
+        char *name = xstrdup(from->headers[i].name);
+        for (char *q = name; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        resp->headers[resp->header_count].name = name;
+        resp->headers[resp->header_count].value =
+            xstrdup(from->headers[i].value);
+        resp->header_count++;
     }
 }
 
 enum result http_perform(struct http_client *c, const struct http_request *req,
                          struct http_response *resp, struct error_info *err)
 {
-    CURL *h = c->curl;
-    struct transfer t = {resp, 0};
     clear_headers(resp);
     buf_reset(&resp->body);
     resp->status = 0;
-    enum result hr = check_headers(req, err);
-    if (hr != RESULT_OK)
-        return hr;
+    enum result r = check_headers(req, err);
+    if (r != RESULT_OK)
+        return r;
+    if (req->header_count > HTTP_MAX_HEADERS)
+        return error_set(err, RESULT_INVALID_INPUT, "HttpHeader",
+                         "more than %d headers", HTTP_MAX_HEADERS);
     if (transport)
         return transport(transport_ctx, req, resp, err);
 
-    /* Reset per-request options but keep the connection cache. */
-    curl_easy_reset(h);
-    c->errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-    /* The same CA strings on every request, so kept-alive TLS
-     * connections still match and are reused. */
-    http_easy_setup(h, req->url, c->ca_file, c->ca_path);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms ? req->connect_timeout_ms
-                                             : HTTP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(req->method, "POST") == 0 || req->body_len) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)req->body_len);
-        if (strcmp(req->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-    } else {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-        if (strcmp(req->method, "HEAD") == 0)
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    struct url_parts u;
+    if ((r = parse_url(req->url, &u, err)) != RESULT_OK)
+        return r;
+    struct http1_client *conn = origin_conn(c, &u, err);
+    if (!conn)
+        return RESULT_TRANSPORT;
+    /* Origin-form: a URL without a path asks for "/"; a fragment is never
+     * sent (RFC 9112 §3.2.1). */
+    struct buf path;
+    buf_init(&path, 64 * 1024);
+    size_t path_len = strcspn(u.path, "#");
+    r = *u.path == '/' ? buf_append(&path, u.path, path_len)
+                       : buf_append_strs(&path, "/", NULL);
+    if (r == RESULT_OK && *u.path == '?')
+        r = buf_append(&path, u.path, path_len);
+    if (r != RESULT_OK) {
+        buf_cleanup(&path);
+        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                         "the URL is too long");
     }
-    struct curl_slist *headers = build_headers(req);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) {
-        enum result r = map_curl_error(rc, &t);
-        return error_set(err, r, "HttpTransport", "%s %s: %s", req->method,
-                         req->url,
-                         t.too_large    ? "response body over the size cap"
-                         : c->errbuf[0] ? c->errbuf
-                                        : curl_easy_strerror(rc));
+    struct http1_header headers[HTTP_MAX_HEADERS];
+    for (size_t i = 0; i < req->header_count; i++)
+        headers[i] = (struct http1_header){req->headers[i].name,
+                                           req->headers[i].value};
+    struct http1_request h1 = {
+        .method = req->method,
+        .path = buf_str(&path),
+        .headers = headers,
+        .header_count = req->header_count,
+        .body = req->body,
+        .body_len = req->body_len,
+        .timeout_ms = req->timeout_ms,
+        .connect_timeout_ms = req->connect_timeout_ms
+                                  ? req->connect_timeout_ms
+                                  : HTTP_CONNECT_TIMEOUT_MS,
+    };
+    /* The answer's body is read straight into the caller's buffer, with
+     * the caller's cap. */
+    c->resp.body = resp->body;
+    r = http1_perform(conn, &h1, &c->resp, err);
+    resp->body = c->resp.body;
+    buf_init(&c->resp.body, 0);
+    buf_cleanup(&path);
+    if (r == RESULT_OK) {
+        resp->status = c->resp.status;
+        take_headers(&c->resp, resp);
+    } else if (err) { /* the message names the request */
+        char msg[sizeof(err->message)];
+        snprintf(msg, sizeof(msg), "%s", err->message);
+        snprintf(err->message, sizeof(err->message), "%s %.200s: %.280s",
+                 req->method, req->url, msg);
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    return RESULT_OK;
+    return r;
 }

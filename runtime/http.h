@@ -1,4 +1,4 @@
-/* HTTP/1.1 over one reused libcurl handle (keep-alive). */
+/* HTTP/1.1 clients for AWS endpoints: kept-alive connections, TLS. */
 #ifndef STREAMER_HTTP_H
 #define STREAMER_HTTP_H
 
@@ -49,14 +49,16 @@ const char *http_response_header(const struct http_response *r,
                                  const char *name);
 
 /*
- * Creates a client: one curl easy handle kept for the life of the process,
- * HTTP/1.1, keep-alive, TCP_NODELAY, no "Expect: 100-continue". TLS peers
- * are checked against AWS_CA_BUNDLE or SSL_CERT_FILE (a PEM file) and/or
- * SSL_CERT_DIR (a hashed folder), read now; when none is set, the first
- * hashed CA folder that exists of Amazon Linux 2023's and Debian's.
- * Never returns NULL: aborts when memory is exhausted, the only way
- * libcurl's curl_easy_init() fails. Caller owns the result; free with
- * http_client_free().
+ * Creates a client: HTTP/1.1 over runtime/http1.c, one kept-alive
+ * connection per origin (scheme, host, port) for up to 4 origins at once,
+ * TCP_NODELAY, no proxy (Lambda has none; a VPC endpoint is reached
+ * directly). https:// peers are verified against AWS_CA_BUNDLE or
+ * SSL_CERT_FILE (a PEM file) and/or SSL_CERT_DIR (a hashed folder), read
+ * now; when none is set, the first hashed CA folder that exists of Amazon
+ * Linux 2023's and Debian's; TLS 1.2 or newer, the certificate checked
+ * against the URL's host name or IP address. Nothing is connected until
+ * the first request. Aborts when memory is exhausted. Caller owns the
+ * result; free with http_client_free().
  */
 struct http_client *http_client_new(void);
 /* Frees the client and closes its connections; NULL is a no-op. */
@@ -104,13 +106,17 @@ void http_easy_setup(void *easy, const char *url, const char *ca_file,
                      const char *ca_path);
 
 /*
- * Performs `req`, filling `resp` (which the caller has initialised; it is
- * reset first). RESULT_OK for any HTTP status; RESULT_TRANSPORT when the
- * connection failed or broke; RESULT_TIMEOUT when a timeout expired;
- * RESULT_TOO_LARGE when the body exceeded the response's cap;
- * RESULT_INVALID_INPUT, with nothing sent, when a header's name or value
- * is not valid (http_header_name_valid(), http_header_value_valid()).
- * `err` gets libcurl's message or the bad header's name on failure.
+ * Performs `req` (an absolute http:// or https:// URL) on the origin's
+ * kept-alive connection, opening one when there is none, and fills `resp`
+ * (which the caller has initialised; it is reset first). A Host header in
+ * `req` is sent as it is, else one is made from the URL. RESULT_OK for
+ * any HTTP status; RESULT_TRANSPORT when the connection failed or broke,
+ * or the peer's certificate was refused; RESULT_TIMEOUT when a timeout
+ * expired; RESULT_TOO_LARGE when the body exceeded the response's cap;
+ * RESULT_INVALID_INPUT, with nothing sent, when the URL is not one this
+ * client can use or a header's name or value is not valid
+ * (http_header_name_valid(), http_header_value_valid()). `err` says what
+ * failed, naming the request.
  */
 enum result http_perform(struct http_client *c, const struct http_request *req,
                          struct http_response *resp,

@@ -1,4 +1,4 @@
-/* HTTP/1.1 over one plain keep-alive TCP socket (the Runtime API). */
+/* HTTP/1.1 over one keep-alive connection, plain TCP or TLS. */
 #include "http1.h"
 
 #include <errno.h>
@@ -12,10 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "clock.h"
 #include "xmalloc.h"
@@ -23,10 +30,14 @@
 /*
  * Why not libcurl here: the Runtime API is plain HTTP/1.1 on loopback with
  * a fixed shape (Lambda Developer Guide, "Using the Lambda runtime API for
- * custom runtimes"), and each libcurl transfer costs 100-130k instructions
- * of option setting, header lists and state machine per event; this
- * client's exchange is a write and a read or two. HTTP/1.1 message syntax
- * and framing follow RFC 9112.
+ * custom runtimes"), and AWS's JSON APIs are HTTP/1.1 over TLS to one
+ * endpoint, request and answer in turn; each libcurl transfer costs
+ * 100-200k instructions of option setting, header lists and state machine
+ * per event, where this client's exchange is a write and a read or two.
+ * HTTP/1.1 message syntax and framing follow RFC 9112; TLS is OpenSSL's,
+ * verified as RFC 6125 and RFC 9110 §4.3.4 ask (the peer's certificate
+ * chain against the trust store, its name or IP address against the
+ * host asked for), with SNI for names (RFC 6066 §3).
  */
 
 #define IN_BYTES 16384
@@ -45,6 +56,10 @@ struct http1_client {
     struct buf out;      /* the request head being sent */
     int64_t deadline_ms; /* of the current exchange; 0 = none */
     int got_bytes;       /* of the current answer, for the retry rule */
+    int head_only;       /* the current request is HEAD: no body */
+    SSL_CTX *tls;        /* borrowed; NULL: plain TCP */
+    SSL *ssl;            /* the connection's TLS state, with fd */
+    struct buf wire;     /* TLS: head and body, sent as one write */
 };
 
 void http1_response_init(struct http1_response *r, size_t max_body_bytes)
@@ -71,29 +86,50 @@ const char *http1_response_header(const struct http1_response *r,
     return NULL;
 }
 
+/* The Host header (RFC 9110 §7.2): the port is left out when it is the
+ * scheme's default, as browsers and libcurl send it. */
+static void set_host_header(struct http1_client *c, int default_port)
+{
+    const char *colon = strchr(c->host, ':');
+    if (atoi(c->port) == default_port)
+        snprintf(c->host_hdr, sizeof(c->host_hdr), colon ? "[%s]" : "%s",
+                 c->host);
+    else
+        snprintf(c->host_hdr, sizeof(c->host_hdr),
+                 colon ? "[%s]:%s" : "%s:%s", c->host, c->port);
+}
+
 struct http1_client *http1_client_new(const char *host, int port,
                                       long connect_timeout_ms)
 {
     struct http1_client *c = xcalloc(1, sizeof(*c));
     size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
         snprintf(c->host, sizeof(c->host), "%.*s", (int)(n - 2), host + 1);
-        snprintf(c->host_hdr, sizeof(c->host_hdr), "%s:%d", host, port);
-    } else {
+    else
         snprintf(c->host, sizeof(c->host), "%s", host);
-        snprintf(c->host_hdr, sizeof(c->host_hdr),
-                 strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-    }
     snprintf(c->port, sizeof(c->port), "%d", port);
+    set_host_header(c, 80);
     c->connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 1000;
     c->fd = -1;
     c->in = xmalloc(IN_BYTES);
     buf_init(&c->out, MAX_REQUEST_HEAD_BYTES);
+    buf_init(&c->wire, SIZE_MAX / 2);
     return c;
+}
+
+void http1_client_use_tls(struct http1_client *c, struct ssl_ctx_st *tls)
+{
+    c->tls = tls;
+    set_host_header(c, tls ? 443 : 80);
 }
 
 static void drop(struct http1_client *c)
 {
+    /* No close_notify: the connection is abandoned (a failure, or the
+     * client is freed), and nothing more is read or sent on it. */
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -107,6 +143,7 @@ void http1_client_free(struct http1_client *c)
         return;
     drop(c);
     buf_cleanup(&c->out);
+    buf_cleanup(&c->wire);
     free(c->in);
     free(c);
 }
@@ -133,8 +170,8 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     }
 }
 
-/* Connects to one address within the connect timeout; the fd or -1. */
-static int connect_one(const struct addrinfo *a, long timeout_ms)
+/* Connects to one address by `deadline_ms`; the fd or -1. */
+static int connect_one(const struct addrinfo *a, int64_t deadline_ms)
 {
     int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                     a->ai_protocol);
@@ -142,7 +179,7 @@ static int connect_one(const struct addrinfo *a, long timeout_ms)
         return -1;
     int rc = connect(fd, a->ai_addr, a->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS &&
-        wait_fd(fd, POLLOUT, clock_monotonic_ms() + timeout_ms)) {
+        wait_fd(fd, POLLOUT, deadline_ms)) {
         int so = 0;
         socklen_t len = sizeof(so);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so == 0)
@@ -152,14 +189,161 @@ static int connect_one(const struct addrinfo *a, long timeout_ms)
         close(fd);
         return -1;
     }
-    /* Blocking from here on; the exchange's deadline is kept with poll(). */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    /* Non-blocking throughout: every read and write that would block
+     * waits in poll() for what is left of the exchange's deadline. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
 }
 
+static enum result io_error(struct error_info *err, enum result r,
+                            const char *what, int e)
+{
+    if (r == RESULT_TIMEOUT)
+        return error_set(err, r, "HttpTimeout", "%s: timed out", what);
+    return error_set(err, r, "HttpTransport", "%s: %s", what,
+                     e ? strerror(e) : "connection closed by the peer");
+}
+
+/*
+ * The socket under TLS: OpenSSL's own socket BIO writes with write(),
+ * which raises SIGPIPE when the peer has gone; this one sends with
+ * MSG_NOSIGNAL (a closed peer is an error, not a signal) and reports
+ * EAGAIN as "retry", so SSL_get_error() says WANT_READ or WANT_WRITE.
+ */
+static int sock_write(BIO *b, const char *data, int len)
+{
+    int fd = (int)(intptr_t)BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = send(fd, data, (size_t)len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static int sock_read(BIO *b, char *data, int len)
+{
+    int fd = (int)(intptr_t)BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = recv(fd, data, (size_t)len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(b);
+    return (int)n;
+}
+
+static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int sock_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *sock_method(void)
+{
+    static BIO_METHOD *m;
+    if (!m) {
+        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                         "streamer socket");
+        if (!m || !BIO_meth_set_write(m, sock_write) ||
+            !BIO_meth_set_read(m, sock_read) ||
+            !BIO_meth_set_ctrl(m, sock_ctrl) ||
+            !BIO_meth_set_create(m, sock_create)) {
+            fprintf(stderr, "streamer: out of memory creating a BIO method\n");
+            abort();
+        }
+    }
+    return m;
+}
+
+/* After an SSL_* call returned `rc`: 1 when it is to be called again once
+ * the socket is ready (having waited), 0 when it failed; `*e` gets errno
+ * for a failed system call. */
+static int tls_again(struct http1_client *c, int rc, int64_t deadline_ms,
+                     int *timed_out, int *e)
+{
+    int saved = errno;
+    short events = 0;
+    switch (SSL_get_error(c->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+        events = POLLIN;
+        break;
+    case SSL_ERROR_WANT_WRITE:
+        events = POLLOUT;
+        break;
+    case SSL_ERROR_SYSCALL:
+        *e = saved;
+        return 0;
+    default:
+        return 0;
+    }
+    if (wait_fd(c->fd, events, deadline_ms))
+        return 1;
+    *timed_out = 1;
+    return 0;
+}
+
+/* Why OpenSSL refused, for the error message. */
+static const char *tls_reason(struct http1_client *c)
+{
+    long v = SSL_get_verify_result(c->ssl);
+    if (v != X509_V_OK)
+        return X509_verify_cert_error_string(v);
+    unsigned long e = ERR_peek_last_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    return why ? why : "the handshake failed";
+}
+
+/* The TLS handshake on c->fd, within `deadline_ms`: SNI for a name, and
+ * the certificate must be valid for that name or IP address. */
+static enum result tls_start(struct http1_client *c, int64_t deadline_ms,
+                             struct error_info *err)
+{
+    c->ssl = SSL_new(c->tls);
+    BIO *bio = c->ssl ? BIO_new(sock_method()) : NULL;
+    if (!bio) {
+        fprintf(stderr, "streamer: out of memory starting TLS\n");
+        abort();
+    }
+    BIO_set_data(bio, (void *)(intptr_t)c->fd);
+    SSL_set_bio(c->ssl, bio, bio);
+    SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, c->host, ip) == 1 ||
+                inet_pton(AF_INET6, c->host, ip) == 1;
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
+                                                   c->host)
+                   : SSL_set_tlsext_host_name(c->ssl, c->host) &&
+                         SSL_set1_host(c->ssl, c->host);
+    if (!is_ip)
+        SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (!ok)
+        return error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                         "TLS to %s: cannot set the name to verify",
+                         c->host_hdr);
+    for (;;) {
+        ERR_clear_error();
+        int rc = SSL_connect(c->ssl);
+        if (rc == 1)
+            return RESULT_OK;
+        int timed_out = 0, e = 0;
+        if (tls_again(c, rc, deadline_ms, &timed_out, &e))
+            continue;
+        if (timed_out)
+            return io_error(err, RESULT_TIMEOUT, "the TLS handshake", 0);
+        if (e)
+            return io_error(err, RESULT_TRANSPORT, "the TLS handshake", e);
+        return error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                         "TLS to %s: %s", c->host_hdr, tls_reason(c));
+    }
+}
+
 static enum result open_connection(struct http1_client *c,
+                                   long connect_timeout_ms,
                                    struct error_info *err)
 {
     struct addrinfo hints = {0}, *list = NULL;
@@ -171,8 +355,11 @@ static enum result open_connection(struct http1_client *c,
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                          "cannot resolve %s: %s", c->host, gai_strerror(gai));
     int saved = 0;
+    int64_t deadline_ms = clock_monotonic_ms() + connect_timeout_ms;
+    if (c->deadline_ms && c->deadline_ms < deadline_ms)
+        deadline_ms = c->deadline_ms;
     for (const struct addrinfo *a = list; a && c->fd < 0; a = a->ai_next) {
-        c->fd = connect_one(a, c->connect_timeout_ms);
+        c->fd = connect_one(a, deadline_ms);
         saved = errno;
     }
     freeaddrinfo(list);
@@ -182,7 +369,10 @@ static enum result open_connection(struct http1_client *c,
                          saved ? strerror(saved) : "timed out");
     c->served = 0;
     c->in_off = c->in_len = 0;
-    return RESULT_OK;
+    enum result r = c->tls ? tls_start(c, deadline_ms, err) : RESULT_OK;
+    if (r != RESULT_OK)
+        drop(c);
+    return r;
 }
 
 /* A field name is a token (RFC 9110 §5.1, §5.6.2). */
@@ -237,10 +427,14 @@ static enum result build_head(struct http1_client *c,
                              "header %.64s: a name must be a token and a "
                              "value must not hold CR, LF or control bytes",
                              req->headers[i].name);
+    int own_host = 0;
+    for (size_t i = 0; i < req->header_count; i++)
+        own_host |= strcasecmp(req->headers[i].name, "host") == 0;
     buf_reset(&c->out);
-    enum result r =
-        buf_append_strs(&c->out, req->method, " ", req->path,
-                        " HTTP/1.1\r\nHost: ", c->host_hdr, "\r\n", NULL);
+    enum result r = buf_append_strs(&c->out, req->method, " ", req->path,
+                                    " HTTP/1.1\r\n", NULL);
+    if (r == RESULT_OK && !own_host)
+        r = buf_append_strs(&c->out, "Host: ", c->host_hdr, "\r\n", NULL);
     if (r == RESULT_OK && strcmp(req->method, "GET") != 0) {
         char len[24];
         snprintf(len, sizeof(len), "%zu", req->body_len);
@@ -257,13 +451,30 @@ static enum result build_head(struct http1_client *c,
     return RESULT_OK;
 }
 
-static enum result io_error(struct error_info *err, enum result r,
-                            const char *what, int e)
+
+/* Sends head and body as one TLS write (one record for a small request,
+ * one system call). */
+static enum result tls_send(struct http1_client *c, const void *body,
+                            size_t body_len, struct error_info *err)
 {
-    if (r == RESULT_TIMEOUT)
-        return error_set(err, r, "HttpTimeout", "%s: timed out", what);
-    return error_set(err, r, "HttpTransport", "%s: %s", what,
-                     e ? strerror(e) : "connection closed by the peer");
+    buf_reset(&c->wire);
+    if (buf_append(&c->wire, c->out.data, c->out.len) != RESULT_OK ||
+        (body_len && buf_append(&c->wire, body, body_len) != RESULT_OK))
+        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                         "request too large");
+    for (;;) {
+        ERR_clear_error();
+        size_t n = 0;
+        int rc = SSL_write_ex(c->ssl, c->wire.data, c->wire.len, &n);
+        if (rc == 1)
+            return RESULT_OK;
+        int timed_out = 0, e = 0;
+        if (tls_again(c, rc, c->deadline_ms, &timed_out, &e))
+            continue;
+        if (timed_out)
+            return io_error(err, RESULT_TIMEOUT, "sending", 0);
+        return io_error(err, RESULT_TRANSPORT, "sending", e ? e : EPIPE);
+    }
 }
 
 /* Writes the head and the body in one go (sendmsg, partial writes
@@ -271,19 +482,24 @@ static enum result io_error(struct error_info *err, enum result r,
 static enum result send_request(struct http1_client *c, const void *body,
                                 size_t body_len, struct error_info *err)
 {
+    if (c->ssl)
+        return tls_send(c, body, body_len, err);
     struct iovec iov[2] = {{c->out.data, c->out.len},
                            {(void *)(uintptr_t)body, body ? body_len : 0}};
     struct iovec *v = iov;
     int count = body_len ? 2 : 1;
     while (count) {
-        if (c->deadline_ms && !wait_fd(c->fd, POLLOUT, c->deadline_ms))
-            return io_error(err, RESULT_TIMEOUT, "sending", 0);
         struct msghdr m = {0};
         m.msg_iov = v;
         m.msg_iovlen = (size_t)count;
         ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(c->fd, POLLOUT, c->deadline_ms))
+                return io_error(err, RESULT_TIMEOUT, "sending", 0);
+            continue;
+        }
         if (n < 0)
             return io_error(err, RESULT_TRANSPORT, "sending", errno);
         size_t left = (size_t)n;
@@ -300,6 +516,30 @@ static enum result send_request(struct http1_client *c, const void *body,
     return RESULT_OK;
 }
 
+/* Reads what TLS has into `to`; *n = 0 at the peer's close_notify. A
+ * close without close_notify is an error (RFC 8446 §6.1: the answer may
+ * have been cut short by an attacker). */
+static enum result tls_recv(struct http1_client *c, char *to, size_t len,
+                            size_t *n, struct error_info *err)
+{
+    for (;;) {
+        ERR_clear_error();
+        int rc = SSL_read_ex(c->ssl, to, len, n);
+        if (rc == 1)
+            return RESULT_OK;
+        if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN) {
+            *n = 0;
+            return RESULT_OK;
+        }
+        int timed_out = 0, e = 0;
+        if (tls_again(c, rc, c->deadline_ms, &timed_out, &e))
+            continue;
+        if (timed_out)
+            return io_error(err, RESULT_TIMEOUT, "reading", 0);
+        return io_error(err, RESULT_TRANSPORT, "reading", e);
+    }
+}
+
 /* Reads more bytes into c->in (compacting it first). 0 on EOF. */
 static enum result fill(struct http1_client *c, int *eof,
                         struct error_info *err)
@@ -312,12 +552,26 @@ static enum result fill(struct http1_client *c, int *eof,
     if (c->in_len == IN_BYTES)
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                          "a line of the answer is over %d bytes", IN_BYTES);
+    if (c->ssl) {
+        size_t n = 0;
+        enum result r =
+            tls_recv(c, c->in + c->in_len, IN_BYTES - c->in_len, &n, err);
+        if (r != RESULT_OK)
+            return r;
+        *eof = n == 0;
+        c->in_len += n;
+        c->got_bytes |= n > 0;
+        return RESULT_OK;
+    }
     for (;;) {
-        if (c->deadline_ms && !wait_fd(c->fd, POLLIN, c->deadline_ms))
-            return io_error(err, RESULT_TIMEOUT, "reading", 0);
         ssize_t n = recv(c->fd, c->in + c->in_len, IN_BYTES - c->in_len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(c->fd, POLLIN, c->deadline_ms))
+                return io_error(err, RESULT_TIMEOUT, "reading", 0);
+            continue;
+        }
         if (n < 0)
             return io_error(err, RESULT_TRANSPORT, "reading", errno);
         *eof = n == 0;
@@ -547,7 +801,8 @@ static enum result read_body(struct http1_client *c,
     const char *cl = http1_response_header(resp, "content-length");
     const char *conn = http1_response_header(resp, "connection");
     *keep = resp->head[7] == '1' && !list_has(conn, "close");
-    if (resp->status == 204 || resp->status == 304)
+    /* No body: the answer to HEAD, 204 and 304 (RFC 9112 §6.3). */
+    if (c->head_only || resp->status == 204 || resp->status == 304)
         return RESULT_OK;
     if (te) {
         /* Chunked must be the last coding; we ask for no other. */
@@ -611,9 +866,12 @@ enum result http1_perform(struct http1_client *c,
         return r;
     c->deadline_ms =
         req->timeout_ms > 0 ? clock_monotonic_ms() + req->timeout_ms : 0;
+    c->head_only = strcmp(req->method, "HEAD") == 0;
+    long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+                                                  : c->connect_timeout_ms;
     for (int attempt = 0;; attempt++) {
         int reused = c->fd >= 0 && c->served > 0;
-        if (c->fd < 0 && (r = open_connection(c, err)) != RESULT_OK)
+        if (c->fd < 0 && (r = open_connection(c, connect_ms, err)) != RESULT_OK)
             return r;
         r = exchange(c, req, resp, err);
         /* An idle kept-alive connection the peer closed fails at once

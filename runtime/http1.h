@@ -1,4 +1,4 @@
-/* HTTP/1.1 over one plain keep-alive TCP socket (the Runtime API). */
+/* HTTP/1.1 over one keep-alive connection, plain TCP or TLS. */
 #ifndef STREAMER_HTTP1_H
 #define STREAMER_HTTP1_H
 
@@ -10,6 +10,8 @@
 #define HTTP1_MAX_HEADERS 64
 /* The whole response head (status line and headers) must fit in this. */
 #define HTTP1_MAX_HEAD_BYTES 32768
+
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /* A header of a request: both borrowed; neither may hold CR or LF. */
 struct http1_header {
@@ -25,7 +27,8 @@ struct http1_request {
     size_t header_count;
     const void *body; /* sent with Content-Length when method is POST */
     size_t body_len;
-    long timeout_ms; /* whole exchange; 0 = no limit */
+    long timeout_ms;         /* whole exchange; 0 = no limit */
+    long connect_timeout_ms; /* TCP and TLS set-up; 0 = the client's */
 };
 
 /*
@@ -63,9 +66,20 @@ struct http1_client *http1_client_new(const char *host, int port,
 void http1_client_free(struct http1_client *c);
 
 /*
+ * Makes `c` speak TLS with `tls` (borrowed: it must outlive `c`; a client
+ * SSL_CTX holding the trust store), from its next connection on: the
+ * peer's certificate chain is verified, and the certificate must be valid
+ * for the host's name or IP address (SNI is sent for a name). The Host
+ * header then leaves out port 443 rather than 80. NULL: plain TCP.
+ */
+void http1_client_use_tls(struct http1_client *c, struct ssl_ctx_st *tls);
+
+/*
  * Sends `req` on the kept-alive connection (opening one when there is
  * none) and reads the answer into `resp` (reset first): Content-Length,
- * chunked, or until the peer closes. A request that fails on a reused
+ * chunked, or until the peer closes (over TLS, only a close_notify ends
+ * such a body; a bare close is an error). A Host header is added unless
+ * `req` has one. A request that fails on a reused
  * connection before any byte of the answer arrived is sent once more on
  * a new connection (the peer may have closed it while idle, RFC 9112
  * §9.3.1). RESULT_OK for any HTTP status; RESULT_INVALID_INPUT when a

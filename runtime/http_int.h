@@ -19,13 +19,13 @@ typedef enum result (*http_transport_fn)(void *ctx,
 
 /*
  * Routes every client's requests in the process to `fn` instead of
- * libcurl (NULL restores libcurl). For fuzz targets and tests that must
+ * the network (NULL restores it). For fuzz targets and tests that must
  * not touch the network; never set in the bootstrap.
  */
 void http_set_transport(http_transport_fn fn, void *ctx);
 
 /*
- * Reads one raw response header line as libcurl hands it over
+ * Reads one raw response header line as it comes off the wire
  * ("Name: value\r\n"): the name lower-cased, the value trimmed; a status
  * line ("HTTP/...") drops the headers so far; a line without ':' and
  * lines past HTTP_MAX_HEADERS are ignored. `line` need not be

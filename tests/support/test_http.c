@@ -37,6 +37,7 @@ struct test_http {
     pthread_mutex_t lock;
     int stopping;
     int requests;
+    int connections;
     struct conn conns[MAX_CONNS];
 };
 
@@ -192,7 +193,8 @@ static int read_request(int fd, char *pending, size_t *pending_len,
     return 0;
 }
 
-static int send_reply(int fd, const struct test_http_reply *rep)
+/* The answer; to HEAD, without the body its Content-Length counts. */
+static int send_reply(int fd, const struct test_http_reply *rep, int head_only)
 {
     if (rep->action == TEST_HTTP_RAW)
         return send_all(fd, rep->raw ? rep->raw : "", rep->raw_len);
@@ -203,6 +205,8 @@ static int send_reply(int fd, const struct test_http_reply *rep)
         rep->close_after ? "Connection: close\r\n" : "");
     if (send_all(fd, head, (size_t)n) != 0)
         return -1;
+    if (head_only)
+        return 0;
     return send_all(fd, rep->body ? rep->body : "", rep->body_len);
 }
 
@@ -228,7 +232,7 @@ static void *conn_main(void *arg)
         if (rep.delay_ms)
             sleep_ms(rep.delay_ms);
         int done = rep.action != TEST_HTTP_REPLY || rep.close_after;
-        if (rep.action != TEST_HTTP_CLOSE && send_reply(c->fd, &rep) != 0)
+        if (rep.action != TEST_HTTP_CLOSE && send_reply(c->fd, &rep, strcmp(req.method, "HEAD") == 0) != 0)
             done = 1;
         free(rep.body);
         free(rep.raw);
@@ -268,6 +272,7 @@ static void *accept_main(void *arg)
         c->server = s;
         c->fd = fd;
         c->used = 1;
+        s->connections++;
         if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
             c->used = 0;
             close(fd);
@@ -336,6 +341,14 @@ int test_http_port(const struct test_http *s)
 const char *test_http_url(const struct test_http *s)
 {
     return s->url;
+}
+
+int test_http_connection_count(struct test_http *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->connections;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 int test_http_request_count(struct test_http *s)

@@ -66,6 +66,8 @@ const char *test_http_url(const struct test_http *s);
 
 /* Requests read so far. */
 int test_http_request_count(struct test_http *s);
+/* Connections accepted so far. */
+int test_http_connection_count(struct test_http *s);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *test_http_header(const struct test_http_request *req,

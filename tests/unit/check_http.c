@@ -1,12 +1,15 @@
-/* Tests of runtime/http.c's header checks: no CR or LF on the wire. */
+/* Tests of runtime/http.c: header checks (no CR or LF on the wire), URLs,
+ * kept-alive connections per origin, TLS verification. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "test_http.h"
+#include "test_tls.h"
 
 static const struct {
     const char *value;
@@ -131,6 +134,277 @@ START_TEST(perform_refuses_crlf_in_a_header)
 }
 END_TEST
 
+/* --- http_perform over plain HTTP and TLS -------------------------------- */
+
+/* One request; the result, with the answer in `resp`. */
+static enum result perform(struct http_client *c, const char *method,
+                           const char *url, const struct http_header *headers,
+                           size_t header_count, struct http_response *resp,
+                           struct error_info *err)
+{
+    struct http_request req = {.method = method,
+                               .url = url,
+                               .headers = headers,
+                               .header_count = header_count,
+                               .body = strcmp(method, "POST") == 0 ? "{}" : NULL,
+                               .body_len = strcmp(method, "POST") == 0 ? 2 : 0,
+                               .timeout_ms = 5000};
+    error_clear(err);
+    return http_perform(c, &req, resp, err);
+}
+
+/* What the server saw of the last request. */
+struct last {
+    pthread_mutex_t lock;
+    char target[256];
+    char host[128];
+    int hosts;        /* Host headers in it */
+    int delay_ms;     /* answer this late */
+    size_t body_size; /* answer with this many bytes ("x"...) */
+};
+
+static void remember(void *ctx, const struct test_http_request *req,
+                     struct test_http_reply *reply)
+{
+    struct last *l = ctx;
+    pthread_mutex_lock(&l->lock);
+    snprintf(l->target, sizeof(l->target), "%s", req->target);
+    l->hosts = 0;
+    for (size_t i = 0; i < req->header_count; i++)
+        if (strcasecmp(req->headers[i].name, "Host") == 0) {
+            snprintf(l->host, sizeof(l->host), "%s", req->headers[i].value);
+            l->hosts++;
+        }
+    reply->delay_ms = l->delay_ms;
+    size_t n = l->body_size ? l->body_size : 5;
+    pthread_mutex_unlock(&l->lock);
+    char *body = malloc(n + 1);
+    memset(body, 'x', n);
+    body[n] = '\0';
+    reply->body = body;
+    reply->body_len = n;
+    snprintf(reply->headers, sizeof(reply->headers), "X-Mixed-Case: v \r\n");
+}
+
+/* The path and query go as origin-form, a fragment never; Host names the
+ * port; one connection carries every request. */
+START_TEST(plain_origin_form_and_host)
+{
+    struct last l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct test_http *srv = test_http_start(remember, &l);
+    ck_assert_ptr_nonnull(srv);
+    struct http_client *c = http_client_new();
+    struct http_response resp;
+    http_response_init(&resp, 1024);
+    struct error_info err;
+    const struct {
+        const char *suffix, *target;
+    } rows[] = {
+        {"", "/"},
+        {"/", "/"},
+        {"/a/b?x=1&y=%2F#frag", "/a/b?x=1&y=%2F"},
+        {"?q=2", "/?q=2"},
+    };
+    char url[160], host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%d", test_http_port(srv));
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(url, sizeof(url), "%s%s", test_http_url(srv), rows[i].suffix);
+        ck_assert_int_eq(perform(c, i % 2 ? "POST" : "GET", url, NULL, 0,
+                                 &resp, &err),
+                         RESULT_OK);
+        ck_assert_int_eq(resp.status, 200);
+        ck_assert_str_eq(buf_str(&resp.body), "xxxxx");
+        /* Names lower-cased, values trimmed. */
+        ck_assert_str_eq(http_response_header(&resp, "x-mixed-case"), "v");
+        ck_assert_str_eq(resp.headers[0].name, "content-length");
+        ck_assert_str_eq(l.target, rows[i].target);
+        ck_assert_str_eq(l.host, host);
+        ck_assert_int_eq(l.hosts, 1);
+    }
+    /* A Host of the caller's (SigV4 signs the one it sends) replaces ours. */
+    struct http_header own[] = {{"Host", "dynamodb.test"}};
+    ck_assert_int_eq(perform(c, "GET", url, own, 1, &resp, &err), RESULT_OK);
+    ck_assert_str_eq(l.host, "dynamodb.test");
+    ck_assert_int_eq(l.hosts, 1);
+    /* HEAD: the Content-Length is the GET's, no body follows, and the
+     * connection carries on. */
+    ck_assert_int_eq(perform(c, "HEAD", url, NULL, 0, &resp, &err), RESULT_OK);
+    ck_assert_str_eq(http_response_header(&resp, "content-length"), "5");
+    ck_assert_int_eq((int)resp.body.len, 0);
+    ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err), RESULT_OK);
+    ck_assert_str_eq(buf_str(&resp.body), "xxxxx");
+    ck_assert_int_eq(test_http_connection_count(srv), 1);
+    http_response_cleanup(&resp);
+    http_client_free(c);
+    test_http_stop(srv);
+}
+END_TEST
+
+/* A URL this client cannot use is refused before anything is sent. */
+START_TEST(bad_urls_are_refused)
+{
+    struct last l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct test_http *srv = test_http_start(remember, &l);
+    ck_assert_ptr_nonnull(srv);
+    int port = test_http_port(srv);
+    struct http_client *c = http_client_new();
+    struct http_response resp;
+    http_response_init(&resp, 1024);
+    struct error_info err;
+    const char *forms[] = {
+        "ftp://127.0.0.1:%d/",   "127.0.0.1:%d/",
+        "http://:%d/",           "http://127.0.0.1:%dx/",
+        "http://127.0.0.1:%d0000/", "http://user@127.0.0.1:%d/",
+        "http://[::1:%d/",       "http://[::1]x%d/",
+        "http://127.0.0.1:/%d",
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char url[96];
+        snprintf(url, sizeof(url), forms[i], port);
+        ck_assert_msg(perform(c, "GET", url, NULL, 0, &resp, &err) ==
+                          RESULT_INVALID_INPUT,
+                      "%s", url);
+        ck_assert_str_eq(err.type, "HttpInvalidRequest");
+    }
+    ck_assert_int_eq(test_http_connection_count(srv), 0);
+    http_response_cleanup(&resp);
+    http_client_free(c);
+    test_http_stop(srv);
+}
+END_TEST
+
+/* Two origins in turn (DynamoDB and the management API): both stay
+ * connected; a body over the cap and a timeout fail alone, and the
+ * client goes on. */
+START_TEST(origins_kept_apart_and_failures_recover)
+{
+    struct last l1 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct last l2 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct test_http *a = test_http_start(remember, &l1);
+    struct test_http *b = test_http_start(remember, &l2);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    struct http_client *c = http_client_new();
+    struct http_response resp;
+    http_response_init(&resp, 64);
+    struct error_info err;
+    for (int i = 0; i < 6; i++) {
+        const char *url = test_http_url(i % 2 ? b : a);
+        ck_assert_int_eq(perform(c, "POST", url, NULL, 0, &resp, &err),
+                         RESULT_OK);
+    }
+    ck_assert_int_eq(test_http_connection_count(a), 1);
+    ck_assert_int_eq(test_http_connection_count(b), 1);
+    l1.body_size = 65;
+    ck_assert_int_eq(perform(c, "GET", test_http_url(a), NULL, 0, &resp, &err),
+                     RESULT_TOO_LARGE);
+    l1.body_size = 0;
+    l2.delay_ms = 800;
+    struct http_request slow = {
+        .method = "GET", .url = test_http_url(b), .timeout_ms = 200};
+    error_clear(&err);
+    ck_assert_int_eq(http_perform(c, &slow, &resp, &err), RESULT_TIMEOUT);
+    ck_assert_ptr_nonnull(strstr(err.message, test_http_url(b)));
+    l2.delay_ms = 0;
+    ck_assert_int_eq(perform(c, "GET", test_http_url(a), NULL, 0, &resp, &err),
+                     RESULT_OK);
+    ck_assert_int_eq(perform(c, "GET", test_http_url(b), NULL, 0, &resp, &err),
+                     RESULT_OK);
+    ck_assert_str_eq(buf_str(&resp.body), "xxxxx");
+    http_response_cleanup(&resp);
+    http_client_free(c);
+    test_http_stop(a);
+    test_http_stop(b);
+}
+END_TEST
+
+static void trust(const char *ca_file, const char *ca_dir)
+{
+    unsetenv("AWS_CA_BUNDLE");
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    if (ca_file)
+        setenv("AWS_CA_BUNDLE", ca_file, 1);
+    if (ca_dir)
+        setenv("SSL_CERT_DIR", ca_dir, 1);
+}
+
+/* Over TLS, requests share one connection; a server that drops idle
+ * connections costs a new one each time, never a failed request. */
+START_TEST(tls_keep_alive_and_reconnect)
+{
+    const int per_conn[] = {0, 1};
+    for (size_t k = 0; k < 2; k++) {
+        struct test_tls *tls = test_tls_start(per_conn[k], "{\"ok\":1}");
+        ck_assert_ptr_nonnull(tls);
+        trust(test_tls_ca_file(tls), NULL);
+        struct http_client *c = http_client_new();
+        struct http_response resp;
+        http_response_init(&resp, 1024);
+        struct error_info err;
+        char url[64];
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/",
+                 test_tls_port(tls));
+        for (int i = 0; i < 5; i++) {
+            ck_assert_msg(perform(c, i % 2 ? "GET" : "POST", url, NULL, 0,
+                                  &resp, &err) == RESULT_OK,
+                          "request %d: %s", i, err.message);
+            ck_assert_int_eq(resp.status, 200);
+            ck_assert_str_eq(buf_str(&resp.body), "{\"ok\":1}");
+        }
+        ck_assert_int_eq(test_tls_requests(tls), 5);
+        ck_assert_int_eq(test_tls_connections(tls), per_conn[k] ? 5 : 1);
+        http_response_cleanup(&resp);
+        http_client_free(c);
+        test_tls_stop(tls);
+    }
+    trust(NULL, NULL);
+}
+END_TEST
+
+/* The certificate must be for the host asked for (it is for IP
+ * 127.0.0.1, not "localhost"), and from a CA in the trust store. */
+START_TEST(tls_refuses_a_wrong_name_or_an_unknown_ca)
+{
+    struct test_tls *tls = test_tls_start(0, "{}");
+    ck_assert_ptr_nonnull(tls);
+    char url[64];
+    struct http_response resp;
+    http_response_init(&resp, 1024);
+    struct error_info err;
+
+    trust(test_tls_ca_file(tls), NULL);
+    struct http_client *c = http_client_new();
+    snprintf(url, sizeof(url), "https://localhost:%d/", test_tls_port(tls));
+    ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err),
+                     RESULT_TRANSPORT);
+    ck_assert_msg(strstr(err.message, "hostname mismatch"), "%s", err.message);
+    ck_assert_int_eq(resp.status, 0);
+    http_client_free(c);
+
+    char empty[] = "/tmp/streamer-no-ca-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(empty));
+    trust(NULL, empty);
+    c = http_client_new();
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", test_tls_port(tls));
+    ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err),
+                     RESULT_TRANSPORT);
+    ck_assert_msg(strstr(err.message, "certificate"), "%s", err.message);
+    http_client_free(c);
+    rmdir(empty);
+
+    ck_assert_int_eq(test_tls_requests(tls), 0);
+    trust(test_tls_ca_file(tls), NULL);
+    c = http_client_new();
+    ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err), RESULT_OK);
+    ck_assert_int_eq(test_tls_requests(tls), 1);
+    http_client_free(c);
+    http_response_cleanup(&resp);
+    test_tls_stop(tls);
+    trust(NULL, NULL);
+}
+END_TEST
+
 Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -141,6 +415,14 @@ Suite *http_suite(void)
     tcase_add_loop_test(t, name_table, 0,
                         (int)(sizeof(names) / sizeof(names[0])));
     tcase_add_test(t, perform_refuses_crlf_in_a_header);
+    suite_add_tcase(s, t);
+    t = tcase_create("perform");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, plain_origin_form_and_host);
+    tcase_add_test(t, bad_urls_are_refused);
+    tcase_add_test(t, origins_kept_apart_and_failures_recover);
+    tcase_add_test(t, tls_keep_alive_and_reconnect);
+    tcase_add_test(t, tls_refuses_a_wrong_name_or_an_unknown_ca);
     suite_add_tcase(s, t);
     return s;
 }
