@@ -156,12 +156,14 @@ static void serve_connection(struct test_tls *s, int fd)
         int served = 0;
         while ((s->per_connection == 0 || served < s->per_connection) &&
                wait_request(s, ssl, fd) == 0 && read_request(ssl) == 0) {
-            if (SSL_write(ssl, reply, n) != n)
-                break;
-            served++;
+            /* Counted before the answer goes: once a client has it,
+             * the count includes it. */
             pthread_mutex_lock(&s->lock);
             s->requests++;
             pthread_mutex_unlock(&s->lock);
+            if (SSL_write(ssl, reply, n) != n)
+                break;
+            served++;
         }
     }
     /* No SSL_shutdown: the connection just goes, as a dropped idle one. */

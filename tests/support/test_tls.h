@@ -18,7 +18,7 @@ void test_tls_stop(struct test_tls *s);
 int test_tls_port(const struct test_tls *s);
 /* The PEM file of the server's certificate: trust it to reach the server. */
 const char *test_tls_ca_file(const struct test_tls *s);
-/* Connections accepted and requests answered so far. */
+/* Connections accepted and requests read (and answered, or being) so far. */
 int test_tls_connections(struct test_tls *s);
 int test_tls_requests(struct test_tls *s);
 
