@@ -14,6 +14,7 @@
 #include "crc32.h"
 #include "http.h"
 #include "xmalloc.h"
+#include "text.h"
 
 #define MAX_NAME_BYTES 64
 
@@ -426,7 +427,8 @@ enum result aws_call(struct aws_client *c, const char *operation,
                         "and digits",
                         AWS_MAX_OPERATION_BYTES);
     } else {
-        snprintf(target, sizeof(target), "%s.%s", c->target_prefix, operation);
+        text_join(target, sizeof(target), c->target_prefix, ".", operation,
+                  (char *)NULL);
         if (!body || !body_len) {
             body = "{}";
             body_len = 2;

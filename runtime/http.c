@@ -15,6 +15,7 @@
 #include "http1.h"
 #include "http_int.h"
 #include "xmalloc.h"
+#include "text.h"
 
 /*
  * The origins a client keeps a connection to at once: a function talks
@@ -347,9 +348,10 @@ static struct http1_client *origin_conn(struct http_client *c,
                                         const struct url_parts *u,
                                         struct error_info *err)
 {
-    char key[300];
-    snprintf(key, sizeof(key), "%s://%s:%d", u->tls ? "https" : "http",
-             u->host, u->port);
+    char key[300], port[21];
+    text_u64(port, (unsigned long long)u->port);
+    text_join(key, sizeof(key), u->tls ? "https://" : "http://", u->host, ":",
+              port, (char *)NULL);
     struct origin *slot = &c->origins[0];
     for (size_t i = 0; i < HTTP_ORIGINS; i++) {
         struct origin *o = &c->origins[i];

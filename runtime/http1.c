@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "xmalloc.h"
+#include "text.h"
 
 /*
  * Why not libcurl here: the Runtime API is plain HTTP/1.1 on loopback with
@@ -436,8 +437,8 @@ static enum result build_head(struct http1_client *c,
     if (r == RESULT_OK && !own_host)
         r = buf_append_strs(&c->out, "Host: ", c->host_hdr, "\r\n", NULL);
     if (r == RESULT_OK && strcmp(req->method, "GET") != 0) {
-        char len[24];
-        snprintf(len, sizeof(len), "%zu", req->body_len);
+        char len[21];
+        text_u64(len, req->body_len);
         r = buf_append_strs(&c->out, "Content-Length: ", len, "\r\n", NULL);
     }
     for (size_t i = 0; i < req->header_count && r == RESULT_OK; i++)

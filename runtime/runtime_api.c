@@ -10,6 +10,7 @@
 #include "http.h"
 #include "http1.h"
 #include "xmalloc.h"
+#include "text.h"
 
 /*
  * Lambda Developer Guide, "Using the Lambda runtime API for custom
@@ -119,7 +120,7 @@ static void copy_header(const struct http1_response *r, const char *name,
                         char *out, size_t size)
 {
     const char *v = http1_response_header(r, name);
-    snprintf(out, size, "%s", v ? v : "");
+    text_join(out, size, v ? v : "", (char *)NULL);
 }
 
 static char *dup_header(const struct http1_response *r, const char *name)
@@ -201,7 +202,7 @@ static enum result post(struct runtime_api *api, const char *path,
                         struct error_info *err)
 {
     char target[400];
-    snprintf(target, sizeof(target), API_PREFIX "%s", path);
+    text_join(target, sizeof(target), API_PREFIX, path, (char *)NULL);
     /* The error type comes from a handler or a library: a CR or LF in it
      * is refused by http1_perform() rather than sent. */
     struct http1_header headers[2] = {
@@ -251,8 +252,8 @@ static enum result invocation_path(char path[INVOCATION_PATH_BYTES],
     if (!safe_id(request_id))
         return error_set(err, RESULT_INVALID_INPUT, "Runtime.InvalidId",
                          "unsafe request id");
-    snprintf(path, INVOCATION_PATH_BYTES, "/invocation/%s/%s", request_id,
-             what);
+    text_join(path, INVOCATION_PATH_BYTES, "/invocation/", request_id, "/",
+              what, (char *)NULL);
     return RESULT_OK;
 }
 

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
@@ -46,17 +47,24 @@ static void fetch_sha256(void)
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-/* SHA-256 of the concatenation of up to two pieces. */
+/* SHA-256 of the concatenation of up to two pieces, in `ctx` (reset
+ * here: a context reused keeps OpenSSL's state allocated). */
+static int sha256_in(EVP_MD_CTX *ctx, unsigned char out[32], const void *a,
+                     size_t a_len, const void *b, size_t b_len)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    unsigned int md_len = 0;
+    return ctx && sha256_md && EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1 &&
+           EVP_DigestUpdate(ctx, a, a_len) == 1 &&
+           (!b_len || EVP_DigestUpdate(ctx, b, b_len) == 1) &&
+           EVP_DigestFinal_ex(ctx, out, &md_len) == 1 && md_len == 32;
+}
+
 static enum result sha256(unsigned char out[32], const void *a, size_t a_len,
                           const void *b, size_t b_len)
 {
-    pthread_once(&sha256_once, fetch_sha256);
-    EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
-    unsigned int md_len = 0;
-    int ok = ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1 &&
-             EVP_DigestUpdate(ctx, a, a_len) == 1 &&
-             (!b_len || EVP_DigestUpdate(ctx, b, b_len) == 1) &&
-             EVP_DigestFinal_ex(ctx, out, &md_len) == 1 && md_len == 32;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = sha256_in(ctx, out, a, a_len, b, b_len);
     EVP_MD_CTX_free(ctx);
     return ok ? RESULT_OK : RESULT_INTERNAL;
 }
@@ -169,7 +177,74 @@ void sigv4_signer_init(struct sigv4_signer *s)
 
 void sigv4_signer_cleanup(struct sigv4_signer *s)
 {
+    /* EVP_MD_CTX_free cleanses the states it frees. */
+    EVP_MD_CTX_free(s->md);
+    EVP_MD_CTX_free(s->key_inner);
+    EVP_MD_CTX_free(s->key_outer);
     OPENSSL_cleanse(s, sizeof(*s));
+}
+
+/* The signer's scratch digest state; NULL when OpenSSL cannot make one. */
+static EVP_MD_CTX *scratch(struct sigv4_signer *s)
+{
+    if (!s->md)
+        s->md = EVP_MD_CTX_new();
+    return s->md;
+}
+
+/* SHA-256 of `p` as lowercase hex, in the signer's scratch state. */
+static enum result hash_hex(struct sigv4_signer *s, char hex[65],
+                            const void *p, size_t n)
+{
+    unsigned char md[32];
+    if (!sha256_in(scratch(s), md, p, n, NULL, 0))
+        return RESULT_INTERNAL;
+    to_hex(hex, md, sizeof(md));
+    return RESULT_OK;
+}
+
+/* HMAC-SHA256's two states for s->key: SHA-256 having absorbed
+ * key ^ ipad, and key ^ opad (the key is 32 bytes: one block each). */
+static enum result precompute_pads(struct sigv4_signer *s)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    unsigned char pad[64];
+    if (!s->key_inner)
+        s->key_inner = EVP_MD_CTX_new();
+    if (!s->key_outer)
+        s->key_outer = EVP_MD_CTX_new();
+    int ok = s->key_inner && s->key_outer && sha256_md;
+    for (int round = 0; ok && round < 2; round++) {
+        memset(pad, round ? 0x5c : 0x36, sizeof(pad));
+        for (size_t i = 0; i < 32; i++)
+            pad[i] ^= s->key[i];
+        EVP_MD_CTX *ctx = round ? s->key_outer : s->key_inner;
+        ok = EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1 &&
+             EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1;
+    }
+    OPENSSL_cleanse(pad, sizeof(pad));
+    return ok ? RESULT_OK : RESULT_INTERNAL;
+}
+
+/* The signature: HMAC-SHA256(s->key, string to sign) from the
+ * precomputed states, as lowercase hex. */
+static enum result sign_with_pads(struct sigv4_signer *s, char hex[65],
+                                  const char *string_to_sign, size_t len)
+{
+    EVP_MD_CTX *ctx = scratch(s);
+    unsigned char inner[32], mac[32];
+    unsigned int n1 = 0, n2 = 0;
+    int ok = ctx && EVP_MD_CTX_copy_ex(ctx, s->key_inner) == 1 &&
+             EVP_DigestUpdate(ctx, string_to_sign, len) == 1 &&
+             EVP_DigestFinal_ex(ctx, inner, &n1) == 1 &&
+             EVP_MD_CTX_copy_ex(ctx, s->key_outer) == 1 &&
+             EVP_DigestUpdate(ctx, inner, sizeof(inner)) == 1 &&
+             EVP_DigestFinal_ex(ctx, mac, &n2) == 1 && n1 == 32 && n2 == 32;
+    if (ok)
+        to_hex(hex, mac, sizeof(mac));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok ? RESULT_OK : RESULT_INTERNAL;
 }
 
 /* Returns the cached key for this day and scope, deriving it when stale. */
@@ -178,7 +253,7 @@ static enum result signing_key(struct sigv4_signer *s, const char *secret,
                                const char *service, const unsigned char **key)
 {
     char fingerprint[65];
-    enum result r = sigv4_sha256_hex(fingerprint, secret, strlen(secret));
+    enum result r = hash_hex(s, fingerprint, secret, strlen(secret));
     if (r != RESULT_OK)
         goto done;
     if (s->key_valid && strcmp(s->key_date, date) == 0 &&
@@ -190,7 +265,8 @@ static enum result signing_key(struct sigv4_signer *s, const char *secret,
     }
     s->key_valid = 0;
     if ((r = sigv4_derive_key(s->key, secret, date, region, service)) !=
-        RESULT_OK)
+            RESULT_OK ||
+        (r = precompute_pads(s)) != RESULT_OK)
         goto done;
     snprintf(s->key_date, sizeof(s->key_date), "%s", date);
     snprintf(s->key_region, sizeof(s->key_region), "%s", region);
@@ -238,7 +314,7 @@ enum result sigv4_sign(struct sigv4_signer *s,
     enum result r = RESULT_OK;
     struct sigv4_output o;
     struct buf canonical, signed_headers, sts;
-    char date[9], scope[256], signature[65];
+    char date[9], scope[256], signature[65], canonical_hash[65];
     const unsigned char *key = NULL;
     const char *token = NULL;
 
@@ -252,36 +328,38 @@ enum result sigv4_sign(struct sigv4_signer *s,
         goto done;
     }
     if ((r = sigv4_amz_date(o.amz_date, params->now)) != RESULT_OK ||
-        (r = sigv4_sha256_hex(o.payload_sha256,
-                              req->payload ? req->payload : "",
-                              req->payload_len)) != RESULT_OK)
+        (r = hash_hex(s, o.payload_sha256, req->payload ? req->payload : "",
+                      req->payload_len)) != RESULT_OK)
         goto done;
     memcpy(date, o.amz_date, 8);
     date[8] = '\0';
-    snprintf(scope, sizeof(scope), "%s/%s/%s/" TERMINATOR, date, params->region,
-             params->service);
+    /* Region and service are 1-63 bytes each (valid_inputs): it fits. */
+    text_join(scope, sizeof(scope), date, "/", params->region, "/",
+              params->service, "/" TERMINATOR, (char *)NULL);
     if (creds->session_token && *creds->session_token)
         token = creds->session_token;
 
     if ((r = sigv4_canonical_request(&canonical, &signed_headers, params, req,
                                      o.amz_date, token, o.payload_sha256)) !=
             RESULT_OK ||
-        (r = sigv4_string_to_sign(&sts, o.amz_date, scope, buf_str(&canonical),
-                                  canonical.len)) != RESULT_OK ||
+        (r = hash_hex(s, canonical_hash, buf_str(&canonical),
+                      canonical.len)) != RESULT_OK ||
+        (r = buf_append_strs(&sts, ALGORITHM "\n", o.amz_date, "\n", scope,
+                             "\n", canonical_hash, NULL)) != RESULT_OK ||
         (r = signing_key(s, creds->secret_access_key, date, params->region,
                          params->service, &key)) != RESULT_OK ||
-        (r = sigv4_signature(signature, key, buf_str(&sts), sts.len)) !=
+        (r = sign_with_pads(s, signature, buf_str(&sts), sts.len)) !=
             RESULT_OK)
         goto done;
+    (void)key; /* the pads in `s` hold it */
 
     /* "Add the signature to the request": Credential, SignedHeaders and
      * Signature, separated by ", ". */
-    int n = snprintf(o.authorization, sizeof(o.authorization),
-                     ALGORITHM " Credential=%s/%s, SignedHeaders=%s, "
-                               "Signature=%s",
-                     creds->access_key_id, scope, buf_str(&signed_headers),
-                     signature);
-    if (n < 0 || (size_t)n >= sizeof(o.authorization)) {
+    size_t n = text_join(o.authorization, sizeof(o.authorization),
+                         ALGORITHM " Credential=", creds->access_key_id, "/",
+                         scope, ", SignedHeaders=", buf_str(&signed_headers),
+                         ", Signature=", signature, (char *)NULL);
+    if (n >= sizeof(o.authorization)) {
         r = RESULT_TOO_LARGE;
         goto done;
     }

@@ -70,11 +70,19 @@ struct sigv4_signer {
     unsigned char key[32];
     int key_valid;
     unsigned long key_derivations; /* times the key was computed */
+    /* OpenSSL digest states (EVP_MD_CTX), made at the first signature: a
+     * scratch one, and HMAC-SHA256's inner and outer states with the
+     * key's pads already hashed (RFC 2104 §4: "precomputed"), so a
+     * signature hashes the string to sign and 32 bytes, not 2 more
+     * blocks. */
+    void *md, *key_inner, *key_outer;
 };
 
-/* Prepares an empty signer; allocates nothing. */
+/* Prepares an empty signer; allocates nothing. A signer is for one
+ * thread at a time. */
 void sigv4_signer_init(struct sigv4_signer *s);
-/* Wipes the cached key (OPENSSL_cleanse); `s` may be initialised again. */
+/* Wipes the cached key and frees the digest states; `s` may be
+ * initialised again. */
 void sigv4_signer_cleanup(struct sigv4_signer *s);
 
 /*

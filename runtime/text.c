@@ -1,6 +1,7 @@
-/* Checks and cuts on UTF-8 text (RFC 3629). */
+/* Checks and cuts on UTF-8 text (RFC 3629); strings joined without printf. */
 #include "text.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -73,4 +74,36 @@ bool json_text_has_nul(const char *text, size_t len)
         i++; /* the escaped character */
     }
     return false;
+}
+
+size_t text_join(char *dst, size_t size, ...)
+{
+    va_list ap;
+    size_t total = 0;
+    va_start(ap, size);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        size_t n = strlen(s);
+        if (total < size - 1) {
+            size_t room = size - 1 - total;
+            memcpy(dst + total, s, n < room ? n : room);
+        }
+        total += n;
+    }
+    va_end(ap);
+    dst[total < size - 1 ? total : size - 1] = '\0';
+    return total;
+}
+
+size_t text_u64(char out[21], unsigned long long v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
 }

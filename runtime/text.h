@@ -1,4 +1,4 @@
-/* Checks and cuts on UTF-8 text (RFC 3629). */
+/* Checks and cuts on UTF-8 text (RFC 3629); strings joined without printf. */
 #ifndef STREAMER_TEXT_H
 #define STREAMER_TEXT_H
 
@@ -35,5 +35,17 @@ char *utf8_prefix(const char *s, size_t max);
  * strings in JSON that parses, so no string tracking is needed.
  */
 bool json_text_has_nul(const char *text, size_t len);
+
+/*
+ * Joins the NUL-terminated strings that follow `size`, up to a NULL, into
+ * `dst` (`size` > 0 bytes, always NUL-terminated, cut to fit), as
+ * snprintf(dst, size, "%s%s...", ...) would without parsing a format:
+ * hot paths build keys, paths and headers this way. Returns the length
+ * of the whole join: `size` or more when it was cut.
+ */
+size_t text_join(char *dst, size_t size, ...) __attribute__((sentinel));
+
+/* `v` in decimal into `out`, NUL-terminated; returns its length. */
+size_t text_u64(char out[21], unsigned long long v);
 
 #endif

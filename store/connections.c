@@ -7,6 +7,7 @@
 
 #include "item.h"
 #include "xmalloc.h"
+#include "text.h"
 
 #define PK_PREFIX "CONN#"
 #define SK_METADATA "METADATA"
@@ -32,7 +33,7 @@ void conn_cleanup(struct connection *c)
 static cJSON *conn_key(const char *connection_id)
 {
     char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", connection_id);
+    text_join(pk, sizeof(pk), PK_PREFIX, connection_id, (char *)NULL);
     return store_key(pk, SK_METADATA);
 }
 
@@ -84,7 +85,7 @@ static cJSON *metadata_av(const cJSON *m)
 static cJSON *to_item(const struct connection *c)
 {
     char pk[sizeof(PK_PREFIX) + STORE_MAX_ID_BYTES];
-    snprintf(pk, sizeof(pk), PK_PREFIX "%s", c->connection_id);
+    text_join(pk, sizeof(pk), PK_PREFIX, c->connection_id, (char *)NULL);
     cJSON *item = item_new();
     item_set_s(item, "pk", pk);
     item_set_s(item, "sk", SK_METADATA);
@@ -105,7 +106,7 @@ static cJSON *to_item(const struct connection *c)
 static void copy_ts(const cJSON *item, const char *name, char *out)
 {
     const char *v = item_get_s(item, name);
-    snprintf(out, CLOCK_RFC3339_SIZE, "%s", v ? v : "");
+    text_join(out, CLOCK_RFC3339_SIZE, v ? v : "", (char *)NULL);
 }
 
 /* Reads a stored item into the struct connection at `out`; RESULT_PARSE

@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "xmalloc.h"
+#include "text.h"
 
 cJSON *item_wrap(const char *type, cJSON *value)
 {
@@ -24,7 +25,11 @@ cJSON *item_av_s(const char *s)
 cJSON *item_av_i64(int64_t v)
 {
     char text[24];
-    snprintf(text, sizeof(text), "%" PRId64, v);
+    /* The magnitude as unsigned: INT64_MIN has no positive int64_t. */
+    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+    text[0] = '-';
+    text_u64(text + (v < 0), m);
     return item_wrap("N", xjson(cJSON_CreateString(text)));
 }
 

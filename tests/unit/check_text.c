@@ -1,5 +1,6 @@
 /* UTF-8 checks and cuts, and the NUL check on JSON text. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,38 @@ START_TEST(json_nul)
 }
 END_TEST
 
+/* text_join() is snprintf("%s%s...") without the format: same bytes,
+ * same return value, cut or not. */
+START_TEST(join_matches_snprintf)
+{
+    const char *a = "connection#", *b = "Zx9-AbcdEFg=", *c = "";
+    for (size_t size = 1; size <= 32; size++) {
+        char want[32], got[32];
+        memset(got, 'Z', sizeof(got));
+        int n = snprintf(want, size, "%s%s%s", a, b, c);
+        ck_assert_uint_eq(text_join(got, size, a, b, c, (char *)NULL),
+                          (size_t)n);
+        ck_assert_str_eq(got, want);
+    }
+    char one[1];
+    ck_assert_uint_eq(text_join(one, 1, "abc", (char *)NULL), 3);
+    ck_assert_int_eq(one[0], '\0');
+}
+END_TEST
+
+START_TEST(u64_matches_snprintf)
+{
+    const unsigned long long values[] = {0, 7, 10, 99, 100, 65535, 4294967296ULL,
+                                         18446744073709551615ULL};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char want[32], got[21];
+        int n = snprintf(want, sizeof(want), "%llu", values[i]);
+        ck_assert_uint_eq(text_u64(got, values[i]), (size_t)n);
+        ck_assert_str_eq(got, want);
+    }
+}
+END_TEST
+
 Suite *text_suite(void)
 {
     Suite *s = suite_create("text");
@@ -86,6 +119,8 @@ Suite *text_suite(void)
     tcase_add_test(tc, valid_text);
     tcase_add_test(tc, prefixes);
     tcase_add_test(tc, json_nul);
+    tcase_add_test(tc, join_matches_snprintf);
+    tcase_add_test(tc, u64_matches_snprintf);
     suite_add_tcase(s, tc);
     return s;
 }
