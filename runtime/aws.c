@@ -399,7 +399,7 @@ static enum result run(struct aws_client *c, const struct call *k,
     }
     e->http_status = (int)resp.status;
     buf_reset(out);
-    r = buf_append(out, resp.body.data, resp.body.len);
+    r = buf_move(out, &resp.body);
     if (r != RESULT_OK)
         r = error_set(e, r, "ResponseTooLarge",
                       "%s answered %zu bytes, over the caller's cap", k->what,

@@ -47,6 +47,25 @@ static enum result reserve(struct buf *b, size_t extra)
     return RESULT_OK;
 }
 
+enum result buf_reserve(struct buf *b, size_t extra)
+{
+    return reserve(b, extra);
+}
+
+enum result buf_move(struct buf *to, struct buf *from)
+{
+    if (from->len > to->max_bytes)
+        return RESULT_TOO_LARGE;
+    free(to->data);
+    to->data = from->data;
+    to->len = from->len;
+    to->cap = from->cap;
+    from->data = NULL;
+    from->len = 0;
+    from->cap = 0;
+    return RESULT_OK;
+}
+
 enum result buf_append(struct buf *b, const void *p, size_t n)
 {
     enum result r = reserve(b, n);

@@ -26,6 +26,21 @@ void buf_cleanup(struct buf *b);
 /* Empties `b` but keeps its memory for reuse. */
 void buf_reset(struct buf *b);
 
+/*
+ * Makes room for `extra` more bytes at once (one allocation instead of
+ * doublings, when the size is known ahead); RESULT_TOO_LARGE past the
+ * cap, then `b` is unchanged.
+ */
+enum result buf_reserve(struct buf *b, size_t extra) WARN_UNUSED;
+
+/*
+ * Moves the bytes of `from` into `to` without a copy: `to`'s old bytes
+ * are freed, its cap kept; `from` is left empty, its cap kept.
+ * RESULT_TOO_LARGE, with both unchanged, when `from` holds more than
+ * `to`'s cap.
+ */
+enum result buf_move(struct buf *to, struct buf *from) WARN_UNUSED;
+
 /* Appends `n` bytes; RESULT_TOO_LARGE past the cap (then `b` is unchanged). */
 enum result buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 /* Appends the C string `s`, as buf_append(). */

@@ -821,7 +821,9 @@ static enum result read_body(struct http1_client *c,
         if (errno || end == cl || *end || *cl < '0' || *cl > '9')
             return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                              "a bad Content-Length: %.64s", cl);
-        if (n > resp->body.max_bytes)
+        /* Known ahead: one allocation, not a doubling per 256 bytes. */
+        if (n > resp->body.max_bytes ||
+            buf_reserve(&resp->body, (size_t)n) != RESULT_OK)
             return error_set(err, RESULT_TOO_LARGE, "HttpTransport",
                              "response body over the size cap");
         return take_body(c, &resp->body, (size_t)n, err);

@@ -158,17 +158,11 @@ static enum result read_headers(const struct http1_response *r,
     return RESULT_OK;
 }
 
-enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
-                             struct error_info *err)
+/* What /next answered (`r`: how the exchange went): the invocation's
+ * headers, or why there is none. */
+static enum result read_answer(struct runtime_api *api, struct invocation *inv,
+                               enum result r, struct error_info *err)
 {
-    invocation_cleanup(inv);
-    invocation_init(inv);
-    /* "Don't set a timeout on the GET call": the sandbox can be frozen
-     * for as long as no event arrives. */
-    struct http1_request req = {.method = "GET",
-                                .path = API_PREFIX "/invocation/next",
-                                .timeout_ms = 0};
-    enum result r = http1_perform(api->http, &req, &api->resp, err);
     if (r == RESULT_TOO_LARGE) {
         /* The headers arrived; name the invocation so it gets an error. */
         copy_header(&api->resp, "lambda-runtime-aws-request-id",
@@ -185,15 +179,35 @@ enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
     if (api->resp.status != 200)
         return error_set(err, RESULT_PARSE, "Runtime.ApiError",
                          "/next answered HTTP %ld", api->resp.status);
-    r = read_headers(&api->resp, inv, err);
-    if (r != RESULT_OK)
-        return r;
-    /* Hand the body over without a copy: swap the buffers. */
-    struct buf tmp = inv->event;
-    inv->event = api->resp.body;
-    api->resp.body = tmp;
-    buf_reset(&api->resp.body);
-    return RESULT_OK;
+    return read_headers(&api->resp, inv, err);
+}
+
+enum result runtime_api_next(struct runtime_api *api, struct invocation *inv,
+                             struct error_info *err)
+{
+    /* The last event's buffer, kept for the next answer's body: two
+     * buffers take turns, so no event grows one from nothing. */
+    struct buf spare = inv->event;
+    buf_init(&inv->event, RUNTIME_API_MAX_EVENT_BYTES);
+    invocation_cleanup(inv);
+    invocation_init(inv);
+    /* "Don't set a timeout on the GET call": the sandbox can be frozen
+     * for as long as no event arrives. */
+    struct http1_request req = {.method = "GET",
+                                .path = API_PREFIX "/invocation/next",
+                                .timeout_ms = 0};
+    enum result r = read_answer(
+        api, inv, http1_perform(api->http, &req, &api->resp, err), err);
+    if (r == RESULT_OK) {
+        /* Hand the body over without a copy; the spare takes its place. */
+        inv->event = api->resp.body;
+        api->resp.body = spare;
+        api->resp.body.max_bytes = RUNTIME_API_MAX_EVENT_BYTES;
+        buf_reset(&api->resp.body);
+    } else {
+        buf_cleanup(&spare);
+    }
+    return r;
 }
 
 /* POSTs `body` to `path` below the base and checks for 202 Accepted. */

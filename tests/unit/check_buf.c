@@ -76,6 +76,39 @@ START_TEST(append_strs)
 }
 END_TEST
 
+/* buf_reserve() allocates once and respects the cap; buf_move() hands
+ * the bytes over without a copy, or refuses them past the target's cap. */
+START_TEST(reserve_and_move)
+{
+    struct buf a, b;
+    buf_init(&a, 100);
+    buf_init(&b, 10);
+    ck_assert_int_eq(buf_reserve(&a, 101), RESULT_TOO_LARGE);
+    ck_assert_ptr_null(a.data);
+    ck_assert_int_eq(buf_reserve(&a, 90), RESULT_OK);
+    size_t cap = a.cap;
+    ck_assert_uint_ge(cap, 91);
+    ck_assert_int_eq(buf_appends(&a, "twelve bytes"), RESULT_OK);
+    ck_assert_uint_eq(a.cap, cap);
+    ck_assert_int_eq(buf_appends(&b, "old"), RESULT_OK);
+    ck_assert_int_eq(buf_move(&b, &a), RESULT_TOO_LARGE);
+    ck_assert_str_eq(buf_str(&b), "old");
+    ck_assert_str_eq(buf_str(&a), "twelve bytes");
+    b.max_bytes = 12;
+    const char *bytes = a.data;
+    ck_assert_int_eq(buf_move(&b, &a), RESULT_OK);
+    ck_assert_ptr_eq(b.data, bytes);
+    ck_assert_str_eq(buf_str(&b), "twelve bytes");
+    ck_assert_uint_eq(b.max_bytes, 12);
+    ck_assert_uint_eq(a.len, 0);
+    ck_assert_uint_eq(a.max_bytes, 100);
+    ck_assert_str_eq(buf_str(&a), "");
+    ck_assert_int_eq(buf_appends(&a, "again"), RESULT_OK);
+    buf_cleanup(&a);
+    buf_cleanup(&b);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
     Suite *s = suite_create("buf");
@@ -84,6 +117,7 @@ Suite *buf_suite(void)
     tcase_add_test(t, grows_and_resets);
     tcase_add_test(t, huge_append_refused);
     tcase_add_test(t, append_strs);
+    tcase_add_test(t, reserve_and_move);
     suite_add_tcase(s, t);
     return s;
 }
