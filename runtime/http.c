@@ -189,7 +189,7 @@ int http_header_name_valid(const char *name)
     if (!name || !*name)
         return 0;
     for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+        if (!http1_token_char((unsigned char)*p))
             return 0;
     return 1;
 }

@@ -377,9 +377,13 @@ static enum result open_connection(struct http1_client *c,
 }
 
 /* A field name is a token (RFC 9110 §5.1, §5.6.2). */
-static int token_char(unsigned char ch)
+int http1_token_char(unsigned char ch)
 {
-    return ch > 0x20 && ch < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", ch);
+    /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+     * "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA: bit ch of this map. */
+    static const uint64_t tchar[4] = {0x03ff6cfa00000000ULL,
+                                      0x57ffffffc7fffffeULL, 0, 0};
+    return (int)(tchar[ch >> 6] >> (ch & 63)) & 1;
 }
 
 /* A field value may hold visible bytes, SP and HTAB, never CR, LF, NUL or
@@ -398,7 +402,7 @@ static int safe_token(const char *s)
     if (!*s)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (!token_char(*p))
+        if (!http1_token_char(*p))
             return 0;
     return 1;
 }
@@ -641,7 +645,7 @@ static enum result parse_head(struct http1_response *resp, size_t head_len,
              * obs-fold line (RFC 9112 §5.1-2). */
             int bad = !colon || colon == line;
             for (const char *q = line; !bad && q < colon; q++)
-                bad = !token_char((unsigned char)*q);
+                bad = !http1_token_char((unsigned char)*q);
             if (bad)
                 return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                                  "a malformed header line in the answer");

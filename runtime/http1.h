@@ -47,6 +47,10 @@ struct http1_response {
     size_t header_count;
 };
 
+/* 1 when `ch` may be in a token, such as a field name (RFC 9110 §5.6.2
+ * tchar: visible ASCII but the delimiters "(),/:;<=>?@[\]{}), else 0. */
+int http1_token_char(unsigned char ch);
+
 /* Prepares an empty response whose body may hold up to `max_body_bytes`. */
 void http1_response_init(struct http1_response *r, size_t max_body_bytes);
 /* Frees the body; `r` may be reused after http1_response_init(). */
