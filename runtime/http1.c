@@ -185,6 +185,10 @@ static int connect_one(const struct addrinfo *a, int64_t deadline_ms)
         socklen_t len = sizeof(so);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so == 0)
             rc = 0;
+        else
+            errno = so; /* why it failed, not EINPROGRESS */
+    } else if (rc != 0 && errno == EINPROGRESS) {
+        errno = ETIMEDOUT;
     }
     if (rc != 0) {
         close(fd);
