@@ -5,6 +5,7 @@
 
 #include "connect.h"
 #include "disconnect.h"
+#include "json_arena.h"
 #include "log.h"
 #include "message.h"
 #include "processor.h"
@@ -86,7 +87,9 @@ enum result dispatch_handle(void *ctx, const struct invocation *inv,
                             struct buf *out, struct error_info *err)
 {
     struct app *a = ctx;
-    cJSON *event = cJSON_ParseWithLength(buf_str(&inv->event), inv->event.len);
+    /* The event and what is parsed from it live in the arena for the
+     * length of the event (json_arena.h). */
+    cJSON *event = json_arena_parse(buf_str(&inv->event), inv->event.len, 0);
     enum event_kind kind = dispatch_classify(event);
     int64_t deadline = inv->deadline_ms;
     enum result r;
@@ -118,6 +121,7 @@ enum result dispatch_handle(void *ctx, const struct invocation *inv,
                             : "the event is not valid JSON");
         break;
     }
-    cJSON_Delete(event);
+    json_arena_delete(event);
+    json_arena_reset();
     return r;
 }

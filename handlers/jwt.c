@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "json_arena.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -350,10 +351,10 @@ static cJSON *json_part(const char *p, size_t n)
         free(raw);
         return NULL;
     }
-    cJSON *o = cJSON_ParseWithLength((char *)raw, len);
+    cJSON *o = json_arena_parse((char *)raw, len, 0);
     free(raw);
     if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+        json_arena_delete(o);
         return NULL;
     }
     return o;
@@ -526,8 +527,8 @@ static enum result verify_token(struct jwt_verifier *v, const char *token,
         r = reject(err, "malformed", "payload is not base64url JSON");
     if (r == RESULT_OK)
         r = check_claims(v, body, now, claims, times, err);
-    cJSON_Delete(header);
-    cJSON_Delete(body);
+    json_arena_delete(header);
+    json_arena_delete(body);
     return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "dispatch.h"
+#include "json_arena.h"
 #include "log.h"
 #include "loop.h"
 #include "runtime_api.h"
@@ -30,12 +31,13 @@ static int init_failed(struct runtime_api *api, const struct error_info *e)
 
 /*
  * A write to a connection its peer has closed raises SIGPIPE, whose
- * default action kills the process. runtime/http.c sets
- * CURLOPT_NOSIGNAL=1, and CURLOPT_NOSIGNAL(3) says that this "makes
- * libcurl NOT ask the system to ignore SIGPIPE signals", which it tries
- * to avoid but may still trigger in corner cases (an OpenSSL write to a
- * TLS connection the peer has closed). So the process ignores SIGPIPE
- * itself, first of all, and a dropped keep-alive TLS
+ * default action kills the process. runtime/http1.c sends with
+ * MSG_NOSIGNAL, TLS included (its own socket BIO); runtime/fanout.c's
+ * libcurl sets CURLOPT_NOSIGNAL=1, and CURLOPT_NOSIGNAL(3) says that this
+ * "makes libcurl NOT ask the system to ignore SIGPIPE signals", which it
+ * tries to avoid but may still trigger in corner cases (an OpenSSL write
+ * to a TLS connection the peer has closed). So the process ignores
+ * SIGPIPE itself, first of all, and a dropped keep-alive TLS
  * connection to AWS, or any other socket, fails the write with EPIPE,
  * which the HTTP layer reports as a transport error and retries.
  */
@@ -55,6 +57,8 @@ int main(void)
     int status;
 
     ignore_sigpipe();
+    /* One thread: the event's JSON may come from the arena. */
+    json_arena_enable(1);
     error_clear(&err);
     struct runtime_api *api =
         runtime_api_new(getenv("AWS_LAMBDA_RUNTIME_API"), &err);
@@ -78,5 +82,6 @@ int main(void)
     status = loop_run(api, dispatch_handle, &app, NULL);
     app_cleanup(&app);
     runtime_api_free(api);
+    json_arena_enable(0);
     return status;
 }

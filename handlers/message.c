@@ -12,6 +12,7 @@
 #include "builtin.h"
 #include "enqueue.h"
 #include "event.h"
+#include "json_arena.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -121,7 +122,7 @@ static char *parse(struct message *m, const cJSON *event)
     }
     /* The length counts the terminating NUL so that trailing garbage
      * ("{...} x", two objects) is refused, as cJSON_ParseWithOpts does. */
-    m->root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
+    m->root = json_arena_parse(text, len + 1, 1);
     free(text);
     if (!cJSON_IsObject(m->root))
         return message_fail(m, REPLY_INVALID_MESSAGE,
@@ -209,6 +210,6 @@ enum result message_handle(struct app *a, const cJSON *event, const char *raw,
     enum result r = reply_route(out, 200, reply);
     free(reply);
     conn_cleanup(&m.conn);
-    cJSON_Delete(m.root);
+    json_arena_delete(m.root);
     return r;
 }
