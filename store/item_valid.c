@@ -171,7 +171,7 @@ static enum result check_set(char kind, const cJSON *set, struct item_path *p,
     texts = xmalloc(n * sizeof(*texts));
     size_t i = 0;
     for (const cJSON *e = set->child; e; e = e->next, i++) {
-        size_t mark = item_path_push(p, "[%zu]", i);
+        size_t mark = item_path_push_index(p, i);
         r = item_valid_scalar(kind, e, p, err);
         item_path_pop(p, mark);
         if (r != RESULT_OK)
@@ -205,7 +205,7 @@ static enum result check_container(const cJSON *v, bool is_map, int depth,
         if (r != RESULT_OK)
             return r;
         size_t mark = is_map ? item_path_push_name(p, c->string)
-                             : item_path_push(p, "[%zu]", i);
+                             : item_path_push_index(p, i);
         r = check_av(c, depth + 1, p, err);
         item_path_pop(p, mark);
         if (r != RESULT_OK)
