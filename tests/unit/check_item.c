@@ -1070,6 +1070,40 @@ START_TEST(path_messages)
 }
 END_TEST
 
+/* With names used twice, the message names the least of them, for a few
+ * members (compared pair by pair) and for many (sorted). */
+START_TEST(duplicate_names)
+{
+    for (int many = 0; many < 2; many++) {
+        char json[2048] = "{";
+        size_t n = 1;
+        const char *names[] = {"z", "b", "q", "z", "b"};
+        for (int i = 0; i < (many ? 40 : 0); i++)
+            n += (size_t)snprintf(json + n, sizeof(json) - n,
+                                  "\"m%02d\":{\"N\":\"1\"},", i);
+        for (int i = 0; i < 5; i++)
+            n += (size_t)snprintf(json + n, sizeof(json) - n,
+                                  "\"%s\":{\"N\":\"1\"},", names[i]);
+        json[n - 1] = '}';
+        cJSON *item = parse(json);
+        struct error_info err = {0};
+        ck_assert_int_eq(item_validate(item, &err), RESULT_INVALID_INPUT);
+        ck_assert_str_eq(err.field, "b");
+        ck_assert_str_eq(err.message, "attribute 'b' appears twice");
+
+        char *wrapped = malloc(strlen(json) + 32);
+        sprintf(wrapped, "{\"a\":{\"M\":%s}}", json);
+        cJSON *outer = parse(wrapped);
+        ck_assert_int_eq(item_validate(outer, &err), RESULT_INVALID_INPUT);
+        ck_assert_str_eq(err.field, "a");
+        ck_assert_str_eq(err.message, "a: the map has the name 'b' twice");
+        cJSON_Delete(outer);
+        free(wrapped);
+        cJSON_Delete(item);
+    }
+}
+END_TEST
+
 Suite *item_suite(void)
 {
     Suite *s = suite_create("item");
@@ -1094,6 +1128,7 @@ Suite *item_suite(void)
     tcase_add_loop_test(t, sizes, 0, ROWS(size_rows));
     tcase_add_test(t, size_limit);
     tcase_add_loop_test(t, path_messages, 0, ROWS(path_rows));
+    tcase_add_test(t, duplicate_names);
     suite_add_tcase(s, t);
     return s;
 }
