@@ -47,9 +47,6 @@ size_t item_path_push_name(struct item_path *p, const char *name);
 /* Cuts the path back to `mark`, a value item_path_push*() returned. */
 void item_path_pop(struct item_path *p, size_t mark);
 
-/* Writes the path as text into `out` and returns its length. */
-size_t item_path_text(const struct item_path *p, char out[ITEM_PATH_BYTES]);
-
 /*
  * Returns RESULT_INVALID_INPUT with the path in err->field ("item" when
  * empty) and "<path>: <message>" as the message.

@@ -29,7 +29,7 @@ size_t item_path_push_index(struct item_path *p, size_t index)
 
 size_t item_path_push_name(struct item_path *p, const char *name)
 {
-    return push(p, name ? name : "(null)", 0);
+    return push(p, name ? name : "(null)", 0); /* as printf("%s") has it */
 }
 
 void item_path_pop(struct item_path *p, size_t mark)
@@ -46,7 +46,9 @@ static void put(char *out, size_t *len, const char *s, size_t n)
     *len = n < room ? *len + n : ITEM_PATH_BYTES - 1;
 }
 
-size_t item_path_text(const struct item_path *p, char out[ITEM_PATH_BYTES])
+/* Writes the path as text into `out`, as the printf-style pushes this
+ * replaced wrote it step by step; returns its length. */
+static size_t path_text(const struct item_path *p, char out[ITEM_PATH_BYTES])
 {
     size_t len = 0;
     put(out, &len, p->root, strlen(p->root));
@@ -77,6 +79,6 @@ enum result item_path_invalid(struct error_info *err, const struct item_path *p,
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     char text[ITEM_PATH_BYTES];
-    const char *where = item_path_text(p, text) ? text : "item";
+    const char *where = path_text(p, text) ? text : "item";
     return error_field(err, where, "%s: %s", where, what);
 }
