@@ -1,7 +1,6 @@
 /* Logging: one record per line on stdout, text or JSON (Lambda's formats). */
 #include "log.h"
 
-#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,6 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "xmalloc.h"
 
 #define LOG_MAX_BYTES (256 * 1024)
 
@@ -76,8 +74,11 @@ void log_set_stream(FILE *out)
 
 void log_set_request_id(const char *request_id)
 {
-    snprintf(state.request_id, sizeof(state.request_id), "%s",
-             request_id ? request_id : "");
+    /* Cut to the room left for the terminator, as snprintf() cut it. */
+    size_t n =
+        request_id ? strnlen(request_id, sizeof(state.request_id) - 1) : 0;
+    memcpy(state.request_id, request_id ? request_id : "", n);
+    state.request_id[n] = '\0';
 }
 
 int log_enabled(enum log_level level)
@@ -97,6 +98,14 @@ static void puts_(struct buf *b, const char *s)
     put(b, s, strlen(s));
 }
 
+/* Appends as much of the `n` bytes as fits under the cap: a record over
+ * it is cut short right there, as byte-by-byte appends would cut it. */
+static void put_cut(struct buf *b, const char *p, size_t n)
+{
+    size_t room = b->max_bytes - b->len;
+    put(b, p, n < room ? n : room);
+}
+
 /* Text values with spaces or quotes are quoted so a line stays parseable. */
 static void append_text_value(struct buf *b, const char *v)
 {
@@ -106,14 +115,102 @@ static void append_text_value(struct buf *b, const char *v)
     }
     puts_(b, "\"");
     for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            put(b, "\\", 1);
-        if (*p == '\n')
+        size_t n = strcspn(p, "\"\\\n");
+        put_cut(b, p, n);
+        p += n;
+        if (*p == '\n') {
             puts_(b, "\\n");
-        else
-            put(b, p, 1);
+        } else if (*p) {
+            const char esc[2] = {'\\', *p};
+            put_cut(b, esc, 2);
+        } else {
+            break;
+        }
     }
     puts_(b, "\"");
+}
+
+enum result log_json_string(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    enum result r = buf_append(b, "\"", 1);
+    const char *run = s ? s : "";
+    const char *p = run;
+    for (; r == RESULT_OK && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default: /* \u00xx, lower-case hex as cJSON writes it */
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        r = buf_append(b, run, (size_t)(p - run));
+        if (r == RESULT_OK)
+            r = buf_append(b, esc, n);
+        run = p + 1;
+    }
+    if (r == RESULT_OK)
+        r = buf_append(b, run, (size_t)(p - run));
+    if (r == RESULT_OK)
+        r = buf_append(b, "\"", 1);
+    return r;
+}
+
+/* `,"key":"value"`, both escaped. */
+static enum result json_member(struct buf *b, const char *key,
+                               const char *value)
+{
+    enum result r = buf_append(b, ",", 1);
+    if (r == RESULT_OK)
+        r = log_json_string(b, key);
+    if (r == RESULT_OK)
+        r = buf_append(b, ":", 1);
+    if (r == RESULT_OK)
+        r = log_json_string(b, value);
+    return r;
+}
+
+/* A JSON record, its members in the order Lambda's JSON logs (and the
+ * cJSON tree this replaced) have them; RESULT_TOO_LARGE past b's cap. */
+static enum result json_record(struct buf *b, const char *ts,
+                               enum log_level level, const char *message,
+                               va_list kv)
+{
+    enum result r =
+        buf_append_strs(b, "{\"timestamp\":\"", ts, "\",\"level\":\"",
+                        log_level_str(level), "\"", (const char *)NULL);
+    if (r == RESULT_OK && state.request_id[0])
+        r = json_member(b, "requestId", state.request_id);
+    if (r == RESULT_OK && message)
+        r = json_member(b, "message", message);
+    for (const char *k; r == RESULT_OK && (k = va_arg(kv, const char *));)
+        r = json_member(b, k, va_arg(kv, const char *));
+    if (r == RESULT_OK)
+        r = buf_append(b, "}", 1);
+    return r;
 }
 
 static void emit(enum log_level level, const char *message, va_list kv)
@@ -124,22 +221,10 @@ static void emit(enum log_level level, const char *message, va_list kv)
     struct buf line;
     buf_init(&line, LOG_MAX_BYTES);
     if (state.json) {
-        cJSON *o = xjson(cJSON_CreateObject());
-        xjson_add(o, "timestamp", cJSON_CreateString(ts));
-        xjson_add(o, "level", cJSON_CreateString(log_level_str(level)));
-        if (state.request_id[0])
-            xjson_add(o, "requestId", cJSON_CreateString(state.request_id));
-        if (message)
-            xjson_add(o, "message", cJSON_CreateString(message));
-        const char *k;
-        while ((k = va_arg(kv, const char *))) {
-            const char *v = va_arg(kv, const char *);
-            xjson_add(o, k, cJSON_CreateString(v ? v : ""));
-        }
-        char *s = xjson_print(o);
-        cJSON_Delete(o);
-        puts_(&line, s);
-        free(s);
+        /* A record over the cap is dropped whole (an empty line), as it
+         * was when cJSON printed it. */
+        if (json_record(&line, ts, level, message, kv) != RESULT_OK)
+            buf_reset(&line);
     } else {
         /* Lambda's text format: timestamp, request id, level, message. */
         puts_(&line, ts);
@@ -148,8 +233,14 @@ static void emit(enum log_level level, const char *message, va_list kv)
         puts_(&line, "\t");
         puts_(&line, log_level_str(level));
         puts_(&line, "\t");
-        for (const char *p = message; *p; p++)
-            put(&line, *p == '\n' ? " " : p, 1);
+        for (const char *p = message; *p; p++) {
+            size_t n = strcspn(p, "\n");
+            put_cut(&line, p, n); /* newlines become spaces */
+            p += n;
+            if (!*p)
+                break;
+            put_cut(&line, " ", 1);
+        }
         const char *k;
         while ((k = va_arg(kv, const char *))) {
             const char *v = va_arg(kv, const char *);

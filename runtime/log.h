@@ -52,6 +52,18 @@ void log_kv(enum log_level level, const char *message, ...)
  */
 void log_raw(const char *line);
 
+struct buf;
+
+/*
+ * Appends `s` (NULL as "") to `b` as a JSON string, quotes included,
+ * escaped byte for byte as cJSON prints strings (RFC 8259 section 7):
+ * \" \\ \b \f \n \r \t, other bytes below 0x20 as \u00xx (lower-case
+ * hex), all other bytes as they are. For lines written without building
+ * a cJSON tree (JSON log records, metrics.c's EMF records).
+ * RESULT_TOO_LARGE past b's cap; `b` may then hold part of the string.
+ */
+enum result log_json_string(struct buf *b, const char *s) WARN_UNUSED;
+
 /* Returns "TRACE".."FATAL". */
 const char *log_level_str(enum log_level level);
 

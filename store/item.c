@@ -94,7 +94,7 @@ static enum result make_set(char kind, const char *const *values, size_t count,
     sorted = xmalloc(count * sizeof(*sorted));
     array = xjson(cJSON_CreateArray());
     for (size_t i = 0; i < count; i++) {
-        size_t mark = item_path_push(&p, "[%zu]", i);
+        size_t mark = item_path_push_index(&p, i);
         cJSON *e = values[i] ? xjson(cJSON_CreateString(values[i])) : NULL;
         r = e ? item_valid_scalar(kind, e, &p, err)
               : item_path_invalid(err, &p, "a %s value is NULL", type);

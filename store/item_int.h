@@ -14,18 +14,32 @@ cJSON *item_wrap(const char *type, cJSON *value);
 /* Longest path kept for error messages; longer ones are cut. */
 #define ITEM_PATH_BYTES 256
 
-/* Where the walk is, e.g. "payload.items[2]"; cut (not overrun) when long. */
+/* Segments an item_path records: an attribute, ITEM_MAX_DEPTH M/L levels
+ * and a set element, with room to spare. Deeper segments are counted but
+ * not shown (no walk goes there: the depth checks stop it first). */
+#define ITEM_PATH_SEGMENTS 40
+
+/*
+ * Where the walk is, e.g. "payload.items[2]". Pushing costs next to
+ * nothing: a segment keeps only a borrowed name or an index, and the
+ * text is made when an error is reported (item_path_invalid()), cut (not
+ * overrun) at ITEM_PATH_BYTES - 1 bytes. The root and the names are
+ * borrowed: they must outlive their segments.
+ */
 struct item_path {
-    char text[ITEM_PATH_BYTES];
-    size_t len;
+    const char *root;
+    size_t depth;
+    struct item_path_segment {
+        const char *name; /* ".name" ("name" at an empty start), or */
+        size_t index;     /* "[index]" when name is NULL */
+    } seg[ITEM_PATH_SEGMENTS];
 };
 
 /* Starts at `root` ("value" when NULL). Cannot fail. */
 void item_path_init(struct item_path *p, const char *root);
 
-/* Appends a formatted segment; returns the mark item_path_pop() restores. */
-size_t item_path_push(struct item_path *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Appends "[index]"; returns the mark item_path_pop() restores. */
+size_t item_path_push_index(struct item_path *p, size_t index);
 
 /* Appends ".name" (or "name" at the root); returns the mark. */
 size_t item_path_push_name(struct item_path *p, const char *name);

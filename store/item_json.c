@@ -53,7 +53,7 @@ static enum result from_plain_array(const cJSON *json, int depth,
 
     for (const cJSON *c = json->child; c; c = c->next, i++) {
         cJSON *av = NULL;
-        size_t mark = item_path_push(p, "[%zu]", i);
+        size_t mark = item_path_push_index(p, i);
         r = from_plain(c, depth + 1, p, &av, err);
         item_path_pop(p, mark);
         if (r != RESULT_OK)

@@ -36,7 +36,7 @@ enum result item_valid_name(const char *name, bool top_level,
     if (len > ITEM_MAX_NAME_BYTES)
         return item_path_invalid(err, p, "a name is longer than %d bytes",
                                  ITEM_MAX_NAME_BYTES);
-    if (!utf8_valid(name, strlen(name)))
+    if (!utf8_valid(name, len))
         return item_path_invalid(err, p, "a name is not valid UTF-8");
     return RESULT_OK;
 }
@@ -58,12 +58,36 @@ static const char *first_duplicate(const char **v, size_t n)
     return NULL;
 }
 
+/* Up to this many members, names are compared pair by pair: cheaper than
+ * an allocation and a sort for the few attributes an item has. */
+#define PAIRWISE_MAX_MEMBERS 12
+
+/* Returns the least (strcmp) member name of `object` used twice, or
+ * NULL: the one first_duplicate() finds after sorting. */
+static const char *least_duplicate_pairwise(const cJSON *object)
+{
+    const char *dup = NULL;
+    for (const cJSON *a = object->child; a; a = a->next) {
+        const char *x = a->string ? a->string : "";
+        if (dup && strcmp(x, dup) >= 0)
+            continue;
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (strcmp(x, b->string ? b->string : "") == 0) {
+                dup = x;
+                break;
+            }
+    }
+    return dup;
+}
+
 /* Returns a member name of `object` used twice, or NULL. */
 const char *item_valid_duplicate_name(const cJSON *object)
 {
     size_t n = count_children(object), i = 0;
     if (n < 2)
         return NULL;
+    if (n <= PAIRWISE_MAX_MEMBERS)
+        return least_duplicate_pairwise(object);
     const char **names = xmalloc(n * sizeof(*names));
     for (const cJSON *c = object->child; c; c = c->next)
         names[i++] = c->string ? c->string : "";
@@ -171,7 +195,7 @@ static enum result check_set(char kind, const cJSON *set, struct item_path *p,
     texts = xmalloc(n * sizeof(*texts));
     size_t i = 0;
     for (const cJSON *e = set->child; e; e = e->next, i++) {
-        size_t mark = item_path_push(p, "[%zu]", i);
+        size_t mark = item_path_push_index(p, i);
         r = item_valid_scalar(kind, e, p, err);
         item_path_pop(p, mark);
         if (r != RESULT_OK)
@@ -205,7 +229,7 @@ static enum result check_container(const cJSON *v, bool is_map, int depth,
         if (r != RESULT_OK)
             return r;
         size_t mark = is_map ? item_path_push_name(p, c->string)
-                             : item_path_push(p, "[%zu]", i);
+                             : item_path_push_index(p, i);
         r = check_av(c, depth + 1, p, err);
         item_path_pop(p, mark);
         if (r != RESULT_OK)

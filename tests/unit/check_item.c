@@ -971,6 +971,139 @@ START_TEST(size_limit)
 }
 END_TEST
 
+/* Error paths and messages, whole: where a walk adds names and indices,
+ * an empty name at an empty start, and paths cut at 255 bytes. */
+enum path_call { PATH_ITEM, PATH_AV, PATH_AV_FROM_JSON, PATH_FROM_JSON };
+
+static const struct {
+    const char *name;
+    enum path_call call;
+    const char *json; /* "<A>"/"<B>": 200 'a' / 100 'b' */
+    const char *field;
+    const char *want_field;
+    const char *want_message; /* "<P>" stands for want_field */
+} path_rows[] = {
+    {"nested list", PATH_ITEM,
+     "{\"a\":{\"M\":{\"b\":{\"L\":[{\"S\":\"x\"},{\"BOOL\":1}]}}}}", NULL,
+     "a.b[1]", "<P>: a BOOL value must be true or false"},
+    {"set twice", PATH_AV, "{\"L\":[{\"S\":\"x\"},{\"SS\":[\"x\",\"x\"]}]}",
+     "payload", "payload[1]", "<P>: a SS holds the same value twice"},
+    {"default root", PATH_AV, "{\"L\":[{\"NULL\":false}]}", NULL, "value[0]",
+     "<P>: a NULL value must be true"},
+    {"empty key", PATH_ITEM, "{\"a\":{\"M\":{\"\":{\"N\":\"1\",\"S\":\"\"}}}}",
+     NULL, "a.", "<P>: an AttributeValue has more than one key"},
+    {"set element", PATH_ITEM, "{\"a\":{\"NS\":[\"1\",\"2\",true]}}", NULL,
+     "a[2]", "<P>: a N value must be a JSON string"},
+    {"not an item", PATH_ITEM, "[1]", NULL, "item",
+     "item: an item must be a JSON object"},
+    {"empty start", PATH_AV_FROM_JSON, "{\"\":{\"k\":[true,{\"m\":1e999}]}}",
+     "", "k[1].m", "<P>: a number is not finite"},
+    {"plain item", PATH_FROM_JSON, "{\"a\":{\"b\":[[null,{\"c\":1e999}]]}}",
+     NULL, "a.b[0][1].c", "<P>: a number is not finite"},
+    {"long names cut", PATH_ITEM, "{\"<A>\":{\"M\":{\"<B>\":{\"N\":\"x\"}}}}",
+     NULL, "<A>.<B>", "<P>: an N value is not a decimal number"},
+    {"long root cut", PATH_AV, "{\"BOOL\":1}", "<B><B><B>", "<B><B><B>",
+     "<P>: a BOOL value must be true or false"},
+};
+
+/* `t` with "<A>" as 200 'a', "<B>" as 100 'b' and "<P>" as `p`. */
+static char *expand(const char *t, const char *p)
+{
+    size_t cap = strlen(t) + 1024, n = 0;
+    char *out = malloc(cap);
+    for (; *t; t++) {
+        if (!strncmp(t, "<A>", 3) || !strncmp(t, "<B>", 3)) {
+            size_t rep = t[1] == 'A' ? 200 : 100;
+            memset(out + n, t[1] == 'A' ? 'a' : 'b', rep);
+            n += rep;
+            t += 2;
+        } else if (!strncmp(t, "<P>", 3) && p) {
+            memcpy(out + n, p, strlen(p));
+            n += strlen(p);
+            t += 2;
+        } else {
+            out[n++] = *t;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+START_TEST(path_messages)
+{
+    struct error_info err = {0};
+    char *json = expand(path_rows[_i].json, NULL);
+    char *field =
+        path_rows[_i].field ? expand(path_rows[_i].field, NULL) : NULL;
+    char *want = expand(path_rows[_i].want_field, NULL);
+    if (strlen(want) > 255)
+        want[255] = '\0'; /* the path's cap */
+    char *want_message = expand(path_rows[_i].want_message, want);
+    cJSON *in = parse(json), *out = NULL;
+    enum result r = RESULT_OK;
+    switch (path_rows[_i].call) {
+    case PATH_ITEM:
+        r = item_validate(in, &err);
+        break;
+    case PATH_AV:
+        r = item_av_validate(in, field, &err);
+        break;
+    case PATH_AV_FROM_JSON:
+        r = item_av_from_json(in, field, &out, &err);
+        break;
+    case PATH_FROM_JSON:
+        r = item_from_json(in, &out, &err);
+        break;
+    }
+    ck_assert_msg(r == RESULT_INVALID_INPUT, "%s: %s", path_rows[_i].name,
+                  result_str(r));
+    ck_assert_ptr_null(out);
+    ck_assert_str_eq(err.message, want_message);
+    if (strlen(want) >= sizeof(err.field))
+        want[sizeof(err.field) - 1] = '\0'; /* error_field() cuts it */
+    ck_assert_str_eq(err.field, want);
+    cJSON_Delete(in);
+    free(json);
+    free(field);
+    free(want);
+    free(want_message);
+}
+END_TEST
+
+/* With names used twice, the message names the least of them, for a few
+ * members (compared pair by pair) and for many (sorted). */
+START_TEST(duplicate_names)
+{
+    for (int many = 0; many < 2; many++) {
+        char json[2048] = "{";
+        size_t n = 1;
+        const char *names[] = {"z", "b", "q", "z", "b"};
+        for (int i = 0; i < (many ? 40 : 0); i++)
+            n += (size_t)snprintf(json + n, sizeof(json) - n,
+                                  "\"m%02d\":{\"N\":\"1\"},", i);
+        for (int i = 0; i < 5; i++)
+            n += (size_t)snprintf(json + n, sizeof(json) - n,
+                                  "\"%s\":{\"N\":\"1\"},", names[i]);
+        json[n - 1] = '}';
+        cJSON *item = parse(json);
+        struct error_info err = {0};
+        ck_assert_int_eq(item_validate(item, &err), RESULT_INVALID_INPUT);
+        ck_assert_str_eq(err.field, "b");
+        ck_assert_str_eq(err.message, "attribute 'b' appears twice");
+
+        char *wrapped = malloc(strlen(json) + 32);
+        sprintf(wrapped, "{\"a\":{\"M\":%s}}", json);
+        cJSON *outer = parse(wrapped);
+        ck_assert_int_eq(item_validate(outer, &err), RESULT_INVALID_INPUT);
+        ck_assert_str_eq(err.field, "a");
+        ck_assert_str_eq(err.message, "a: the map has the name 'b' twice");
+        cJSON_Delete(outer);
+        free(wrapped);
+        cJSON_Delete(item);
+    }
+}
+END_TEST
+
 Suite *item_suite(void)
 {
     Suite *s = suite_create("item");
@@ -994,6 +1127,8 @@ Suite *item_suite(void)
     tcase_add_test(t, binary_round_trip);
     tcase_add_loop_test(t, sizes, 0, ROWS(size_rows));
     tcase_add_test(t, size_limit);
+    tcase_add_loop_test(t, path_messages, 0, ROWS(path_rows));
+    tcase_add_test(t, duplicate_names);
     suite_add_tcase(s, t);
     return s;
 }
