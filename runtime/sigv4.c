@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -104,15 +105,22 @@ enum result sigv4_sha256_hex(char hex[65], const void *p, size_t n)
     return RESULT_OK;
 }
 
+/* 10000-01-01T00:00:00Z: X-Amz-Date has room for four year digits. */
+#define FIRST_FIVE_DIGIT_YEAR 253402300800LL
+
 enum result sigv4_amz_date(char amz_date[17], time_t now)
 {
-    struct tm tm;
-    char tmp[32];
-    if (!gmtime_r(&now, &tm))
+    if (now < 0 || (long long)now >= FIRST_FIVE_DIGIT_YEAR)
         return RESULT_INVALID_INPUT;
-    if (strftime(tmp, sizeof(tmp), "%Y%m%dT%H%M%SZ", &tm) != 16)
-        return RESULT_INVALID_INPUT;
-    memcpy(amz_date, tmp, 17);
+    /* ISO 8601 basic format, "YYYYMMDD'T'HHMMSS'Z'", from the extended
+     * one clock_rfc3339() writes ("YYYY-MM-DDTHH:MM:SS.mmmZ"). */
+    char t[CLOCK_RFC3339_SIZE];
+    clock_rfc3339((int64_t)now * 1000, t);
+    static const unsigned char from[16] = {0,  1,  2,  3,  5,  6,  8,  9,
+                                           10, 11, 12, 14, 15, 17, 18, 23};
+    for (size_t i = 0; i < 16; i++)
+        amz_date[i] = t[from[i]];
+    amz_date[16] = '\0';
     return RESULT_OK;
 }
 

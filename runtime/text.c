@@ -40,6 +40,17 @@ bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) {
+            /* ASCII, most text here: eight bytes at a time while no
+             * byte has its high bit set. */
+            i++;
+            for (uint64_t w; i + 8 <= n; i += 8) {
+                memcpy(&w, p + i, 8);
+                if (w & 0x8080808080808080ULL)
+                    break;
+            }
+            continue;
+        }
         size_t k = utf8_seq_len(p + i, n - i);
         if (!k)
             return false;

@@ -668,6 +668,16 @@ START_TEST(test_amz_date)
     ck_assert_str_eq(d, "19700101T000000Z");
     ck_assert_int_eq(sigv4_amz_date(d, 1440938160), RESULT_OK);
     ck_assert_str_eq(d, "20150830T123600Z");
+    /* Every field's carry: the last second of a leap year. */
+    ck_assert_int_eq(sigv4_amz_date(d, 4007836799), RESULT_OK);
+    ck_assert_str_eq(d, "20961231T235959Z");
+    ck_assert_int_eq(sigv4_amz_date(d, 951825600), RESULT_OK);
+    ck_assert_str_eq(d, "20000229T120000Z");
+    ck_assert_int_eq(sigv4_amz_date(d, 253402300799), RESULT_OK);
+    ck_assert_str_eq(d, "99991231T235959Z");
+    /* No room for a fifth year digit, nor a time before 1970. */
+    ck_assert_int_eq(sigv4_amz_date(d, 253402300800), RESULT_INVALID_INPUT);
+    ck_assert_int_eq(sigv4_amz_date(d, -1), RESULT_INVALID_INPUT);
 }
 END_TEST
 

@@ -1,5 +1,6 @@
 /* UTF-8 checks and cuts, and the NUL check on JSON text. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,38 @@ START_TEST(valid_text)
     ck_assert(!utf8_valid("ok\xC3", 3));
     /* A NUL byte is valid UTF-8; callers that refuse it say so. */
     ck_assert(utf8_valid("a\0b", 3));
+}
+END_TEST
+
+/* The ASCII fast path agrees with utf8_seq_len() byte by byte: a bad or
+ * good sequence at every offset and alignment of long ASCII text. */
+static bool valid_slowly(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq_len((const unsigned char *)s + i, n - i)))
+            return false;
+    return true;
+}
+
+START_TEST(ascii_runs)
+{
+    const char *inserts[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+                             "\x80", "\xC3", "\xED\xA0\x80", "\xFF", "\0"};
+    char text[64];
+    for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++) {
+        size_t m = k == 7 ? 1 : strlen(inserts[k]);
+        for (size_t at = 0; at + m <= 40; at++)
+            for (size_t n = at + m; n <= 40; n += 7) {
+                memset(text, 'a', sizeof(text));
+                memcpy(text + at, inserts[k], m);
+                ck_assert_msg(utf8_valid(text, n) == valid_slowly(text, n),
+                              "insert %zu at %zu of %zu", k, at, n);
+            }
+    }
+    memset(text, 'a', sizeof(text));
+    ck_assert(utf8_valid(text, sizeof(text)));
+    text[63] = (char)0xC3; /* cut short at the very end */
+    ck_assert(!utf8_valid(text, sizeof(text)));
 }
 END_TEST
 
@@ -117,6 +150,7 @@ Suite *text_suite(void)
     tcase_add_loop_test(tc, sequences, 0,
                         (int)(sizeof(seqs) / sizeof(seqs[0])));
     tcase_add_test(tc, valid_text);
+    tcase_add_test(tc, ascii_runs);
     tcase_add_test(tc, prefixes);
     tcase_add_test(tc, json_nul);
     tcase_add_test(tc, join_matches_snprintf);
