@@ -49,7 +49,10 @@ static enum result reserve(struct buf *b, size_t extra)
 
 enum result buf_reserve(struct buf *b, size_t extra)
 {
-    return reserve(b, extra);
+    enum result r = reserve(b, extra);
+    if (r == RESULT_OK)
+        b->data[b->len] = '\0'; /* still a string, if a new one */
+    return r;
 }
 
 enum result buf_move(struct buf *to, struct buf *from)

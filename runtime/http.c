@@ -259,8 +259,9 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
         return NULL;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    /* Kept-alive connections stay open across invocations; a session is
-     * resumed instead of a full handshake when one is dropped. */
+    /* Kept-alive connections stay open across invocations; when one is
+     * dropped (idle, or while Lambda froze the sandbox), the next one
+     * resumes its session (runtime/http1.c). */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
     /* With no trust store named or found, OpenSSL's built-in default. */
     if ((c->ca_file || c->ca_path)

@@ -60,6 +60,7 @@ struct http1_client {
     int head_only;       /* the current request is HEAD: no body */
     SSL_CTX *tls;        /* borrowed; NULL: plain TCP */
     SSL *ssl;            /* the connection's TLS state, with fd */
+    SSL_SESSION *session; /* the last connection's, to resume */
     struct buf wire;     /* TLS: head and body, sent as one write */
 };
 
@@ -125,6 +126,29 @@ void http1_client_use_tls(struct http1_client *c, struct ssl_ctx_st *tls)
     set_host_header(c, tls ? 443 : 80);
 }
 
+/*
+ * Keeps the TLS session of a connection that served its first exchange
+ * (by then a TLS 1.3 server's ticket has come, with the answer): the next
+ * connection resumes it (RFC 8446 §2.2, RFC 5077), an abbreviated
+ * handshake without the certificate chain, when the peer still knows it.
+ * Taken now, not when the connection is dropped: a connection that ends
+ * in an error has its session marked not resumable.
+ */
+static void keep_session(struct http1_client *c)
+{
+    /* A copy: OpenSSL marks the connection's own session object not
+     * resumable when the connection is freed without a close_notify
+     * (SSL_free() -> SSL_CTX_remove_session()), as ours always are. */
+    const SSL_SESSION *now = SSL_get_session(c->ssl);
+    SSL_SESSION *s = now && SSL_SESSION_is_resumable(now)
+                         ? SSL_SESSION_dup(now)
+                         : NULL;
+    if (s) {
+        SSL_SESSION_free(c->session);
+        c->session = s;
+    }
+}
+
 static void drop(struct http1_client *c)
 {
     /* No close_notify: the connection is abandoned (a failure, or the
@@ -143,6 +167,7 @@ void http1_client_free(struct http1_client *c)
     if (!c)
         return;
     drop(c);
+    SSL_SESSION_free(c->session);
     buf_cleanup(&c->out);
     buf_cleanup(&c->wire);
     free(c->in);
@@ -330,6 +355,8 @@ static enum result tls_start(struct http1_client *c, int64_t deadline_ms,
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                          "TLS to %s: cannot set the name to verify",
                          c->host_hdr);
+    if (c->session)
+        SSL_set_session(c->ssl, c->session);
     for (;;) {
         ERR_clear_error();
         int rc = SSL_connect(c->ssl);
@@ -858,6 +885,8 @@ static enum result exchange(struct http1_client *c,
     int keep = 0;
     if (r == RESULT_OK)
         r = read_body(c, resp, &keep, err);
+    if (r == RESULT_OK && c->ssl && c->served == 0)
+        keep_session(c);
     if (r == RESULT_OK && keep)
         c->served++;
     else

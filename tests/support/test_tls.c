@@ -29,6 +29,7 @@ struct test_tls {
     int stopping;
     int connections;
     int requests;
+    int resumed;
 };
 
 /* A self-signed certificate for IP 127.0.0.1 that is its own CA. */
@@ -147,6 +148,9 @@ static void serve_connection(struct test_tls *s, int fd)
     SSL *ssl = SSL_new(s->ctx);
     SSL_set_fd(ssl, fd);
     if (SSL_accept(ssl) == 1) {
+        pthread_mutex_lock(&s->lock);
+        s->resumed += SSL_session_reused(ssl);
+        pthread_mutex_unlock(&s->lock);
         char reply[8192];
         int n = snprintf(reply, sizeof(reply),
                          "HTTP/1.1 200 OK\r\n"
@@ -255,6 +259,14 @@ int test_tls_connections(struct test_tls *s)
 {
     pthread_mutex_lock(&s->lock);
     int n = s->connections;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int test_tls_resumed(struct test_tls *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->resumed;
     pthread_mutex_unlock(&s->lock);
     return n;
 }

@@ -21,5 +21,7 @@ const char *test_tls_ca_file(const struct test_tls *s);
 /* Connections accepted and requests read (and answered, or being) so far. */
 int test_tls_connections(struct test_tls *s);
 int test_tls_requests(struct test_tls *s);
+/* Connections whose handshake resumed an earlier session. */
+int test_tls_resumed(struct test_tls *s);
 
 #endif

@@ -85,6 +85,8 @@ START_TEST(reserve_and_move)
     buf_init(&b, 10);
     ck_assert_int_eq(buf_reserve(&a, 101), RESULT_TOO_LARGE);
     ck_assert_ptr_null(a.data);
+    ck_assert_int_eq(buf_reserve(&a, 0), RESULT_OK);
+    ck_assert_str_eq(buf_str(&a), ""); /* allocated, and still a string */
     ck_assert_int_eq(buf_reserve(&a, 90), RESULT_OK);
     size_t cap = a.cap;
     ck_assert_uint_ge(cap, 91);

@@ -330,7 +330,8 @@ static void trust(const char *ca_file, const char *ca_dir)
 }
 
 /* Over TLS, requests share one connection; a server that drops idle
- * connections costs a new one each time, never a failed request. */
+ * connections costs a new one each time, never a failed request, and
+ * the new one resumes the session (an abbreviated handshake). */
 START_TEST(tls_keep_alive_and_reconnect)
 {
     const int per_conn[] = {0, 1};
@@ -353,7 +354,9 @@ START_TEST(tls_keep_alive_and_reconnect)
             ck_assert_str_eq(buf_str(&resp.body), "{\"ok\":1}");
         }
         ck_assert_int_eq(test_tls_requests(tls), 5);
-        ck_assert_int_eq(test_tls_connections(tls), per_conn[k] ? 5 : 1);
+        ck_assert_int_eq(test_tls_connections(tls), (per_conn[k] ? 5 : 1));
+        /* Each new connection resumed the session of the one before. */
+        ck_assert_int_eq(test_tls_resumed(tls), (per_conn[k] ? 4 : 0));
         http_response_cleanup(&resp);
         http_client_free(c);
         test_tls_stop(tls);
