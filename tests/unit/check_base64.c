@@ -156,6 +156,35 @@ START_TEST(encode_round_trip)
 }
 END_TEST
 
+/* A character outside the alphabet is refused wherever it stands: in a
+ * whole group of four or in the last digits. */
+START_TEST(bad_digit_anywhere)
+{
+    unsigned char bytes[40];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (unsigned char)(i * 11 + 5);
+    const char bad[] = {'!', '=', '.', ' ', '\n', (char)0xC3, '\0'};
+    for (int a = 0; a < 2; a++) {
+        enum base64_alphabet alpha = a ? BASE64_URL : BASE64_STD;
+        size_t tlen, blen;
+        char *text = base64_encode(bytes, sizeof(bytes) - 1, alpha, &tlen);
+        for (size_t at = 0; at < tlen; at++)
+            for (size_t k = 0; k < sizeof(bad); k++) {
+                char was = text[at];
+                text[at] = bad[k];
+                if (!(alpha == BASE64_STD && bad[k] == '=' && at >= tlen - 2)) {
+                    unsigned char *out = base64_decode(text, tlen, alpha, &blen);
+                    ck_assert_msg(out == NULL, "'%c' at %zu", bad[k], at);
+                }
+                text[at] = (char)(a ? '+' : '-'); /* the other alphabet's */
+                ck_assert_ptr_null(base64_decode(text, tlen, alpha, &blen));
+                text[at] = was;
+            }
+        free(text);
+    }
+}
+END_TEST
+
 Suite *base64_suite(void)
 {
     Suite *s = suite_create("base64");
@@ -171,6 +200,7 @@ Suite *base64_suite(void)
     tcase_add_loop_test(tc, encode_vectors, 0,
                         (int)(sizeof(vectors) / sizeof(vectors[0])));
     tcase_add_test(tc, encode_round_trip);
+    tcase_add_test(tc, bad_digit_anywhere);
     suite_add_tcase(s, tc);
     return s;
 }
