@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "secret.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -189,6 +190,7 @@ void sigv4_signer_cleanup(struct sigv4_signer *s)
     EVP_MD_CTX_free(s->md);
     EVP_MD_CTX_free(s->key_inner);
     EVP_MD_CTX_free(s->key_outer);
+    secret_free(s->key_secret);
     OPENSSL_cleanse(s, sizeof(*s));
 }
 
@@ -255,37 +257,37 @@ static enum result sign_with_pads(struct sigv4_signer *s, char hex[65],
     return ok ? RESULT_OK : RESULT_INTERNAL;
 }
 
-/* Returns the cached key for this day and scope, deriving it when stale. */
+/* Returns the cached key for this day and scope, deriving it when stale.
+ * The secret is compared with the one the key is of in constant time for
+ * its length (a copy kept as the credentials are: wiped when dropped). */
 static enum result signing_key(struct sigv4_signer *s, const char *secret,
                                const char *date, const char *region,
                                const char *service, const unsigned char **key)
 {
-    char fingerprint[65];
-    enum result r = hash_hex(s, fingerprint, secret, strlen(secret));
-    if (r != RESULT_OK)
-        goto done;
+    size_t n = strlen(secret);
     if (s->key_valid && strcmp(s->key_date, date) == 0 &&
         strcmp(s->key_region, region) == 0 &&
-        strcmp(s->key_service, service) == 0 &&
-        CRYPTO_memcmp(s->key_secret_fingerprint, fingerprint, 64) == 0) {
+        strcmp(s->key_service, service) == 0 && s->key_secret &&
+        strlen(s->key_secret) == n &&
+        CRYPTO_memcmp(s->key_secret, secret, n) == 0) {
         *key = s->key;
-        goto done;
+        return RESULT_OK;
     }
     s->key_valid = 0;
+    enum result r;
     if ((r = sigv4_derive_key(s->key, secret, date, region, service)) !=
             RESULT_OK ||
         (r = precompute_pads(s)) != RESULT_OK)
-        goto done;
-    snprintf(s->key_date, sizeof(s->key_date), "%s", date);
-    snprintf(s->key_region, sizeof(s->key_region), "%s", region);
-    snprintf(s->key_service, sizeof(s->key_service), "%s", service);
-    memcpy(s->key_secret_fingerprint, fingerprint, sizeof(fingerprint));
+        return r;
+    text_join(s->key_date, sizeof(s->key_date), date, (char *)NULL);
+    text_join(s->key_region, sizeof(s->key_region), region, (char *)NULL);
+    text_join(s->key_service, sizeof(s->key_service), service, (char *)NULL);
+    secret_free(s->key_secret);
+    s->key_secret = secret_dup(secret);
     s->key_valid = 1;
     s->key_derivations++;
     *key = s->key;
-done:
-    OPENSSL_cleanse(fingerprint, sizeof(fingerprint));
-    return r;
+    return RESULT_OK;
 }
 
 /* A scope part: 1..63 bytes of visible ASCII other than '/'. */

@@ -66,7 +66,7 @@ struct sigv4_signer {
     char key_date[9];
     char key_region[64];
     char key_service[64];
-    char key_secret_fingerprint[65]; /* SHA-256 of the secret, hex */
+    char *key_secret; /* the secret the key is of (secret_dup: wiped) */
     unsigned char key[32];
     int key_valid;
     unsigned long key_derivations; /* times the key was computed */
