@@ -440,6 +440,7 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
         .connect_timeout_ms = req->connect_timeout_ms
                                   ? req->connect_timeout_ms
                                   : HTTP_CONNECT_TIMEOUT_MS,
+        .headers_checked = 1, /* check_headers() above */
     };
     /* The answer's body is read straight into the caller's buffer, with
      * the caller's cap. */

@@ -456,7 +456,7 @@ static enum result build_head(struct http1_client *c,
     if (!safe_token(req->method) || !safe_path(req->path))
         return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
                          "unsafe method or path");
-    for (size_t i = 0; i < req->header_count; i++)
+    for (size_t i = 0; i < req->header_count && !req->headers_checked; i++)
         if (!safe_token(req->headers[i].name) ||
             !safe_value(req->headers[i].value))
             return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
@@ -499,7 +499,6 @@ static enum result tls_send(struct http1_client *c, const void *body,
         return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
                          "request too large");
     for (;;) {
-        ERR_clear_error();
         size_t n = 0;
         int rc = SSL_write_ex(c->ssl, c->wire.data, c->wire.len, &n);
         if (rc == 1)
@@ -559,7 +558,6 @@ static enum result tls_recv(struct http1_client *c, char *to, size_t len,
                             size_t *n, struct error_info *err)
 {
     for (;;) {
-        ERR_clear_error();
         int rc = SSL_read_ex(c->ssl, to, len, n);
         if (rc == 1)
             return RESULT_OK;
@@ -873,6 +871,11 @@ static enum result exchange(struct http1_client *c,
                             struct http1_response *resp, struct error_info *err)
 {
     c->got_bytes = 0;
+    /* SSL_get_error() reads OpenSSL's error queue: it must start empty
+     * (other code may have left errors there). A retry (WANT_READ,
+     * WANT_WRITE) adds none, and any other failure ends the exchange. */
+    if (c->ssl)
+        ERR_clear_error();
     enum result r = send_request(c, req->body, req->body_len, err);
     for (;;) {
         if (r == RESULT_OK)

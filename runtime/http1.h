@@ -29,6 +29,10 @@ struct http1_request {
     size_t body_len;
     long timeout_ms;         /* whole exchange; 0 = no limit */
     long connect_timeout_ms; /* TCP and TLS set-up; 0 = the client's */
+    /* 1: the caller has checked every header name and value as
+     * http1_perform() would (runtime/http.c does), so they are not
+     * checked twice. */
+    int headers_checked;
 };
 
 /*
