@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "aws_env.h"
 #include "http1.h"
 #include "http_int.h"
 #include "xmalloc.h"
@@ -279,67 +280,32 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
     return ctx;
 }
 
-/* The parts of an absolute http(s) URL (RFC 3986 §3); `host` without
- * brackets. */
+/* The parts of an absolute http(s) URL (RFC 3986 §3). */
 struct url_parts {
-    int tls;
-    char host[256];
-    int port;
+    struct aws_env_endpoint origin; /* scheme, host ([] kept), port */
     const char *path; /* origin-form: path and query, or "" for "/" */
 };
 
+/* Splits `url` at the end of its authority: the scheme, host and port are
+ * read by the one endpoint URL parser (aws_env_endpoint_parse), the rest
+ * is the path. */
 static enum result parse_url(const char *url, struct url_parts *u,
                              struct error_info *err)
 {
-    const char *p = url;
-    if (strncasecmp(p, "https://", 8) == 0)
-        u->tls = 1, p += 8;
-    else if (strncasecmp(p, "http://", 7) == 0)
-        u->tls = 0, p += 7;
-    else
+    const char *auth = strstr(url, "://");
+    size_t n = auth ? (size_t)(auth + 3 - url) + strcspn(auth + 3, "/?#") : 0;
+    char origin[512];
+    struct error_info why;
+    error_clear(&why);
+    if (!auth || n >= sizeof(origin))
         return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
                          "not an http:// or https:// URL: %.64s", url);
-    size_t auth = strcspn(p, "/?#");
-    const char *host = p, *host_end, *port = NULL;
-    if (*p == '[') {
-        host_end = memchr(p, ']', auth);
-        if (!host_end)
-            return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                             "a bad IPv6 host in %.64s", url);
-        host++;
-        if (host_end + 1 < p + auth) {
-            if (host_end[1] != ':')
-                return error_set(err, RESULT_INVALID_INPUT,
-                                 "HttpInvalidRequest",
-                                 "a bad authority in %.64s", url);
-            port = host_end + 2;
-        }
-    } else {
-        host_end = memchr(p, ':', auth);
-        if (host_end)
-            port = host_end + 1;
-        else
-            host_end = p + auth;
-    }
-    size_t host_len = (size_t)(host_end - host);
-    if (host_len == 0 || host_len >= sizeof(u->host) ||
-        memchr(p, '@', auth))
+    memcpy(origin, url, n);
+    origin[n] = '\0';
+    if (aws_env_endpoint_parse(origin, &u->origin, &why) != RESULT_OK)
         return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                         "a bad host in %.64s", url);
-    memcpy(u->host, host, host_len);
-    u->host[host_len] = '\0';
-    u->port = u->tls ? 443 : 80;
-    if (port) {
-        long n = 0;
-        const char *q = port;
-        for (; q < p + auth && *q >= '0' && *q <= '9' && n <= 65535; q++)
-            n = n * 10 + (*q - '0');
-        if (q != p + auth || q == port || n < 1 || n > 65535)
-            return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                             "a bad port in %.64s", url);
-        u->port = (int)n;
-    }
-    u->path = p + auth;
+                         "%.64s: %s", url, why.message);
+    u->path = url + n;
     return RESULT_OK;
 }
 
@@ -349,10 +315,12 @@ static struct http1_client *origin_conn(struct http_client *c,
                                         const struct url_parts *u,
                                         struct error_info *err)
 {
+    const struct aws_env_endpoint *e = &u->origin;
+    int tls = strcmp(e->scheme, "https") == 0;
     char key[300], port[21];
-    text_u64(port, (unsigned long long)u->port);
-    text_join(key, sizeof(key), u->tls ? "https://" : "http://", u->host, ":",
-              port, (char *)NULL);
+    text_u64(port, (unsigned long long)e->port);
+    text_join(key, sizeof(key), e->scheme, "://", e->host, ":", port,
+              (char *)NULL);
     struct origin *slot = &c->origins[0];
     for (size_t i = 0; i < HTTP_ORIGINS; i++) {
         struct origin *o = &c->origins[i];
@@ -363,14 +331,14 @@ static struct http1_client *origin_conn(struct http_client *c,
         if (!o->key || (slot->key && o->used < slot->used))
             slot = o;
     }
-    SSL_CTX *tls = u->tls ? tls_context(c, err) : NULL;
-    if (u->tls && !tls)
+    SSL_CTX *ctx = tls ? tls_context(c, err) : NULL;
+    if (tls && !ctx)
         return NULL;
     http1_client_free(slot->conn);
     free(slot->key);
     slot->key = xstrdup(key);
-    slot->conn = http1_client_new(u->host, u->port, HTTP_CONNECT_TIMEOUT_MS);
-    http1_client_use_tls(slot->conn, tls);
+    slot->conn = http1_client_new(e->host, e->port, HTTP_CONNECT_TIMEOUT_MS);
+    http1_client_use_tls(slot->conn, ctx);
     slot->used = ++c->tick;
     return slot->conn;
 }
