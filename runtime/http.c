@@ -253,10 +253,10 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
         return c->tls;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+        const char *why = ERR_reason_error_string(ERR_peek_last_error());
         SSL_CTX_free(ctx);
         error_set(err, RESULT_TRANSPORT, "HttpTransport",
-                  "cannot set up TLS: %s",
-                  ERR_reason_error_string(ERR_peek_last_error()));
+                  "cannot set up TLS: %s", why ? why : "out of memory");
         return NULL;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
