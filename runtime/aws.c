@@ -13,8 +13,8 @@
 #include "aws_error.h"
 #include "crc32.h"
 #include "http.h"
-#include "xmalloc.h"
 #include "text.h"
+#include "xmalloc.h"
 
 #define MAX_NAME_BYTES 64
 

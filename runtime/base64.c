@@ -60,8 +60,7 @@ unsigned char *base64_decode(const char *in, size_t n,
     unsigned char *out = xmalloc(n / 4 * 3 + 3);
     size_t len = 0, i = 0;
     for (; i + 4 <= m; i += 4) {
-        unsigned a = t[p[i]], b = t[p[i + 1]], c = t[p[i + 2]],
-                 d = t[p[i + 3]];
+        unsigned a = t[p[i]], b = t[p[i + 1]], c = t[p[i + 2]], d = t[p[i + 3]];
         if ((a | b | c | d) & 0x80) {
             free(out);
             return NULL;

@@ -16,7 +16,6 @@
 #include "http1.h"
 #include "http_int.h"
 #include "xmalloc.h"
-#include "text.h"
 
 /*
  * The origins a client keeps a connection to at once: a function talks
@@ -161,6 +160,18 @@ void http_client_free(struct http_client *c)
     free(c);
 }
 
+/* Keeps one answer field: its name lower-cased, both copied. */
+static void add_header(struct http_response *r, const char *name,
+                       size_t name_len, const char *value, size_t value_len)
+{
+    char *n = xstrndup(name, name_len);
+    for (char *q = n; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    r->headers[r->header_count].name = n;
+    r->headers[r->header_count].value = xstrndup(value, value_len);
+    r->header_count++;
+}
+
 void http_response_add_line(struct http_response *r, const char *p, size_t len)
 {
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
@@ -177,12 +188,7 @@ void http_response_add_line(struct http_response *r, const char *p, size_t len)
         v++, v_len--;
     while (v_len && isspace((unsigned char)v[v_len - 1]))
         v_len--;
-    char *name = xstrndup(p, name_len);
-    for (char *q = name; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    r->headers[r->header_count].name = name;
-    r->headers[r->header_count].value = xstrndup(v, v_len);
-    r->header_count++;
+    add_header(r, p, name_len, v, v_len);
 }
 
 int http_header_name_valid(const char *name)
@@ -259,12 +265,9 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
                   "cannot set up TLS: %s", why ? why : "out of memory");
         return NULL;
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    /* Kept-alive connections stay open across invocations; when one is
-     * dropped (idle, or while Lambda froze the sandbox), the next one
-     * resumes its session (runtime/http1.c). */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
-    /* With no trust store named or found, OpenSSL's built-in default. */
+    /* runtime/http1.c verifies the peer, and resumes a dropped
+     * connection's session, for each connection. With no trust store
+     * named or found, OpenSSL's built-in default. */
     if ((c->ca_file || c->ca_path)
             ? !SSL_CTX_load_verify_locations(ctx, c->ca_file, c->ca_path)
             : !SSL_CTX_set_default_verify_paths(ctx)) {
@@ -280,64 +283,53 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
     return ctx;
 }
 
-/* The parts of an absolute http(s) URL (RFC 3986 §3). */
-struct url_parts {
-    struct aws_env_endpoint origin; /* scheme, host ([] kept), port */
-    const char *path; /* origin-form: path and query, or "" for "/" */
-};
-
-/* Splits `url` at the end of its authority: the scheme, host and port are
- * read by the one endpoint URL parser (aws_env_endpoint_parse), the rest
- * is the path. */
-static enum result parse_url(const char *url, struct url_parts *u,
-                             struct error_info *err)
-{
-    const char *auth = strstr(url, "://");
-    size_t n = auth ? (size_t)(auth + 3 - url) + strcspn(auth + 3, "/?#") : 0;
-    char origin[512];
-    struct error_info why;
-    error_clear(&why);
-    if (!auth || n >= sizeof(origin))
-        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                         "not an http:// or https:// URL: %.64s", url);
-    memcpy(origin, url, n);
-    origin[n] = '\0';
-    if (aws_env_endpoint_parse(origin, &u->origin, &why) != RESULT_OK)
-        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                         "%.64s: %s", url, why.message);
-    u->path = url + n;
-    return RESULT_OK;
-}
-
-/* The kept-alive connection to the URL's origin, made when there is none
- * (the least recently used one goes when every slot is taken). */
-static struct http1_client *origin_conn(struct http_client *c,
-                                        const struct url_parts *u,
+/*
+ * The kept-alive connection to the origin of `url` ("scheme://authority",
+ * its first `origin_len` bytes), made when there is none (the least
+ * recently used one goes when every slot is taken). A known origin is
+ * found by its text; a new one is read by the one endpoint URL parser
+ * (aws_env_endpoint_parse). NULL, `err` set, when the URL is not usable
+ * (RESULT_INVALID_INPUT in `*r`) or TLS cannot be set up.
+ */
+static struct http1_client *origin_conn(struct http_client *c, const char *url,
+                                        size_t origin_len, enum result *r,
                                         struct error_info *err)
 {
-    const struct aws_env_endpoint *e = &u->origin;
-    int tls = strcmp(e->scheme, "https") == 0;
-    char key[300], port[21];
-    text_u64(port, (unsigned long long)e->port);
-    text_join(key, sizeof(key), e->scheme, "://", e->host, ":", port,
-              (char *)NULL);
     struct origin *slot = &c->origins[0];
     for (size_t i = 0; i < HTTP_ORIGINS; i++) {
         struct origin *o = &c->origins[i];
-        if (o->key && strcmp(o->key, key) == 0) {
+        if (o->key && strncmp(o->key, url, origin_len) == 0 &&
+            o->key[origin_len] == '\0') {
             o->used = ++c->tick;
             return o->conn;
         }
         if (!o->key || (slot->key && o->used < slot->used))
             slot = o;
     }
+    char text[512];
+    struct aws_env_endpoint e;
+    struct error_info why;
+    error_clear(&why);
+    *r = RESULT_INVALID_INPUT;
+    if (origin_len >= sizeof(text)) {
+        error_set(err, *r, "HttpInvalidRequest", "the URL's host is too long");
+        return NULL;
+    }
+    memcpy(text, url, origin_len);
+    text[origin_len] = '\0';
+    if (aws_env_endpoint_parse(text, &e, &why) != RESULT_OK) {
+        error_set(err, *r, "HttpInvalidRequest", "%.64s: %s", url, why.message);
+        return NULL;
+    }
+    int tls = strcmp(e.scheme, "https") == 0;
     SSL_CTX *ctx = tls ? tls_context(c, err) : NULL;
+    *r = RESULT_TRANSPORT;
     if (tls && !ctx)
         return NULL;
     http1_client_free(slot->conn);
     free(slot->key);
-    slot->key = xstrdup(key);
-    slot->conn = http1_client_new(e->host, e->port, HTTP_CONNECT_TIMEOUT_MS);
+    slot->key = xstrdup(text);
+    slot->conn = http1_client_new(e.host, e.port, HTTP_CONNECT_TIMEOUT_MS);
     http1_client_use_tls(slot->conn, ctx);
     slot->used = ++c->tick;
     return slot->conn;
@@ -347,15 +339,9 @@ static struct http1_client *origin_conn(struct http_client *c,
 static void take_headers(const struct http1_response *from,
                          struct http_response *resp)
 {
-    for (size_t i = 0; i < from->header_count && i < HTTP_MAX_HEADERS; i++) {
-        char *name = xstrdup(from->headers[i].name);
-        for (char *q = name; *q; q++)
-            *q = (char)tolower((unsigned char)*q);
-        resp->headers[resp->header_count].name = name;
-        resp->headers[resp->header_count].value =
-            xstrdup(from->headers[i].value);
-        resp->header_count++;
-    }
+    for (size_t i = 0; i < from->header_count && i < HTTP_MAX_HEADERS; i++)
+        add_header(resp, from->headers[i].name, strlen(from->headers[i].name),
+                   from->headers[i].value, strlen(from->headers[i].value));
 }
 
 enum result http_perform(struct http_client *c, const struct http_request *req,
@@ -373,41 +359,44 @@ enum result http_perform(struct http_client *c, const struct http_request *req,
     if (transport)
         return transport(transport_ctx, req, resp, err);
 
-    struct url_parts u;
-    if ((r = parse_url(req->url, &u, err)) != RESULT_OK)
-        return r;
-    struct http1_client *conn = origin_conn(c, &u, err);
+    /* "scheme://authority", then the origin-form target: a URL without
+     * a path asks for "/"; a fragment is never sent (RFC 9112 §3.2.1). */
+    const char *auth = strstr(req->url, "://");
+    if (!auth)
+        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                         "not an http:// or https:// URL: %.64s", req->url);
+    auth += 3;
+    const char *rest = auth + strcspn(auth, "/?#");
+    struct http1_client *conn =
+        origin_conn(c, req->url, (size_t)(rest - req->url), &r, err);
     if (!conn)
-        return RESULT_TRANSPORT;
-    /* Origin-form: a URL without a path asks for "/"; a fragment is never
-     * sent (RFC 9112 §3.2.1). */
+        return r;
+    size_t path_len = strcspn(rest, "#");
     struct buf path;
     buf_init(&path, 64 * 1024);
-    size_t path_len = strcspn(u.path, "#");
-    r = *u.path == '/' ? buf_append(&path, u.path, path_len)
-                       : buf_append_strs(&path, "/", NULL);
-    if (r == RESULT_OK && *u.path == '?')
-        r = buf_append(&path, u.path, path_len);
-    if (r != RESULT_OK) {
-        buf_cleanup(&path);
-        return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
-                         "the URL is too long");
+    if (*rest != '/' || rest[path_len]) {
+        r = *rest == '/' ? RESULT_OK : buf_append(&path, "/", 1);
+        if (r == RESULT_OK)
+            r = buf_append(&path, rest, path_len);
+        if (r != RESULT_OK) {
+            buf_cleanup(&path);
+            return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                             "the URL is too long");
+        }
     }
     struct http1_header headers[HTTP_MAX_HEADERS];
     for (size_t i = 0; i < req->header_count; i++)
-        headers[i] = (struct http1_header){req->headers[i].name,
-                                           req->headers[i].value};
+        headers[i] =
+            (struct http1_header){req->headers[i].name, req->headers[i].value};
     struct http1_request h1 = {
         .method = req->method,
-        .path = buf_str(&path),
+        .path = path.data ? buf_str(&path) : rest, /* as it is, mostly */
         .headers = headers,
         .header_count = req->header_count,
         .body = req->body,
         .body_len = req->body_len,
         .timeout_ms = req->timeout_ms,
-        .connect_timeout_ms = req->connect_timeout_ms
-                                  ? req->connect_timeout_ms
-                                  : HTTP_CONNECT_TIMEOUT_MS,
+        .connect_timeout_ms = req->connect_timeout_ms, /* 0: the default */
         .headers_checked = 1, /* check_headers() above */
     };
     /* The answer's body is read straight into the caller's buffer, with

@@ -1,8 +1,8 @@
 /* HTTP/1.1 over one keep-alive connection, plain TCP or TLS. */
 #include "http1.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -25,8 +24,8 @@
 #include <openssl/x509v3.h>
 
 #include "clock.h"
-#include "xmalloc.h"
 #include "text.h"
+#include "xmalloc.h"
 
 /*
  * Why not libcurl here: the Runtime API is plain HTTP/1.1 on loopback with
@@ -54,14 +53,14 @@ struct http1_client {
     long served; /* exchanges completed on fd */
     char *in;    /* bytes read but not consumed: in[in_off..in_len) */
     size_t in_off, in_len;
-    struct buf out;      /* the request head being sent */
-    int64_t deadline_ms; /* of the current exchange; 0 = none */
-    int got_bytes;       /* of the current answer, for the retry rule */
-    int head_only;       /* the current request is HEAD: no body */
-    SSL_CTX *tls;        /* borrowed; NULL: plain TCP */
-    SSL *ssl;            /* the connection's TLS state, with fd */
+    struct buf out;       /* the request head being sent */
+    int64_t deadline_ms;  /* of the current exchange; 0 = none */
+    int got_bytes;        /* of the current answer, for the retry rule */
+    int head_only;        /* the current request is HEAD: no body */
+    SSL_CTX *tls;         /* borrowed; NULL: plain TCP */
+    SSL *ssl;             /* the connection's TLS state, with fd */
     SSL_SESSION *session; /* the last connection's, to resume */
-    struct buf wire;     /* TLS: head and body, sent as one write */
+    struct buf wire;      /* TLS: head and body, sent as one write */
 };
 
 void http1_response_init(struct http1_response *r, size_t max_body_bytes)
@@ -97,8 +96,8 @@ static void set_host_header(struct http1_client *c, int default_port)
         snprintf(c->host_hdr, sizeof(c->host_hdr), colon ? "[%s]" : "%s",
                  c->host);
     else
-        snprintf(c->host_hdr, sizeof(c->host_hdr),
-                 colon ? "[%s]:%s" : "%s:%s", c->host, c->port);
+        snprintf(c->host_hdr, sizeof(c->host_hdr), colon ? "[%s]:%s" : "%s:%s",
+                 c->host, c->port);
 }
 
 struct http1_client *http1_client_new(const char *host, int port,
@@ -140,9 +139,8 @@ static void keep_session(struct http1_client *c)
      * resumable when the connection is freed without a close_notify
      * (SSL_free() -> SSL_CTX_remove_session()), as ours always are. */
     const SSL_SESSION *now = SSL_get_session(c->ssl);
-    SSL_SESSION *s = now && SSL_SESSION_is_resumable(now)
-                         ? SSL_SESSION_dup(now)
-                         : NULL;
+    SSL_SESSION *s =
+        now && SSL_SESSION_is_resumable(now) ? SSL_SESSION_dup(now) : NULL;
     if (s) {
         SSL_SESSION_free(c->session);
         c->session = s;
@@ -204,8 +202,7 @@ static int connect_one(const struct addrinfo *a, int64_t deadline_ms)
     if (fd < 0)
         return -1;
     int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS &&
-        wait_fd(fd, POLLOUT, deadline_ms)) {
+    if (rc != 0 && errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline_ms)) {
         int so = 0;
         socklen_t len = sizeof(so);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so == 0)
@@ -345,10 +342,10 @@ static enum result tls_start(struct http1_client *c, int64_t deadline_ms,
     unsigned char ip[16];
     int is_ip = inet_pton(AF_INET, c->host, ip) == 1 ||
                 inet_pton(AF_INET6, c->host, ip) == 1;
-    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
-                                                   c->host)
-                   : SSL_set_tlsext_host_name(c->ssl, c->host) &&
-                         SSL_set1_host(c->ssl, c->host);
+    int ok =
+        is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->host)
+              : SSL_set_tlsext_host_name(c->ssl, c->host) &&
+                    SSL_set1_host(c->ssl, c->host);
     if (!is_ip)
         SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (!ok)
@@ -486,7 +483,6 @@ static enum result build_head(struct http1_client *c,
                          "request head over %d bytes", MAX_REQUEST_HEAD_BYTES);
     return RESULT_OK;
 }
-
 
 /* Sends head and body as one TLS write (one record for a small request,
  * one system call). */

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "text.h"
 
 #define LOG_MAX_BYTES (256 * 1024)
 
@@ -74,11 +75,8 @@ void log_set_stream(FILE *out)
 
 void log_set_request_id(const char *request_id)
 {
-    /* Cut to the room left for the terminator, as snprintf() cut it. */
-    size_t n =
-        request_id ? strnlen(request_id, sizeof(state.request_id) - 1) : 0;
-    memcpy(state.request_id, request_id ? request_id : "", n);
-    state.request_id[n] = '\0';
+    text_join(state.request_id, sizeof(state.request_id),
+              request_id ? request_id : "", (char *)NULL);
 }
 
 int log_enabled(enum log_level level)

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /*
@@ -27,16 +28,8 @@ static bool put_number(struct buf *b, int64_t v)
         free(text);
         return ok;
     }
-    char digits[20];
-    size_t i = sizeof(digits);
-    uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-    do {
-        digits[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        digits[--i] = '-';
-    return buf_append(b, digits + i, sizeof(digits) - i) == RESULT_OK;
+    char digits[21];
+    return buf_append(b, digits, text_i64(digits, v)) == RESULT_OK;
 }
 
 static bool put(struct buf *b, const char *text)

@@ -9,8 +9,8 @@
 
 #include "http.h"
 #include "http1.h"
-#include "xmalloc.h"
 #include "text.h"
+#include "xmalloc.h"
 
 /*
  * Lambda Developer Guide, "Using the Lambda runtime API for custom

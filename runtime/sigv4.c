@@ -125,6 +125,15 @@ enum result sigv4_amz_date(char amz_date[17], time_t now)
     return RESULT_OK;
 }
 
+/* The string to sign from the canonical request's hash (hex). */
+static enum result join_string_to_sign(struct buf *out, const char *amz_date,
+                                       const char *scope,
+                                       const char *canonical_hash)
+{
+    return buf_append_strs(out, ALGORITHM "\n", amz_date, "\n", scope, "\n",
+                           canonical_hash, NULL);
+}
+
 enum result sigv4_string_to_sign(struct buf *out, const char *amz_date,
                                  const char *scope,
                                  const char *canonical_request,
@@ -134,8 +143,7 @@ enum result sigv4_string_to_sign(struct buf *out, const char *amz_date,
     enum result r = sigv4_sha256_hex(hash, canonical_request, canonical_len);
     if (r != RESULT_OK)
         return r;
-    return buf_append_strs(out, ALGORITHM "\n", amz_date, "\n", scope, "\n",
-                           hash, NULL);
+    return join_string_to_sign(out, amz_date, scope, hash);
 }
 
 enum result sigv4_derive_key(unsigned char key[32], const char *secret,
@@ -203,8 +211,8 @@ static EVP_MD_CTX *scratch(struct sigv4_signer *s)
 }
 
 /* SHA-256 of `p` as lowercase hex, in the signer's scratch state. */
-static enum result hash_hex(struct sigv4_signer *s, char hex[65],
-                            const void *p, size_t n)
+static enum result hash_hex(struct sigv4_signer *s, char hex[65], const void *p,
+                            size_t n)
 {
     unsigned char md[32];
     if (!sha256_in(scratch(s), md, p, n, NULL, 0))
@@ -257,22 +265,21 @@ static enum result sign_with_pads(struct sigv4_signer *s, char hex[65],
     return ok ? RESULT_OK : RESULT_INTERNAL;
 }
 
-/* Returns the cached key for this day and scope, deriving it when stale.
- * The secret is compared with the one the key is of in constant time for
- * its length (a copy kept as the credentials are: wiped when dropped). */
+/* Makes sure s->key and its HMAC pads are this day's and scope's,
+ * deriving them when stale. The secret is compared with the one the key
+ * is of in constant time for its length (a copy kept as the credentials
+ * are: wiped when dropped). */
 static enum result signing_key(struct sigv4_signer *s, const char *secret,
                                const char *date, const char *region,
-                               const char *service, const unsigned char **key)
+                               const char *service)
 {
     size_t n = strlen(secret);
     if (s->key_valid && strcmp(s->key_date, date) == 0 &&
         strcmp(s->key_region, region) == 0 &&
         strcmp(s->key_service, service) == 0 && s->key_secret &&
         strlen(s->key_secret) == n &&
-        CRYPTO_memcmp(s->key_secret, secret, n) == 0) {
-        *key = s->key;
+        CRYPTO_memcmp(s->key_secret, secret, n) == 0)
         return RESULT_OK;
-    }
     s->key_valid = 0;
     enum result r;
     if ((r = sigv4_derive_key(s->key, secret, date, region, service)) !=
@@ -286,7 +293,6 @@ static enum result signing_key(struct sigv4_signer *s, const char *secret,
     s->key_secret = secret_dup(secret);
     s->key_valid = 1;
     s->key_derivations++;
-    *key = s->key;
     return RESULT_OK;
 }
 
@@ -325,7 +331,6 @@ enum result sigv4_sign(struct sigv4_signer *s,
     struct sigv4_output o;
     struct buf canonical, signed_headers, sts;
     char date[9], scope[256], signature[65], canonical_hash[65];
-    const unsigned char *key = NULL;
     const char *token = NULL;
 
     memset(&o, 0, sizeof(o));
@@ -352,16 +357,14 @@ enum result sigv4_sign(struct sigv4_signer *s,
     if ((r = sigv4_canonical_request(&canonical, &signed_headers, params, req,
                                      o.amz_date, token, o.payload_sha256)) !=
             RESULT_OK ||
-        (r = hash_hex(s, canonical_hash, buf_str(&canonical),
-                      canonical.len)) != RESULT_OK ||
-        (r = buf_append_strs(&sts, ALGORITHM "\n", o.amz_date, "\n", scope,
-                             "\n", canonical_hash, NULL)) != RESULT_OK ||
+        (r = hash_hex(s, canonical_hash, buf_str(&canonical), canonical.len)) !=
+            RESULT_OK ||
+        (r = join_string_to_sign(&sts, o.amz_date, scope, canonical_hash)) !=
+            RESULT_OK ||
         (r = signing_key(s, creds->secret_access_key, date, params->region,
-                         params->service, &key)) != RESULT_OK ||
-        (r = sign_with_pads(s, signature, buf_str(&sts), sts.len)) !=
-            RESULT_OK)
+                         params->service)) != RESULT_OK ||
+        (r = sign_with_pads(s, signature, buf_str(&sts), sts.len)) != RESULT_OK)
         goto done;
-    (void)key; /* the pads in `s` hold it */
 
     /* "Add the signature to the request": Credential, SignedHeaders and
      * Signature, separated by ", ". */

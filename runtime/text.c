@@ -118,3 +118,15 @@ size_t text_u64(char out[21], unsigned long long v)
     out[n] = '\0';
     return n;
 }
+
+size_t text_i64(char out[21], long long v)
+{
+    /* The magnitude as unsigned: LLONG_MIN has no positive long long. */
+    char digits[21];
+    size_t neg = v < 0;
+    size_t n = text_u64(digits, neg ? 0ULL - (unsigned long long)v
+                                    : (unsigned long long)v);
+    out[0] = '-';
+    memcpy(out + neg, digits, n + 1);
+    return n + neg;
+}

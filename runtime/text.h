@@ -47,5 +47,7 @@ size_t text_join(char *dst, size_t size, ...) __attribute__((sentinel));
 
 /* `v` in decimal into `out`, NUL-terminated; returns its length. */
 size_t text_u64(char out[21], unsigned long long v);
+/* The same for a signed `v` ('-' first when negative, INT64_MIN too). */
+size_t text_i64(char out[21], long long v);
 
 #endif

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "item.h"
-#include "xmalloc.h"
 #include "text.h"
+#include "xmalloc.h"
 
 #define PK_PREFIX "CONN#"
 #define SK_METADATA "METADATA"

@@ -1,14 +1,13 @@
 /* DynamoDB items: building AttributeValues, reading and setting attributes. */
 #include "item_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
-#include "xmalloc.h"
 #include "text.h"
+#include "xmalloc.h"
 
 cJSON *item_wrap(const char *type, cJSON *value)
 {
@@ -24,12 +23,8 @@ cJSON *item_av_s(const char *s)
 
 cJSON *item_av_i64(int64_t v)
 {
-    char text[24];
-    /* The magnitude as unsigned: INT64_MIN has no positive int64_t. */
-    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v
-                                 : (unsigned long long)v;
-    text[0] = '-';
-    text_u64(text + (v < 0), m);
+    char text[21];
+    text_i64(text, v);
     return item_wrap("N", xjson(cJSON_CreateString(text)));
 }
 

@@ -58,36 +58,12 @@ static const char *first_duplicate(const char **v, size_t n)
     return NULL;
 }
 
-/* Up to this many members, names are compared pair by pair: cheaper than
- * an allocation and a sort for the few attributes an item has. */
-#define PAIRWISE_MAX_MEMBERS 12
-
-/* Returns the least (strcmp) member name of `object` used twice, or
- * NULL: the one first_duplicate() finds after sorting. */
-static const char *least_duplicate_pairwise(const cJSON *object)
-{
-    const char *dup = NULL;
-    for (const cJSON *a = object->child; a; a = a->next) {
-        const char *x = a->string ? a->string : "";
-        if (dup && strcmp(x, dup) >= 0)
-            continue;
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (strcmp(x, b->string ? b->string : "") == 0) {
-                dup = x;
-                break;
-            }
-    }
-    return dup;
-}
-
 /* Returns a member name of `object` used twice, or NULL. */
 const char *item_valid_duplicate_name(const cJSON *object)
 {
     size_t n = count_children(object), i = 0;
     if (n < 2)
         return NULL;
-    if (n <= PAIRWISE_MAX_MEMBERS)
-        return least_duplicate_pairwise(object);
     const char **names = xmalloc(n * sizeof(*names));
     for (const cJSON *c = object->child; c; c = c->next)
         names[i++] = c->string ? c->string : "";

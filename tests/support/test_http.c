@@ -232,7 +232,8 @@ static void *conn_main(void *arg)
         if (rep.delay_ms)
             sleep_ms(rep.delay_ms);
         int done = rep.action != TEST_HTTP_REPLY || rep.close_after;
-        if (rep.action != TEST_HTTP_CLOSE && send_reply(c->fd, &rep, strcmp(req.method, "HEAD") == 0) != 0)
+        if (rep.action != TEST_HTTP_CLOSE &&
+            send_reply(c->fd, &rep, strcmp(req.method, "HEAD") == 0) != 0)
             done = 1;
         free(rep.body);
         free(rep.raw);

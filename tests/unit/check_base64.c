@@ -173,7 +173,8 @@ START_TEST(bad_digit_anywhere)
                 char was = text[at];
                 text[at] = bad[k];
                 if (!(alpha == BASE64_STD && bad[k] == '=' && at >= tlen - 2)) {
-                    unsigned char *out = base64_decode(text, tlen, alpha, &blen);
+                    unsigned char *out =
+                        base64_decode(text, tlen, alpha, &blen);
                     ck_assert_msg(out == NULL, "'%c' at %zu", bad[k], at);
                 }
                 text[at] = (char)(a ? '+' : '-'); /* the other alphabet's */

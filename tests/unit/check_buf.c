@@ -65,8 +65,7 @@ START_TEST(append_strs)
     ck_assert_int_eq(buf_append_strs(&b, "", "ab", "", NULL), RESULT_OK);
     ck_assert_str_eq(buf_str(&b), "GET /ab");
     /* 7 + 6 > 12: refused whole, the buffer as it was. */
-    ck_assert_int_eq(buf_append_strs(&b, "abc", "def", NULL),
-                     RESULT_TOO_LARGE);
+    ck_assert_int_eq(buf_append_strs(&b, "abc", "def", NULL), RESULT_TOO_LARGE);
     ck_assert_str_eq(buf_str(&b), "GET /ab");
     ck_assert_uint_eq(b.len, 7);
     /* Exactly up to the cap. */

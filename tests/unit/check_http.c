@@ -146,7 +146,8 @@ static enum result perform(struct http_client *c, const char *method,
                                .url = url,
                                .headers = headers,
                                .header_count = header_count,
-                               .body = strcmp(method, "POST") == 0 ? "{}" : NULL,
+                               .body =
+                                   strcmp(method, "POST") == 0 ? "{}" : NULL,
                                .body_len = strcmp(method, "POST") == 0 ? 2 : 0,
                                .timeout_ms = 5000};
     error_clear(err);
@@ -209,9 +210,9 @@ START_TEST(plain_origin_form_and_host)
     snprintf(host, sizeof(host), "127.0.0.1:%d", test_http_port(srv));
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         snprintf(url, sizeof(url), "%s%s", test_http_url(srv), rows[i].suffix);
-        ck_assert_int_eq(perform(c, i % 2 ? "POST" : "GET", url, NULL, 0,
-                                 &resp, &err),
-                         RESULT_OK);
+        ck_assert_int_eq(
+            perform(c, i % 2 ? "POST" : "GET", url, NULL, 0, &resp, &err),
+            RESULT_OK);
         ck_assert_int_eq(resp.status, 200);
         ck_assert_str_eq(buf_str(&resp.body), "xxxxx");
         /* Names lower-cased, values trimmed. */
@@ -252,10 +253,14 @@ START_TEST(bad_urls_are_refused)
     http_response_init(&resp, 1024);
     struct error_info err;
     const char *forms[] = {
-        "ftp://127.0.0.1:%d/",   "127.0.0.1:%d/",
-        "http://:%d/",           "http://127.0.0.1:%dx/",
-        "http://127.0.0.1:%d0000/", "http://user@127.0.0.1:%d/",
-        "http://[::1:%d/",       "http://[::1]x%d/",
+        "ftp://127.0.0.1:%d/",
+        "127.0.0.1:%d/",
+        "http://:%d/",
+        "http://127.0.0.1:%dx/",
+        "http://127.0.0.1:%d0000/",
+        "http://user@127.0.0.1:%d/",
+        "http://[::1:%d/",
+        "http://[::1]x%d/",
         "http://127.0.0.1:/%d",
     };
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -344,8 +349,7 @@ START_TEST(tls_keep_alive_and_reconnect)
         http_response_init(&resp, 1024);
         struct error_info err;
         char url[64];
-        snprintf(url, sizeof(url), "https://127.0.0.1:%d/",
-                 test_tls_port(tls));
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/", test_tls_port(tls));
         for (int i = 0; i < 5; i++) {
             ck_assert_msg(perform(c, i % 2 ? "GET" : "POST", url, NULL, 0,
                                   &resp, &err) == RESULT_OK,

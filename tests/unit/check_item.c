@@ -1071,7 +1071,7 @@ START_TEST(path_messages)
 END_TEST
 
 /* With names used twice, the message names the least of them, for a few
- * members (compared pair by pair) and for many (sorted). */
+ * members and for many. */
 START_TEST(duplicate_names)
 {
     for (int many = 0; many < 2; many++) {

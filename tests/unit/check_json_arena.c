@@ -21,11 +21,13 @@ static void check_event(const cJSON *e)
     ck_assert_str_eq(
         cJSON_GetObjectItemCaseSensitive(ctx, "connectionId")->valuestring,
         "Nx3mGdvKIAMCKWQ=");
-    ck_assert(cJSON_GetObjectItemCaseSensitive(ctx, "connectedAt")
-                  ->valuedouble == 1795514400000.0);
+    ck_assert(
+        cJSON_GetObjectItemCaseSensitive(ctx, "connectedAt")->valuedouble ==
+        1795514400000.0);
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(e, "body")->valuestring,
                      "{\"action\":\"echo\"}");
-    ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(e, "isBase64Encoded")));
+    ck_assert(
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(e, "isBase64Encoded")));
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(e, "list");
     ck_assert_int_eq(cJSON_GetArraySize(list), 5);
     ck_assert_str_eq(cJSON_GetArrayItem(list, 2)->valuestring, "three");

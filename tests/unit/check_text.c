@@ -1,5 +1,6 @@
 /* UTF-8 checks and cuts, and the NUL check on JSON text. */
 #include <check.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,14 @@ static bool valid_slowly(const char *s, size_t n)
 
 START_TEST(ascii_runs)
 {
-    const char *inserts[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-                             "\x80", "\xC3", "\xED\xA0\x80", "\xFF", "\0"};
+    const char *inserts[] = {"\xC3\xA9",
+                             "\xE2\x82\xAC",
+                             "\xF0\x9F\x98\x80",
+                             "\x80",
+                             "\xC3",
+                             "\xED\xA0\x80",
+                             "\xFF",
+                             "\0"};
     char text[64];
     for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++) {
         size_t m = k == 7 ? 1 : strlen(inserts[k]);
@@ -132,12 +139,21 @@ END_TEST
 
 START_TEST(u64_matches_snprintf)
 {
-    const unsigned long long values[] = {0, 7, 10, 99, 100, 65535, 4294967296ULL,
-                                         18446744073709551615ULL};
+    const unsigned long long values[] = {
+        0, 7, 10, 99, 100, 65535, 4294967296ULL, 18446744073709551615ULL};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char want[32], got[21];
         int n = snprintf(want, sizeof(want), "%llu", values[i]);
         ck_assert_uint_eq(text_u64(got, values[i]), (size_t)n);
+        ck_assert_str_eq(got, want);
+    }
+    const long long signed_values[] = {
+        0, 1, -1, 42, -42, LLONG_MAX, LLONG_MIN, LLONG_MIN + 1};
+    for (size_t i = 0; i < sizeof(signed_values) / sizeof(signed_values[0]);
+         i++) {
+        char want[32], got[21];
+        int n = snprintf(want, sizeof(want), "%lld", signed_values[i]);
+        ck_assert_uint_eq(text_i64(got, signed_values[i]), (size_t)n);
         ck_assert_str_eq(got, want);
     }
 }
