@@ -56,6 +56,9 @@ struct bench_setup {
     long total_n; /* events the warm process gets */
     int callgrind_n;
     const char *dynamodb; /* how DynamoDB was reached */
+    /* bench/floor.c's median exec → first GET /next: the machine's floor
+     * for init; negative when not measured. */
+    double floor_init_ms;
 };
 
 #endif

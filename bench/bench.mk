@@ -20,6 +20,12 @@ $(BUILD)/bench_driver: $(BENCH_DRIVER_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The init floor (bench/floor.c): linked as the bootstrap is, dynamic
+# glibc, nothing else.
+$(BUILD)/bench_floor: bench/floor.c
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
 # The Go peer (bench/peer-go/): Debian's Go 1.19 and AWS SDK for Go v2
 # (/usr/share/gocode), built in GOPATH mode with no network, as a
 # provided.al2023 function is built: static (CGO_ENABLED=0), stripped.

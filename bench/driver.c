@@ -95,6 +95,8 @@ struct ctx {
     const char *work;
     char tls_endpoint[64];
     char *jwt_pem;
+    struct bench_impl floor; /* bench/floor.c; argv NULL when not given */
+    double floor_init_ms;    /* its median exec → first GET /next */
 };
 
 static const char *env_or(const char *name, const char *fallback)
@@ -477,23 +479,46 @@ static int cold_start(struct ctx *c, struct bench_impl *impl, int i,
     return rc;
 }
 
+/* The floor's start (bench/floor.c): exec → first /next, then killed. */
+static int floor_start(struct ctx *c, double *init_ms)
+{
+    int64_t t0, at;
+    pid_t pid = spawn(c, &c->floor, c->floor.argv, &t0);
+    if (pid < 0)
+        return -1;
+    int rc = bench_rapi_wait_next(c->rapi, WAIT_MS, &at);
+    if (rc == 0)
+        *init_ms = (double)(at - t0) / 1e6;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    child_pid = -1;
+    return rc;
+}
+
 /*
- * The cold starts of all, taken in turns (Streamer, Node, Go, Streamer,
- * ...) so that none gets a warmer DynamoDB Local or a quieter machine.
+ * The cold starts of all, taken in turns (Streamer, Node, Go, the floor,
+ * Streamer, ...) so that none gets a warmer DynamoDB Local or a quieter
+ * machine.
  */
 static void cold_starts(struct ctx *c, struct bench_impl *impls, int n_impls)
 {
     int n = c->plan.cold_n;
     fprintf(stderr, "bench: %d cold starts each, in turns\n", n);
     double *ms = xcalloc((size_t)n * 2 * (size_t)n_impls, sizeof(double));
-    int got[BENCH_MAX_IMPLS] = {0};
-    for (int i = 0; i < n; i++)
+    double *floor_ms = xcalloc((size_t)n, sizeof(double));
+    int got[BENCH_MAX_IMPLS] = {0}, floor_got = 0;
+    for (int i = 0; i < n; i++) {
         for (int k = 0; k < n_impls; k++) {
             double *init = ms + (size_t)n * (2 * (size_t)k);
             double *cold = init + n;
             if (cold_start(c, &impls[k], i, &init[got[k]], &cold[got[k]]) == 0)
                 got[k]++;
         }
+        if (c->floor.argv && floor_start(c, &floor_ms[floor_got]) == 0)
+            floor_got++;
+    }
+    c->floor_init_ms = floor_got ? quantile(floor_ms, floor_got, 0.5) : -1;
+    free(floor_ms);
     for (int k = 0; k < n_impls; k++) {
         double *init = ms + (size_t)n * (2 * (size_t)k);
         impls[k].fig.cold_runs = got[k];
@@ -887,6 +912,12 @@ int main(void)
         fprintf(stderr, "bench: run me through scripts/bench\n");
         return 2;
     }
+    if (getenv("BENCH_FLOOR"))
+        c.floor =
+            (struct bench_impl){.name = "floor",
+                                .title = "floor",
+                                .label = "bench/floor.c",
+                                .argv = words_split(getenv("BENCH_FLOOR"))};
     c.events = events_load(env_or("BENCH_EVENTS", "deploy/events"), token);
     char key_path[1024];
     snprintf(key_path, sizeof(key_path), "%s/jwt_private.pem", c.work);
@@ -905,10 +936,13 @@ int main(void)
         names[k] = impls[k].name;
     if (start_tls(&c, port) != 0 || create_tables(plain, names, n) != 0)
         return 2;
-    struct bench_setup setup = {
-        c.plan.smoke,       c.plan.cold_n,
-        c.plan.warm_n,      c.plan.total_n,
-        c.plan.callgrind_n, "DynamoDB Local behind socat (TLS, a test CA)"};
+    struct bench_setup setup = {c.plan.smoke,
+                                c.plan.cold_n,
+                                c.plan.warm_n,
+                                c.plan.total_n,
+                                c.plan.callgrind_n,
+                                "DynamoDB Local behind socat (TLS, a test CA)",
+                                -1};
     server_warmup(&c);
     /* BENCH_CALLGRIND_ONLY=1: Streamer's callgrind runs alone, their
      * figures printed (the profiles stay in BENCH_WORK/callgrind.*.out),
@@ -929,6 +963,7 @@ int main(void)
         return impls[0].fig.failures ? 1 : 0;
     }
     cold_starts(&c, impls, n);
+    setup.floor_init_ms = c.floor_init_ms;
     for (int k = 0; k < n; k++)
         run_impl(&c, &impls[k], k == 0);
     int status = report_write(out, &setup, impls, n) != 0;
