@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
+
 static void oom(size_t n)
 {
     fprintf(stderr, "streamer: out of memory allocating %zu bytes\n", n);
@@ -76,7 +78,7 @@ void xjson_append(cJSON *array, cJSON *value)
 
 char *xjson_print(const cJSON *node)
 {
-    char *text = cJSON_PrintUnformatted(node);
+    char *text = json_write(node, NULL);
     if (!text)
         json_oom();
     return text;

@@ -33,8 +33,9 @@ cJSON *xjson(cJSON *node);
 void xjson_add(cJSON *object, const char *name, cJSON *value);
 /* Appends `value` to `array` (owned by `array` from then on). */
 void xjson_append(cJSON *array, cJSON *value);
-/* cJSON_PrintUnformatted(node), aborting when memory is exhausted (the
- * only way it fails for a tree we built). Caller frees. */
+/* What cJSON_PrintUnformatted(node) gives, written by json_write(),
+ * aborting when it fails (memory exhausted, or a node no tree we build
+ * holds). Caller frees with free(). */
 char *xjson_print(const cJSON *node);
 /* The string value of `object`'s member `name`, or NULL when there is
  * none or it is not a string. Borrowed from `object`. */
