@@ -149,6 +149,9 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
 $(BUILD)/tests/fuzz/%.o: CFLAGS += -Itests/fuzz
 $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_SRC) $(FUZZ_SUPPORT)): $(SUITES_H)
 
+# fuzz_json_parse compares with cJSON through the tests' json_diff.c.
+$(BUILD)/fuzz_json_parse: $(BUILD)/tests/support/json_diff.o
+
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o \
                  $(FUZZ_SUPPORT:%.c=$(BUILD)/%.o) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"

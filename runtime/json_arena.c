@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "json_parse.h"
 #include "xmalloc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -87,10 +88,10 @@ void json_arena_enable(int on)
 cJSON *json_arena_parse(const char *text, size_t len, int require_end)
 {
     if (!enabled)
-        return cJSON_ParseWithLengthOpts(text, len, NULL, require_end);
+        return json_parse(text, len, NULL, require_end);
     cJSON_Hooks hooks = {arena_alloc, arena_free};
     cJSON_InitHooks(&hooks);
-    cJSON *tree = cJSON_ParseWithLengthOpts(text, len, NULL, require_end);
+    cJSON *tree = json_parse(text, len, NULL, require_end);
     cJSON_InitHooks(NULL); /* malloc, free and realloc again */
     return tree;
 }

@@ -33,8 +33,9 @@
 void json_arena_enable(int on);
 
 /*
- * cJSON_ParseWithLengthOpts(text, len, NULL, require_end) into the arena
- * when it is on: NULL when `text` is not JSON (nothing is kept then).
+ * cJSON_ParseWithLengthOpts(text, len, NULL, require_end), read by
+ * json_parse(), into the arena when it is on: NULL when `text` is not
+ * JSON (nothing is kept then).
  */
 cJSON *json_arena_parse(const char *text, size_t len, int require_end);
 

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "ddb_int.h"
 #include "item.h"
+#include "json_parse.h"
 #include "retry.h"
 #include "xmalloc.h"
 
@@ -146,7 +147,7 @@ static enum result parse_object(const char *data, size_t len,
                                 struct error_info *e)
 {
     const char *end = NULL;
-    cJSON *root = len ? cJSON_ParseWithLengthOpts(data, len, &end, 0) : NULL;
+    cJSON *root = len ? json_parse(data, len, &end, 0) : NULL;
     if (root)
         for (; end < data + len; end++)
             if (!is_blank(*end)) {
