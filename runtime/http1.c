@@ -1165,7 +1165,13 @@ static enum result connect_step(struct http1_client *c, short *events,
 static enum result recv_answer(struct http1_client *c, short *events, int *keep,
                                struct error_info *err)
 {
-    while (!*events && !c->peer_closed) {
+    /* A read that fails after the answer came (a peer that closes
+     * without close_notify right after it) fails only an incomplete
+     * answer; the connection then goes. */
+    enum result failed = RESULT_OK;
+    struct error_info why;
+    error_clear(&why);
+    while (!*events && !c->peer_closed && failed == RESULT_OK) {
         if (c->in_len == c->in_cap) {
             if (c->in_cap >= NB_MAX_ANSWER_BYTES)
                 return error_set(err, RESULT_TOO_LARGE, "HttpTransport",
@@ -1176,21 +1182,31 @@ static enum result recv_answer(struct http1_client *c, short *events, int *keep,
                             : NB_MAX_ANSWER_BYTES;
             c->in = xrealloc(c->in, c->in_cap);
         }
-        enum result r = recv_some(c, events, err);
-        if (r != RESULT_OK)
-            return r;
+        failed = recv_some(c, events, &why);
     }
-    struct http1_response *resp = c->resp;
-    resp->status = 0;
-    resp->header_count = 0;
-    buf_reset(&resp->body);
-    c->in_off = c->answer_off;
+    enum result r = RESULT_OK;
     c->incomplete = 0;
-    enum result r = read_answer(c, resp, keep, err);
+    if (c->in_len > c->answer_off || c->peer_closed) {
+        struct http1_response *resp = c->resp;
+        resp->status = 0;
+        resp->header_count = 0;
+        buf_reset(&resp->body);
+        c->in_off = c->answer_off;
+        r = read_answer(c, resp, keep, err);
+    } else {
+        c->incomplete = 1;
+    }
+    if (c->incomplete && failed != RESULT_OK) {
+        if (err)
+            *err = why;
+        return failed;
+    }
     if (c->incomplete) {
         c->in_off = c->answer_off;
         return RESULT_OK; /* `*events` says what to wait for */
     }
+    if (failed != RESULT_OK)
+        *keep = 0;
     *events = 0;
     return r;
 }
