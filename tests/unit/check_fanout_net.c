@@ -493,6 +493,19 @@ static void stall(void *ctx, const struct test_http_request *req,
     reply->delay_ms = 1500;
 }
 
+/* One push of "{}" to `ep` by a new client allowed `attempts`, by
+ * `deadline_ms`: how it ended, in s->t[0]. */
+static void push_one(struct targets *s, const char *ep, int attempts,
+                     int64_t deadline_ms)
+{
+    static const struct fanout_msg m = {"{}", 2};
+    targets_set(s, 0, ep, &m, 1);
+    struct fanout *f = fanout_new("us-east-1", &CREDS, 2);
+    fanout_set_retry(f, 1, 5, attempts);
+    fanout_send(f, s->t, 1, deadline_ms);
+    fanout_free(f);
+}
+
 /* Nobody listening: a transport error after every attempt, saying so.
  * An answer that never comes: a timeout by the deadline. */
 START_TEST(refused_and_stalled_end_in_clear_errors)
@@ -501,12 +514,8 @@ START_TEST(refused_and_stalled_end_in_clear_errors)
     ck_assert_int_gt(port, 0);
     char ep[64];
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/prod", port);
-    struct fanout_msg m = {"{}", 2};
     struct targets s;
-    targets_set(&s, 0, ep, &m, 1);
-    struct fanout *f = fanout_new("us-east-1", &CREDS, 2);
-    fanout_set_retry(f, 1, 5, 3);
-    fanout_send(f, s.t, 1, clock_now_ms() + 30000);
+    push_one(&s, ep, 3, clock_now_ms() + 30000);
     ck_assert_int_eq(s.t[0].result, RESULT_TRANSPORT);
     ck_assert_int_eq(s.t[0].attempts, 3);
     ck_assert_msg(strstr(s.t[0].err.message, "Connection refused") &&
@@ -517,27 +526,26 @@ START_TEST(refused_and_stalled_end_in_clear_errors)
     struct test_http *srv = test_http_start(stall, NULL);
     ck_assert_ptr_nonnull(srv);
     snprintf(ep, sizeof(ep), "%s/prod", test_http_url(srv));
-    targets_set(&s, 0, ep, &m, 1);
     int64_t deadline = clock_now_ms() + 600;
-    fanout_send(f, s.t, 1, deadline);
+    push_one(&s, ep, 3, deadline);
     ck_assert_int_eq(s.t[0].result, RESULT_TIMEOUT);
     ck_assert_msg(strstr(s.t[0].err.message, "timed out"), "%s",
                   s.t[0].err.message);
     ck_assert_int_le(clock_now_ms(), deadline);
-    fanout_free(f);
     test_http_stop(srv);
 }
 END_TEST
 
-static void trust(const char *ca_file, const char *ca_dir)
+/* A push to the TLS server as `host`: refused, the message saying `why`. */
+static void push_refused(struct test_tls *tls, const char *host,
+                         const char *why)
 {
-    unsetenv("AWS_CA_BUNDLE");
-    unsetenv("SSL_CERT_FILE");
-    unsetenv("SSL_CERT_DIR");
-    if (ca_file)
-        setenv("AWS_CA_BUNDLE", ca_file, 1);
-    if (ca_dir)
-        setenv("SSL_CERT_DIR", ca_dir, 1);
+    char ep[64];
+    snprintf(ep, sizeof(ep), "https://%s:%d/prod", host, test_tls_port(tls));
+    struct targets s;
+    push_one(&s, ep, 1, clock_now_ms() + 30000);
+    ck_assert_int_eq(s.t[0].result, RESULT_TRANSPORT);
+    ck_assert_msg(strstr(s.t[0].err.message, why), "%s", s.t[0].err.message);
 }
 
 /* Over TLS: the certificate is verified (name and issuer), a big message
@@ -547,7 +555,7 @@ START_TEST(tls_verified_and_resumed)
 {
     struct test_tls *tls = test_tls_start(1, "");
     ck_assert_ptr_nonnull(tls);
-    trust(test_tls_ca_file(tls), NULL);
+    test_tls_trust(test_tls_ca_file(tls), NULL);
     size_t big_len = 300 * 1024;
     char *big = malloc(big_len);
     memset(big, 'b', big_len);
@@ -567,31 +575,14 @@ START_TEST(tls_verified_and_resumed)
     fanout_free(f);
 
     /* The certificate is for IP 127.0.0.1, not for "localhost". */
-    snprintf(ep, sizeof(ep), "https://localhost:%d/prod", test_tls_port(tls));
-    targets_set(&s, 0, ep, msgs, 1);
-    f = fanout_new("us-east-1", &CREDS, 2);
-    fanout_set_retry(f, 1, 5, 1);
-    fanout_send(f, s.t, 1, clock_now_ms() + 30000);
-    ck_assert_int_eq(s.t[0].result, RESULT_TRANSPORT);
-    ck_assert_msg(strstr(s.t[0].err.message, "hostname mismatch"), "%s",
-                  s.t[0].err.message);
-    fanout_free(f);
-
+    push_refused(tls, "localhost", "hostname mismatch");
     /* A trust store without the server's CA. */
     char empty[] = "/tmp/streamer-no-ca-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(empty));
-    trust(NULL, empty);
-    snprintf(ep, sizeof(ep), "https://127.0.0.1:%d/prod", test_tls_port(tls));
-    targets_set(&s, 0, ep, msgs, 1);
-    f = fanout_new("us-east-1", &CREDS, 2);
-    fanout_set_retry(f, 1, 5, 1);
-    fanout_send(f, s.t, 1, clock_now_ms() + 30000);
-    ck_assert_int_eq(s.t[0].result, RESULT_TRANSPORT);
-    ck_assert_msg(strstr(s.t[0].err.message, "certificate"), "%s",
-                  s.t[0].err.message);
-    fanout_free(f);
+    test_tls_trust(NULL, empty);
+    push_refused(tls, "127.0.0.1", "certificate");
     rmdir(empty);
-    trust(NULL, NULL);
+    test_tls_trust(NULL, NULL);
     ck_assert_int_eq(test_tls_requests(tls), 3); /* none of them got in */
     free(big);
     test_tls_stop(tls);
