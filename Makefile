@@ -27,16 +27,20 @@ OPT   = -O0
 SAN   = --coverage
 endif
 
-PKGS      = libcurl libcjson openssl
-DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lssl -lcrypto)
+# The bootstrap links cJSON and OpenSSL only (BOOT_LIBS); libcurl is for
+# the local gateway, the tests and the benchmarks, which link LIBS.
+PKGS      = libcjson openssl
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lssl -lcrypto)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
 INCLUDES = -I. -Iruntime -Istore -Ihandlers
 CFLAGS  += $(STD) $(WARN) $(OPT) $(DEBUG) $(SAN) $(INCLUDES) $(DEP_CFLAGS) -MMD -MP
 LDFLAGS += $(SAN)
-LIBS     = $(DEP_LIBS) -lm -pthread
+BOOT_LIBS = $(DEP_LIBS) -lm -pthread
+LIBS     = $(CURL_LIBS) $(BOOT_LIBS)
 
 ifeq ($(V),1)
 Q =
@@ -78,7 +82,7 @@ build/bootstrap: $(BUILD)/bootstrap
 
 $(BUILD)/bootstrap: $(MAIN_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BOOT_LIBS)
 
 $(BUILD)/libstreamer.a: $(LIB_OBJ)
 	@echo "  AR      $@"

@@ -49,3 +49,8 @@ FANOUT_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,bench/fanout_bench.c \
 $(BUILD)/fanout_bench: $(FANOUT_BENCH_OBJ) $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Instructions per fanout_send() under callgrind (bench/fanout_cg.c).
+$(BUILD)/fanout_cg: $(BUILD)/bench/fanout_cg.o $(BUILD)/libstreamer.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BOOT_LIBS)

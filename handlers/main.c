@@ -31,15 +31,13 @@ static int init_failed(struct runtime_api *api, const struct error_info *e)
 
 /*
  * A write to a connection its peer has closed raises SIGPIPE, whose
- * default action kills the process. runtime/http1.c sends with
- * MSG_NOSIGNAL, TLS included (its own socket BIO); runtime/fanout.c's
- * libcurl sets CURLOPT_NOSIGNAL=1, and CURLOPT_NOSIGNAL(3) says that this
- * "makes libcurl NOT ask the system to ignore SIGPIPE signals", which it
- * tries to avoid but may still trigger in corner cases (an OpenSSL write
- * to a TLS connection the peer has closed). So the process ignores
- * SIGPIPE itself, first of all, and a dropped keep-alive TLS
- * connection to AWS, or any other socket, fails the write with EPIPE,
- * which the HTTP layer reports as a transport error and retries.
+ * default action kills the process. runtime/http1.c, which carries every
+ * exchange of the bootstrap (pushes included), sends with MSG_NOSIGNAL,
+ * TLS included (its own socket BIO). The process still ignores SIGPIPE
+ * itself, first of all, so that no other write can kill it: a dropped
+ * keep-alive TLS connection to AWS, or any other socket, fails the write
+ * with EPIPE, which the HTTP layer reports as a transport error and
+ * retries.
  */
 static void ignore_sigpipe(void)
 {

@@ -36,7 +36,8 @@ struct aws_client_config {
     size_t max_body_bytes;   /* response cap; 0: AWS_MAX_BODY_BYTES */
 };
 
-/* One client must not be used by two threads at once (libcurl's rule). */
+/* One client must not be used by two threads at once (it keeps one
+ * connection and its buffers). */
 struct aws_client;
 
 /*

@@ -1,15 +1,18 @@
-/* Concurrent Management API pushes: libcurl multi over keep-alive. */
+/* Concurrent Management API pushes: non-blocking HTTP/1.1, keep-alive. */
 #include "fanout.h"
 
-#include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include <openssl/ssl.h>
 
 #include "aws_env.h"
 #include "aws_error.h"
+#include "clock.h"
 #include "http.h"
+#include "http1.h"
 #include "mgmt_int.h"
 #include "retry.h"
 #include "xmalloc.h"
@@ -17,34 +20,56 @@
 #define SERVICE "execute-api"
 #define CONTENT_TYPE "application/json"
 #define MAX_ERROR_BODY_BYTES 1024
+/* An answer's body is kept up to this (API Gateway's are a few hundred
+ * bytes at most); aws_error_parse() reads its first
+ * MAX_ERROR_BODY_BYTES. */
+#define MAX_ANSWER_BODY_BYTES (64 * 1024)
 #define MAX_POLL_MS 1000
+
+/*
+ * One connection of the pool: a runtime/http1.c client for one origin,
+ * kept alive between pushes and between fanout_send() calls. Made when
+ * first needed; replaced when a push for another origin takes the slot.
+ */
+struct slot {
+    struct http1_client *conn;   /* NULL until first used */
+    char *origin;                /* "scheme://host[:port]" of `conn` */
+    struct http1_response *resp; /* the answer being read */
+    struct task *k;              /* the push in flight; NULL when free */
+    short events;                /* what its exchange waits for */
+};
 
 struct fanout {
     char *region;
     struct aws_env_credentials creds; /* wiped on free */
     struct sigv4_signer signer;
     struct retry_policy policy;
-    char *ca_file, *ca_path;
-    CURLM *multi; /* its connection cache keeps connections alive */
-    CURL **idle;  /* easy handles ready for reuse */
-    int idle_count;
+    SSL_CTX *tls; /* made at the first https:// push */
+    struct slot *slots;
+    int *free_slots; /* a stack of the free slots' indices */
+    int free_count;
     int concurrency;
     int peak;
+};
+
+/* Where pushes go: one per endpoint met in a fanout_send(). */
+struct dest {
+    struct dest *next;
+    char origin[300];      /* "scheme://host_header": the pool's key */
+    char host[256];        /* for the client: a name or an IP literal */
+    char host_header[264]; /* the Host header, signed */
+    char base_path[512];   /* "/{stage}" */
+    int port;
+    int tls;
 };
 
 /* One target being worked on. */
 struct task {
     struct fanout_target *t;
-    char *url;  /* scheme://host[:port]/stage/%40connections/id */
+    const struct dest *d;
     char *path; /* the wire path, signed */
-    char *host; /* the Host header, signed */
     int tries;  /* attempts for the current message */
     int64_t not_before_ms;
-    CURL *easy; /* while a transfer runs */
-    struct curl_slist *headers;
-    char error_type[128];
-    char body[MAX_ERROR_BODY_BYTES];
-    size_t body_len;
 };
 
 /* The state of one fanout_send(). */
@@ -52,13 +77,17 @@ struct run {
     struct fanout *f;
     int64_t deadline_ms;
     struct task *tasks;
-    struct task **ready; /* a FIFO of tasks to start */
-    size_t head, tail;   /* ring indices over n slots */
+    struct dest *dests;    /* the last one made first */
+    const char *last_text; /* the endpoint text of dests */
+    struct task **ready;   /* a FIFO of tasks to start */
+    size_t head, tail;     /* ring indices over n slots */
     size_t ready_count;
     struct task **delayed; /* waiting for a backoff to end */
     size_t delayed_count;
     size_t n, remaining;
     int running;
+    struct pollfd *fds;   /* one per exchange in flight */
+    struct slot **polled; /* the slot of each */
 };
 
 struct fanout *fanout_new(const char *region,
@@ -77,24 +106,40 @@ struct fanout *fanout_new(const char *region,
     f->concurrency = concurrency > FANOUT_MAX_CONCURRENCY
                          ? FANOUT_MAX_CONCURRENCY
                          : concurrency;
-    f->idle = xcalloc((size_t)f->concurrency, sizeof(*f->idle));
+    f->slots = xcalloc((size_t)f->concurrency, sizeof(*f->slots));
+    f->free_slots = xcalloc((size_t)f->concurrency, sizeof(*f->free_slots));
+    /* Slot 0 on top: at low load, pushes keep to the first connections. */
+    for (int i = 0; i < f->concurrency; i++)
+        f->free_slots[i] = f->concurrency - 1 - i;
+    f->free_count = f->concurrency;
     return f;
+}
+
+static void slot_close(struct slot *s)
+{
+    http1_client_free(s->conn);
+    s->conn = NULL;
+    free(s->origin);
+    s->origin = NULL;
 }
 
 void fanout_free(struct fanout *f)
 {
     if (!f)
         return;
-    for (int i = 0; i < f->idle_count; i++)
-        curl_easy_cleanup(f->idle[i]);
-    free(f->idle);
-    if (f->multi)
-        curl_multi_cleanup(f->multi);
+    for (int i = 0; i < f->concurrency; i++) {
+        slot_close(&f->slots[i]);
+        if (f->slots[i].resp) {
+            http1_response_cleanup(f->slots[i].resp);
+            free(f->slots[i].resp);
+        }
+    }
+    free(f->slots);
+    free(f->free_slots);
+    SSL_CTX_free(f->tls);
     sigv4_signer_cleanup(&f->signer);
     free(f->region);
     aws_env_credentials_cleanup(&f->creds);
-    free(f->ca_file);
-    free(f->ca_path);
     free(f);
 }
 
@@ -107,27 +152,6 @@ void fanout_set_retry(struct fanout *f, long base_ms, long cap_ms,
 int fanout_peak_in_flight(const struct fanout *f)
 {
     return f->peak;
-}
-
-/*
- * The multi handle, made on first use so that init stays cheap. HTTP/1.1
- * without pipelining: each transfer has a connection of its own, and
- * up to `concurrency` of them are kept open between sends.
- */
-static CURLM *multi_of(struct fanout *f)
-{
-    if (f->multi)
-        return f->multi;
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* counted; a no-op when done */
-    f->multi = curl_multi_init();
-    if (!f->multi)
-        return NULL;
-    curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->concurrency);
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)f->concurrency);
-    http_trust_paths(&f->ca_file, &f->ca_path);
-    return f->multi;
 }
 
 static void finish(struct run *u, struct task *k, enum result r,
@@ -148,62 +172,86 @@ static void make_ready(struct run *u, struct task *k)
     u->ready_count++;
 }
 
-/* Where a target goes: the URL, wire path and Host header. */
-static enum result locate(struct task *k, const struct aws_env_endpoint *ep,
-                          struct error_info *e)
+/*
+ * A free slot for a push to `d`, off the free stack: the topmost one for
+ * d's origin (its connection may be open), else the topmost never used,
+ * else the topmost, whose client is replaced. The TLS context (the trust
+ * store of http.c) is made for the first https:// destination; NULL,
+ * `e` set, when it cannot be.
+ */
+static struct slot *take_slot(struct fanout *f, const struct dest *d,
+                              struct error_info *e)
 {
+    if (d->tls && !f->tls && !(f->tls = http_tls_context_new(e)))
+        return NULL;
+    int pick = f->free_count - 1;
+    for (int i = f->free_count - 1; i >= 0; i--) {
+        const struct slot *s = &f->slots[f->free_slots[i]];
+        if (s->origin && strcmp(s->origin, d->origin) == 0) {
+            pick = i;
+            break;
+        }
+        if (!s->conn && f->slots[f->free_slots[pick]].conn)
+            pick = i;
+    }
+    struct slot *s = &f->slots[f->free_slots[pick]];
+    f->free_slots[pick] = f->free_slots[--f->free_count];
+    if (!s->origin || strcmp(s->origin, d->origin) != 0) {
+        slot_close(s);
+        s->conn = http1_client_new(d->host, d->port, HTTP_CONNECT_TIMEOUT_MS);
+        http1_client_use_tls(s->conn, d->tls ? f->tls : NULL);
+        s->origin = xstrdup(d->origin);
+    }
+    if (!s->resp) {
+        s->resp = xmalloc(sizeof(*s->resp));
+        http1_response_init(s->resp, MAX_ANSWER_BODY_BYTES);
+    }
+    return s;
+}
+
+static void give_slot(struct fanout *f, struct slot *s)
+{
+    s->k = NULL;
+    s->events = 0;
+    f->free_slots[f->free_count++] = (int)(s - f->slots);
+}
+
+/* Where a target goes: its endpoint (parsed once for consecutive
+ * targets that share it) and its wire path. */
+static enum result locate(struct run *u, struct task *k, struct error_info *e)
+{
+    if (!u->last_text || strcmp(u->last_text, k->t->endpoint) != 0) {
+        struct aws_env_endpoint ep;
+        u->last_text = NULL;
+        enum result r = aws_env_endpoint_parse(k->t->endpoint, &ep, e);
+        if (r != RESULT_OK)
+            return r;
+        struct dest *d = xcalloc(1, sizeof(*d));
+        snprintf(d->origin, sizeof(d->origin), "%s://%s", ep.scheme,
+                 ep.host_header);
+        snprintf(d->host, sizeof(d->host), "%s", ep.host);
+        snprintf(d->host_header, sizeof(d->host_header), "%s", ep.host_header);
+        snprintf(d->base_path, sizeof(d->base_path), "%s", ep.base_path);
+        d->port = ep.port;
+        d->tls = strcmp(ep.scheme, "https") == 0;
+        d->next = u->dests;
+        u->dests = d;
+        u->last_text = k->t->endpoint;
+    }
     char path[1024];
-    enum result r =
-        mgmt_path(ep->base_path, k->t->connection_id, path, sizeof(path), e);
+    enum result r = mgmt_path(u->dests->base_path, k->t->connection_id, path,
+                              sizeof(path), e);
     if (r != RESULT_OK)
         return r;
-    size_t n = strlen(ep->scheme) + 3 + strlen(ep->host_header) + strlen(path);
-    k->url = xmalloc(n + 1);
-    snprintf(k->url, n + 1, "%s://%s%s", ep->scheme, ep->host_header, path);
+    k->d = u->dests;
     k->path = xstrdup(path);
-    k->host = xstrdup(ep->host_header);
     return RESULT_OK;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
-{
-    struct task *k = userdata;
-    size_t len = size * n, room = sizeof(k->body) - 1 - k->body_len;
-    size_t take = len < room ? len : room;
-    memcpy(k->body + k->body_len, p, take);
-    k->body_len += take;
-    k->body[k->body_len] = '\0';
-    return len; /* the rest of an error body is not needed */
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *userdata)
-{
-    struct task *k = userdata;
-    size_t len = size * n;
-    static const char name[] = "x-amzn-errortype:";
-    if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-        const char *v = p + sizeof(name) - 1;
-        size_t vlen = len - (sizeof(name) - 1);
-        while (vlen && (*v == ' ' || *v == '\t'))
-            v++, vlen--;
-        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-                        v[vlen - 1] == ' '))
-            vlen--;
-        snprintf(k->error_type, sizeof(k->error_type), "%.*s", (int)vlen, v);
-    }
-    return len;
-}
-
-static void add_header(struct curl_slist **list, const char *name,
-                       const char *value)
-{
-    char line[2048];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    *list = curl_slist_append(*list, line);
-}
-
-/* Signs the target's next message and adds its transfer to the multi. */
-static enum result start(struct run *u, struct task *k, struct error_info *e)
+/* Signs the target's next message and starts its exchange on a slot of
+ * the pool; the slot, or NULL with `*r` and `e` saying why not. */
+static struct slot *start(struct run *u, struct task *k, enum result *r,
+                          struct error_info *e)
 {
     struct fanout *f = u->f;
     const struct fanout_msg *m = &k->t->msgs[k->t->sent];
@@ -211,9 +259,11 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
     long timeout_ms = FANOUT_TIMEOUT_MS;
     if (u->deadline_ms > 0) {
         int64_t left = u->deadline_ms - f->policy.margin_ms - now;
-        if (left <= 0)
-            return error_set(e, RESULT_TIMEOUT, "DeadlineExceeded",
-                             "no time left to push to %s", k->t->connection_id);
+        if (left <= 0) {
+            *r = error_set(e, RESULT_TIMEOUT, "DeadlineExceeded",
+                           "no time left to push to %s", k->t->connection_id);
+            return NULL;
+        }
         if (left < timeout_ms)
             timeout_ms = (long)left;
     }
@@ -224,123 +274,88 @@ static enum result start(struct run *u, struct task *k, struct error_info *e)
                                   .now = (time_t)(now / 1000),
                                   .double_encode_path = 1,
                                   .normalize_path = 1};
-    struct sigv4_header signed_headers[] = {{"host", k->host},
+    struct sigv4_header signed_headers[] = {{"host", k->d->host_header},
                                             {"content-type", CONTENT_TYPE}};
     struct sigv4_request sreq = {"POST", k->path, NULL,  signed_headers,
                                  2,      m->data, m->len};
     struct sigv4_output sig;
-    enum result r = sigv4_sign(&f->signer, &creds, &params, &sreq, &sig);
-    if (r != RESULT_OK)
-        return error_set(e, r, "SigningFailed", "could not sign a push");
-
-    struct curl_slist *h = NULL;
-    /* libcurl would add "Expect: 100-continue" to a big body: a wasted
-     * round trip. */
-    h = curl_slist_append(h, "Expect:");
-    h = curl_slist_append(h, "Accept:");
-    add_header(&h, "Host", k->host);
-    add_header(&h, "Content-Type", CONTENT_TYPE);
-    add_header(&h, "X-Amz-Date", sig.amz_date);
-    add_header(&h, "Authorization", sig.authorization);
-    if (f->creds.session_token)
-        add_header(&h, "X-Amz-Security-Token", f->creds.session_token);
-
-    CURL *c = f->idle_count ? f->idle[--f->idle_count] : curl_easy_init();
-    if (!c) {
-        curl_slist_free_all(h);
-        return error_set(e, RESULT_INTERNAL, "HttpInit",
-                         "could not create a libcurl handle");
+    *r = sigv4_sign(&f->signer, &creds, &params, &sreq, &sig);
+    if (*r != RESULT_OK) {
+        *r = error_set(e, *r, "SigningFailed", "could not sign a push");
+        return NULL;
     }
-    curl_easy_reset(c);
-    http_easy_setup(c, k->url, f->ca_file, f->ca_path);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout_ms < HTTP_CONNECT_TIMEOUT_MS
-                         ? timeout_ms
-                         : HTTP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, m->data);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)m->len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, k);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, k);
-    k->error_type[0] = '\0';
-    k->body_len = 0;
-    k->body[0] = '\0';
-    if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
-        curl_slist_free_all(h);
-        f->idle[f->idle_count++] = c;
-        return error_set(e, RESULT_INTERNAL, "HttpInit",
-                         "could not add a transfer");
+    struct slot *s = take_slot(f, k->d, e);
+    if (!s) {
+        *r = RESULT_TRANSPORT; /* no TLS context: `e` says why */
+        return NULL;
     }
-    k->easy = c;
-    k->headers = h;
+    /* http1_start() copies the headers into the request's head; the body
+     * stays the caller's until the exchange ends. */
+    const struct http1_header h[] = {
+        {"Host", k->d->host_header},
+        {"Content-Type", CONTENT_TYPE},
+        {"X-Amz-Date", sig.amz_date},
+        {"Authorization", sig.authorization},
+        {"X-Amz-Security-Token", creds.session_token},
+    };
+    struct http1_request req = {
+        .method = "POST",
+        .path = k->path,
+        .headers = h,
+        .header_count = creds.session_token && *creds.session_token ? 5 : 4,
+        .body = m->data,
+        .body_len = m->len,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms < HTTP_CONNECT_TIMEOUT_MS
+                                  ? timeout_ms
+                                  : HTTP_CONNECT_TIMEOUT_MS,
+    };
+    *r = http1_start(s->conn, &req, s->resp, e);
+    if (*r != RESULT_OK) {
+        give_slot(f, s);
+        return NULL;
+    }
+    s->k = k;
     k->tries++;
     k->t->attempts++;
     if (++u->running > f->peak)
         f->peak = u->running;
-    return RESULT_OK;
+    return s;
 }
 
-/* Starts what may start: backoffs that ended, then ready tasks. */
-static void start_ready(struct run *u)
-{
-    int64_t now = retry_now_ms(&u->f->policy);
-    for (size_t i = 0; i < u->delayed_count;) {
-        if (u->delayed[i]->not_before_ms <= now) {
-            make_ready(u, u->delayed[i]);
-            u->delayed[i] = u->delayed[--u->delayed_count];
-        } else {
-            i++;
-        }
-    }
-    while (u->running < u->f->concurrency && u->ready_count) {
-        struct task *k = u->ready[u->head];
-        u->head = (u->head + 1) % u->n;
-        u->ready_count--;
-        struct error_info e;
-        error_clear(&e);
-        enum result r = start(u, k, &e);
-        if (r != RESULT_OK)
-            finish(u, k, r, &e);
-    }
-}
-
-/* A transfer ended: next message, a retry after a backoff, or the end. */
-static void on_done(struct run *u, CURL *c, CURLcode rc)
+/* An exchange ended with `rc` (`why` says how it failed): the next
+ * message, a retry after a backoff, or the end of the target. */
+static void on_done(struct run *u, struct slot *s, enum result rc,
+                    const struct error_info *why)
 {
     struct fanout *f = u->f;
-    char *priv = NULL;
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_PRIVATE, &priv);
-    struct task *k = (struct task *)(void *)priv;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(f->multi, c);
-    f->idle[f->idle_count++] = c;
-    curl_slist_free_all(k->headers);
-    k->headers = NULL;
-    k->easy = NULL;
-    u->running--;
-
+    struct task *k = s->k;
+    const struct http1_response *a = s->resp;
+    /* An answer whose body is over the cap still has its status. */
+    long status = rc == RESULT_OK || (rc == RESULT_TOO_LARGE && a->status)
+                      ? a->status
+                      : 0;
     struct error_info e;
     error_clear(&e);
     enum result r = RESULT_OK;
-    if (rc != CURLE_OK)
-        r = error_set(
-            &e,
-            rc == CURLE_OPERATION_TIMEDOUT ? RESULT_TIMEOUT : RESULT_TRANSPORT,
-            rc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "TransportError",
-            "push to %s: %s", k->t->connection_id, curl_easy_strerror(rc));
+    if (!status)
+        r = error_set(&e, rc,
+                      rc == RESULT_TIMEOUT     ? "Timeout"
+                      : rc == RESULT_TRANSPORT ? "TransportError"
+                                               : why->type,
+                      "push to %s: %s", k->t->connection_id, why->message);
     else if (status == 410)
         r = error_set(&e, RESULT_NOT_FOUND, "GoneException",
                       "connection %s is gone", k->t->connection_id);
     else if (status < 200 || status > 299)
-        r = aws_error_parse((int)status, k->body, k->body_len,
-                            k->error_type[0] ? k->error_type : NULL, &e);
+        r = aws_error_parse((int)status, a->body.data ? a->body.data : "",
+                            a->body.len < MAX_ERROR_BODY_BYTES
+                                ? a->body.len
+                                : MAX_ERROR_BODY_BYTES,
+                            http1_response_header(a, "x-amzn-errortype"), &e);
     e.http_status = (int)status;
+    give_slot(f, s);
+    u->running--;
     if (r == RESULT_OK) {
         k->tries = 0;
         if (++k->t->sent == k->t->count)
@@ -370,23 +385,88 @@ static void on_done(struct run *u, CURL *c, CURLcode rc)
     finish(u, k, r, &e);
 }
 
-/* How long to wait for sockets: until the first backoff ends, at most. */
-static int wait_ms(const struct run *u)
+/* Takes a slot's exchange as far as it goes without waiting. */
+static void advance(struct run *u, struct slot *s)
 {
-    int64_t wait = MAX_POLL_MS;
+    enum result r = RESULT_OK;
+    struct error_info e;
+    error_clear(&e);
+    short events = 0;
+    if (http1_step(s->conn, &events, &r, &e))
+        on_done(u, s, r, &e);
+    else
+        s->events = events;
+}
+
+/* Starts what may start: backoffs that ended, then ready tasks, each
+ * taken as far as it goes at once (on a kept-alive connection, the
+ * request is sent). */
+static void start_ready(struct run *u)
+{
     int64_t now = retry_now_ms(&u->f->policy);
+    for (size_t i = 0; i < u->delayed_count;) {
+        if (u->delayed[i]->not_before_ms <= now) {
+            make_ready(u, u->delayed[i]);
+            u->delayed[i] = u->delayed[--u->delayed_count];
+        } else {
+            i++;
+        }
+    }
+    while (u->running < u->f->concurrency && u->ready_count) {
+        struct task *k = u->ready[u->head];
+        u->head = (u->head + 1) % u->n;
+        u->ready_count--;
+        struct error_info e;
+        error_clear(&e);
+        enum result r = RESULT_OK;
+        struct slot *s = start(u, k, &r, &e);
+        if (s)
+            advance(u, s);
+        else
+            finish(u, k, r, &e);
+    }
+}
+
+/*
+ * Waits in one poll() for the exchanges in flight, at most until the
+ * first backoff or exchange deadline ends, then steps each one that is
+ * ready or due.
+ */
+static void wait_and_step(struct run *u)
+{
+    struct fanout *f = u->f;
+    int64_t wait = MAX_POLL_MS;
+    int64_t now = retry_now_ms(&f->policy);
     for (size_t i = 0; i < u->delayed_count; i++)
         if (u->delayed[i]->not_before_ms - now < wait)
             wait = u->delayed[i]->not_before_ms - now;
-    return wait < 0 ? 0 : (int)wait;
+    int64_t mono = clock_monotonic_ms();
+    nfds_t n = 0;
+    for (int i = 0; i < f->concurrency; i++) {
+        struct slot *s = &f->slots[i];
+        if (!s->k)
+            continue;
+        int64_t by = http1_wake_ms(s->conn);
+        if (by && by - mono < wait)
+            wait = by - mono;
+        u->fds[n] = (struct pollfd){http1_fd(s->conn), s->events, 0};
+        u->polled[n++] = s;
+    }
+    if (poll(u->fds, n, wait < 0 ? 0 : (int)wait) < 0)
+        return; /* EINTR: the caller comes back */
+    mono = clock_monotonic_ms();
+    for (nfds_t i = 0; i < n; i++) {
+        struct slot *s = u->polled[i];
+        int64_t by = http1_wake_ms(s->conn);
+        if (u->fds[i].revents || (by && by <= mono))
+            advance(u, s);
+    }
 }
 
 /* Prepares the tasks; targets with nothing to send or no usable
  * endpoint are done at once. */
 static void prepare(struct run *u, struct fanout_target *targets)
 {
-    struct aws_env_endpoint ep;
-    const char *parsed = NULL; /* the endpoint `ep` holds */
     for (size_t i = 0; i < u->n; i++) {
         struct task *k = &u->tasks[i];
         struct error_info e;
@@ -399,12 +479,8 @@ static void prepare(struct run *u, struct fanout_target *targets)
         enum result r = RESULT_OK;
         if (!k->t->endpoint || !k->t->connection_id)
             r = error_field(&e, "endpoint", "a target has no endpoint or id");
-        else if (!parsed || strcmp(parsed, k->t->endpoint) != 0) {
-            r = aws_env_endpoint_parse(k->t->endpoint, &ep, &e);
-            parsed = r == RESULT_OK ? k->t->endpoint : NULL;
-        }
-        if (r == RESULT_OK)
-            r = locate(k, &ep, &e);
+        else
+            r = locate(u, k, &e);
         if (r != RESULT_OK)
             finish(u, k, r, &e);
         else if (k->t->count == 0)
@@ -423,40 +499,24 @@ void fanout_send(struct fanout *f, struct fanout_target *targets, size_t n,
     u.tasks = xcalloc(n, sizeof(*u.tasks));
     u.ready = xcalloc(n, sizeof(*u.ready));
     u.delayed = xcalloc(n, sizeof(*u.delayed));
-    if (!multi_of(f)) {
-        struct error_info e;
-        error_set(&e, RESULT_INTERNAL, "HttpInit",
-                  "could not create a libcurl multi handle");
-        for (size_t i = 0; i < n; i++) {
-            targets[i].result = RESULT_INTERNAL;
-            targets[i].sent = 0;
-            targets[i].err = e;
-        }
-        u.remaining = 0;
-    } else {
-        prepare(&u, targets);
-    }
+    u.fds = xcalloc((size_t)f->concurrency, sizeof(*u.fds));
+    u.polled = xcalloc((size_t)f->concurrency, sizeof(*u.polled));
+    prepare(&u, targets);
     while (u.remaining > 0) {
         start_ready(&u);
-        if (u.remaining == 0)
-            break;
-        int still = 0;
-        curl_multi_perform(f->multi, &still);
-        CURLMsg *msg;
-        int left = 0;
-        while ((msg = curl_multi_info_read(f->multi, &left)))
-            if (msg->msg == CURLMSG_DONE)
-                on_done(&u, msg->easy_handle, msg->data.result);
-        if (u.remaining == 0 || (u.ready_count && u.running < f->concurrency))
-            continue;
-        curl_multi_poll(f->multi, NULL, 0, wait_ms(&u), NULL);
+        if (u.remaining > 0)
+            wait_and_step(&u);
     }
-    for (size_t i = 0; i < n; i++) {
-        free(u.tasks[i].url);
+    for (size_t i = 0; i < n; i++)
         free(u.tasks[i].path);
-        free(u.tasks[i].host);
+    while (u.dests) {
+        struct dest *d = u.dests;
+        u.dests = d->next;
+        free(d);
     }
     free(u.tasks);
     free(u.ready);
     free(u.delayed);
+    free(u.fds);
+    free(u.polled);
 }

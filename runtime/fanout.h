@@ -1,4 +1,4 @@
-/* Concurrent Management API pushes: libcurl multi over keep-alive. */
+/* Concurrent Management API pushes: non-blocking HTTP/1.1, keep-alive. */
 #ifndef STREAMER_FANOUT_H
 #define STREAMER_FANOUT_H
 
@@ -14,9 +14,11 @@
  * {stage}/@connections/{connection_id} with the message as the body,
  * signed with SigV4 for service "execute-api"; 410 GoneException when
  * the client has left. Pushes to many connections go out at once over a
- * pool of keep-alive connections (one libcurl multi handle), at most
- * `concurrency` in flight; the messages for one connection go strictly
- * one after the other, each only once the previous one was accepted.
+ * pool of up to `concurrency` kept-alive connections (runtime/http1.c
+ * clients in non-blocking mode, all polled at once, TLS verified as
+ * every AWS call is), one push in flight on each; the messages for one
+ * connection go strictly one after the other, each only once the
+ * previous one was accepted.
  */
 
 #define FANOUT_DEFAULT_CONCURRENCY 32

@@ -2,7 +2,6 @@
 #include "http.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ struct http_client {
     unsigned long tick;
     struct http1_response resp; /* the answer being read (its head) */
     SSL_CTX *tls;               /* made at the first https:// request */
-    /* TLS trust, chosen once (http_trust_paths); NULL = not set. */
+    /* TLS trust, chosen once (trust_paths); NULL = not set. */
     char *ca_file;
     char *ca_path;
 };
@@ -69,15 +68,14 @@ static const char *env_nonempty(const char *name)
  * (OpenSSL's X509_LOOKUP_hash_dir) is read lazily, one certificate per
  * issuer asked for, about 3 ms on the first connection; a full bundle
  * file is parsed whole, about 47 ms with OpenSSL 3.0 (docs/budgets.md),
- * once per SSL_CTX (http_perform's: once a process; libcurl's in
- * runtime/fanout.c: on every new connection). So no bundle file is used
- * unless one is asked for: AWS_CA_BUNDLE (the AWS SDKs' setting) or
- * SSL_CERT_FILE name a file, SSL_CERT_DIR a folder (OpenSSL's own
- * variables); any of them replaces the default folder. The packaged
- * libcurl is built without a default bundle or path (deploy/build-curl),
- * Debian's has both, so both options are always set, NULL where unused.
+ * once per SSL_CTX (one per http_client and one per fanout: once a
+ * process). So no bundle file is used unless one is asked for:
+ * AWS_CA_BUNDLE (the AWS SDKs' setting) or SSL_CERT_FILE name a file,
+ * SSL_CERT_DIR a folder (OpenSSL's own variables); any of them replaces
+ * the default folder. `*ca_file` and `*ca_path` get the file and the
+ * folder, NULL where unused; the caller frees both.
  */
-void http_trust_paths(char **ca_file, char **ca_path)
+static void trust_paths(char **ca_file, char **ca_path)
 {
     const char *file = env_nonempty("AWS_CA_BUNDLE");
     if (!file)
@@ -91,19 +89,6 @@ void http_trust_paths(char **ca_file, char **ca_path)
             }
     *ca_file = file ? xstrdup(file) : NULL;
     *ca_path = dir ? xstrdup(dir) : NULL;
-}
-
-void http_easy_setup(void *easy, const char *url, const char *ca_file,
-                     const char *ca_path)
-{
-    CURL *h = easy;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
-    curl_easy_setopt(h, CURLOPT_CAPATH, ca_path);
 }
 
 void http_response_init(struct http_response *r, size_t max_body_bytes)
@@ -141,7 +126,7 @@ struct http_client *http_client_new(void)
 {
     struct http_client *c = xcalloc(1, sizeof(*c));
     http1_response_init(&c->resp, 0);
-    http_trust_paths(&c->ca_file, &c->ca_path);
+    trust_paths(&c->ca_file, &c->ca_path);
     return c;
 }
 
@@ -247,16 +232,15 @@ static enum result check_headers(const struct http_request *req,
 }
 
 /*
- * The TLS settings every AWS connection shares, made once: TLS 1.2 or
- * newer (AWS endpoints require 1.2 since 2023: "TLS 1.2 to become the
- * minimum TLS protocol level for all AWS API endpoints", AWS Security
- * Blog), the peer verified against the trust store of
- * http_trust_paths(). NULL when OpenSSL cannot make it.
+ * The TLS settings every AWS connection shares: TLS 1.2 or newer (AWS
+ * endpoints require 1.2 since 2023: "TLS 1.2 to become the minimum TLS
+ * protocol level for all AWS API endpoints", AWS Security Blog), the
+ * peer verified against the trust store in `ca_file` and/or `ca_path`
+ * (trust_paths()). NULL, `err` set, when OpenSSL cannot make it.
  */
-static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
+static SSL_CTX *tls_new(const char *ca_file, const char *ca_path,
+                        struct error_info *err)
 {
-    if (c->tls)
-        return c->tls;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
         const char *why = ERR_reason_error_string(ERR_peek_last_error());
@@ -268,18 +252,35 @@ static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
     /* runtime/http1.c verifies the peer, and resumes a dropped
      * connection's session, for each connection. With no trust store
      * named or found, OpenSSL's built-in default. */
-    if ((c->ca_file || c->ca_path)
-            ? !SSL_CTX_load_verify_locations(ctx, c->ca_file, c->ca_path)
+    if ((ca_file || ca_path)
+            ? !SSL_CTX_load_verify_locations(ctx, ca_file, ca_path)
             : !SSL_CTX_set_default_verify_paths(ctx)) {
         error_set(err, RESULT_TRANSPORT, "HttpTransport",
                   "cannot read the CA certificates in %s",
-                  c->ca_file   ? c->ca_file
-                  : c->ca_path ? c->ca_path
-                               : "OpenSSL's default places");
+                  ca_file   ? ca_file
+                  : ca_path ? ca_path
+                            : "OpenSSL's default places");
         SSL_CTX_free(ctx);
         return NULL;
     }
-    c->tls = ctx;
+    return ctx;
+}
+
+/* The client's TLS context, made at its first https:// request. */
+static SSL_CTX *tls_context(struct http_client *c, struct error_info *err)
+{
+    if (!c->tls)
+        c->tls = tls_new(c->ca_file, c->ca_path, err);
+    return c->tls;
+}
+
+struct ssl_ctx_st *http_tls_context_new(struct error_info *err)
+{
+    char *ca_file = NULL, *ca_path = NULL;
+    trust_paths(&ca_file, &ca_path);
+    SSL_CTX *ctx = tls_new(ca_file, ca_path, err);
+    free(ca_file);
+    free(ca_path);
     return ctx;
 }
 

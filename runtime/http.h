@@ -87,23 +87,16 @@ int http_header_value_valid(const char *value);
  */
 void http_header_value_clean(const char *value, char *out, size_t size);
 
-/*
- * The TLS trust http_client_new() uses, for clients that drive their own
- * libcurl handles (runtime/fanout.c): `*ca_file` and `*ca_path` get the
- * CA bundle file and hashed CA folder (either may be NULL). Caller owns
- * both; free with free().
- */
-void http_trust_paths(char **ca_file, char **ca_path);
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /*
- * Sets the options every libcurl transfer of ours shares on `easy` (a
- * CURL *, reset by the caller): the URL `url`, HTTP/1.1, TCP_NODELAY,
- * TCP keep-alive, no signals, and the TLS trust of http_trust_paths()
- * (`ca_file`, `ca_path`; NULL where unused). The strings must outlive
- * the transfer.
+ * A TLS context with the settings and the trust http_client_new() uses
+ * (the trust store read now), for code that drives runtime/http1.c
+ * clients itself (runtime/fanout.c): give it to http1_client_use_tls().
+ * NULL, `err` set, when OpenSSL cannot make it or read the trust store.
+ * Caller owns the result; free with SSL_CTX_free().
  */
-void http_easy_setup(void *easy, const char *url, const char *ca_file,
-                     const char *ca_path);
+struct ssl_ctx_st *http_tls_context_new(struct error_info *err);
 
 /*
  * Performs `req` (an absolute http:// or https:// URL) on the origin's

@@ -44,6 +44,16 @@
 #define MAX_REQUEST_HEAD_BYTES 16384
 #define MAX_CHUNK_LINE 256
 
+/* Where an exchange of http1_start()/http1_step() is. */
+enum stage {
+    STAGE_IDLE = 0,  /* none, or one of http1_perform() */
+    STAGE_CONNECT,   /* resolving, then connecting to one address */
+    STAGE_HANDSHAKE, /* TLS */
+    STAGE_REQUEST,   /* connected: the request is to be sent */
+    STAGE_SEND,      /* sending it */
+    STAGE_RECV,      /* reading the answer */
+};
+
 struct http1_client {
     char host[256];     /* for getaddrinfo: no brackets */
     char host_hdr[300]; /* the Host header: host:port, IPv6 bracketed */
@@ -52,15 +62,31 @@ struct http1_client {
     int fd;      /* -1 when not connected */
     long served; /* exchanges completed on fd */
     char *in;    /* bytes read but not consumed: in[in_off..in_len) */
-    size_t in_off, in_len;
+    size_t in_off, in_len, in_cap;
     struct buf out;       /* the request head being sent */
+    const void *body;     /* the request's body (borrowed) */
+    size_t body_len;      /* and its length */
+    size_t sent;          /* bytes of head and body sent */
     int64_t deadline_ms;  /* of the current exchange; 0 = none */
+    long connect_ms;      /* the current exchange's connect timeout */
     int got_bytes;        /* of the current answer, for the retry rule */
+    int peer_closed;      /* the peer ended the stream while we read */
     int head_only;        /* the current request is HEAD: no body */
     SSL_CTX *tls;         /* borrowed; NULL: plain TCP */
     SSL *ssl;             /* the connection's TLS state, with fd */
     SSL_SESSION *session; /* the last connection's, to resume */
     struct buf wire;      /* TLS: head and body, sent as one write */
+    /* A non-blocking exchange (http1_start, http1_step). */
+    enum stage stage;
+    struct http1_response *resp; /* borrowed until it ends */
+    struct addrinfo *addrs;      /* STAGE_CONNECT: the resolved list */
+    struct addrinfo *addr;       /* the one being tried */
+    int connect_errno;           /* why the last address failed */
+    int64_t connect_deadline_ms; /* of connecting and the handshake */
+    size_t answer_off;           /* where the answer starts in `in` */
+    int reused;                  /* the attempt began on a used connection */
+    int attempt;                 /* 0, then 1 on a new connection */
+    int incomplete;              /* the parser ran out of bytes */
 };
 
 void http1_response_init(struct http1_response *r, size_t max_body_bytes)
@@ -114,6 +140,7 @@ struct http1_client *http1_client_new(const char *host, int port,
     c->connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 1000;
     c->fd = -1;
     c->in = xmalloc(IN_BYTES);
+    c->in_cap = IN_BYTES;
     buf_init(&c->out, MAX_REQUEST_HEAD_BYTES);
     buf_init(&c->wire, SIZE_MAX / 2);
     return c;
@@ -158,6 +185,9 @@ static void drop(struct http1_client *c)
     c->fd = -1;
     c->served = 0;
     c->in_off = c->in_len = 0;
+    if (c->addrs)
+        freeaddrinfo(c->addrs);
+    c->addrs = c->addr = NULL;
 }
 
 void http1_client_free(struct http1_client *c)
@@ -194,32 +224,52 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     }
 }
 
-/* Connects to one address by `deadline_ms`; the fd or -1. */
-static int connect_one(const struct addrinfo *a, int64_t deadline_ms)
+/* Starts connecting to `a` without waiting: the socket (non-blocking),
+ * `*pending` set while the connection is being made; or -1, errno set. */
+static int connect_start(const struct addrinfo *a, int *pending)
 {
+    *pending = 0;
     int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                     a->ai_protocol);
     if (fd < 0)
         return -1;
-    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline_ms)) {
-        int so = 0;
-        socklen_t len = sizeof(so);
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so == 0)
-            rc = 0;
-        else
-            errno = so; /* why it failed, not EINPROGRESS */
-    } else if (rc != 0 && errno == EINPROGRESS) {
-        errno = ETIMEDOUT;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+        return fd;
+    if (errno == EINPROGRESS) {
+        *pending = 1;
+        return fd;
     }
-    if (rc != 0) {
-        close(fd);
-        return -1;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+/* Once a pending connect's socket is writable: 0 when it is connected,
+ * else why not (an errno, not EINPROGRESS). */
+static int connect_result(int fd)
+{
+    int so = 0;
+    socklen_t len = sizeof(so);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) != 0)
+        return errno;
+    return so;
+}
+
+/* Connects to one address by `deadline_ms`; the fd or -1, errno set. */
+static int connect_one(const struct addrinfo *a, int64_t deadline_ms)
+{
+    int pending = 0;
+    int fd = connect_start(a, &pending);
+    if (fd >= 0 && pending) {
+        int e =
+            wait_fd(fd, POLLOUT, deadline_ms) ? connect_result(fd) : ETIMEDOUT;
+        if (e) {
+            close(fd);
+            errno = e;
+            return -1;
+        }
     }
-    /* Non-blocking throughout: every read and write that would block
-     * waits in poll() for what is left of the exchange's deadline. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
 }
 
@@ -230,6 +280,28 @@ static enum result io_error(struct error_info *err, enum result r,
         return error_set(err, r, "HttpTimeout", "%s: timed out", what);
     return error_set(err, r, "HttpTransport", "%s: %s", what,
                      e ? strerror(e) : "connection closed by the peer");
+}
+
+/* One step of I/O that never waits: RESULT_OK with `*events` 0 when it is
+ * done, or with the events (POLLIN, POLLOUT) to wait for on c->fd before
+ * the next step; else the failure. */
+typedef enum result (*step_fn)(struct http1_client *c, short *events,
+                               struct error_info *err);
+
+/* Runs `step` to its end, waiting in poll() for what it asks until
+ * `deadline_ms` (0: none); `what` names it in a timeout's message. */
+static enum result until_done(struct http1_client *c, step_fn step,
+                              int64_t deadline_ms, const char *what,
+                              struct error_info *err)
+{
+    for (;;) {
+        short events = 0;
+        enum result r = step(c, &events, err);
+        if (r != RESULT_OK || !events)
+            return r;
+        if (!wait_fd(c->fd, events, deadline_ms))
+            return io_error(err, RESULT_TIMEOUT, what, 0);
+    }
 }
 
 /*
@@ -287,31 +359,17 @@ static BIO_METHOD *sock_method(void)
     return m;
 }
 
-/* After an SSL_* call returned `rc`: 1 when it is to be called again once
- * the socket is ready (having waited), 0 when it failed; `*e` gets errno
- * for a failed system call. */
-static int tls_again(struct http1_client *c, int rc, int64_t deadline_ms,
-                     int *timed_out, int *e)
+/* After an SSL_* call returned `rc`: the events to wait for before it is
+ * called again (POLLIN, POLLOUT), or 0 when it failed; `*e` then gets
+ * errno for a failed system call, else 0. */
+static short tls_want(struct http1_client *c, int rc, int *e)
 {
     int saved = errno;
-    short events = 0;
-    switch (SSL_get_error(c->ssl, rc)) {
-    case SSL_ERROR_WANT_READ:
-        events = POLLIN;
-        break;
-    case SSL_ERROR_WANT_WRITE:
-        events = POLLOUT;
-        break;
-    case SSL_ERROR_SYSCALL:
-        *e = saved;
-        return 0;
-    default:
-        return 0;
-    }
-    if (wait_fd(c->fd, events, deadline_ms))
-        return 1;
-    *timed_out = 1;
-    return 0;
+    int why = SSL_get_error(c->ssl, rc);
+    *e = why == SSL_ERROR_SYSCALL ? saved : 0;
+    return why == SSL_ERROR_WANT_READ    ? POLLIN
+           : why == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                         : 0;
 }
 
 /* Why OpenSSL refused, for the error message. */
@@ -325,10 +383,9 @@ static const char *tls_reason(struct http1_client *c)
     return why ? why : "the handshake failed";
 }
 
-/* The TLS handshake on c->fd, within `deadline_ms`: SNI for a name, and
- * the certificate must be valid for that name or IP address. */
-static enum result tls_start(struct http1_client *c, int64_t deadline_ms,
-                             struct error_info *err)
+/* TLS on c->fd, before the handshake: SNI for a name, and the
+ * certificate must be valid for that name or IP address. */
+static enum result tls_setup(struct http1_client *c, struct error_info *err)
 {
     c->ssl = SSL_new(c->tls);
     BIO *bio = c->ssl ? BIO_new(sock_method()) : NULL;
@@ -354,51 +411,90 @@ static enum result tls_start(struct http1_client *c, int64_t deadline_ms,
                          c->host_hdr);
     if (c->session)
         SSL_set_session(c->ssl, c->session);
-    for (;;) {
-        ERR_clear_error();
-        int rc = SSL_connect(c->ssl);
-        if (rc == 1)
-            return RESULT_OK;
-        int timed_out = 0, e = 0;
-        if (tls_again(c, rc, deadline_ms, &timed_out, &e))
-            continue;
-        if (timed_out)
-            return io_error(err, RESULT_TIMEOUT, "the TLS handshake", 0);
-        if (e)
-            return io_error(err, RESULT_TRANSPORT, "the TLS handshake", e);
-        return error_set(err, RESULT_TRANSPORT, "HttpTransport",
-                         "TLS to %s: %s", c->host_hdr, tls_reason(c));
-    }
+    return RESULT_OK;
 }
 
-static enum result open_connection(struct http1_client *c,
-                                   long connect_timeout_ms,
-                                   struct error_info *err)
+/* A step of the TLS handshake (step_fn). */
+static enum result tls_handshake(struct http1_client *c, short *events,
+                                 struct error_info *err)
 {
-    struct addrinfo hints = {0}, *list = NULL;
+    ERR_clear_error();
+    int rc = SSL_connect(c->ssl);
+    if (rc == 1)
+        return RESULT_OK;
+    int e = 0;
+    if ((*events = tls_want(c, rc, &e)) != 0)
+        return RESULT_OK;
+    if (e)
+        return io_error(err, RESULT_TRANSPORT, "the TLS handshake", e);
+    return error_set(err, RESULT_TRANSPORT, "HttpTransport", "TLS to %s: %s",
+                     c->host_hdr, tls_reason(c));
+}
+
+static enum result resolve(struct http1_client *c, struct addrinfo **list,
+                           struct error_info *err)
+{
+    struct addrinfo hints = {0};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_ADDRCONFIG;
-    int gai = getaddrinfo(c->host, c->port, &hints, &list);
+    int gai = getaddrinfo(c->host, c->port, &hints, list);
     if (gai != 0)
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
                          "cannot resolve %s: %s", c->host, gai_strerror(gai));
-    int saved = 0;
-    int64_t deadline_ms = clock_monotonic_ms() + connect_timeout_ms;
-    if (c->deadline_ms && c->deadline_ms < deadline_ms)
-        deadline_ms = c->deadline_ms;
-    for (const struct addrinfo *a = list; a && c->fd < 0; a = a->ai_next) {
-        c->fd = connect_one(a, deadline_ms);
+    return RESULT_OK;
+}
+
+static enum result connect_failed(struct http1_client *c, int e,
+                                  struct error_info *err)
+{
+    return error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                     "cannot connect to %s: %s", c->host_hdr,
+                     e ? strerror(e) : "timed out");
+}
+
+/* When connecting and the TLS handshake must be over: the connect
+ * timeout, cut to the exchange's deadline. */
+static int64_t connect_deadline(const struct http1_client *c)
+{
+    int64_t deadline_ms = clock_monotonic_ms() + c->connect_ms;
+    return c->deadline_ms && c->deadline_ms < deadline_ms ? c->deadline_ms
+                                                          : deadline_ms;
+}
+
+/* A new connection on `fd`. Non-blocking throughout: every read and write
+ * that would block waits in poll() for what is left of the deadline. */
+static void connected(struct http1_client *c, int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->served = 0;
+    c->in_off = c->in_len = 0;
+}
+
+static enum result open_connection(struct http1_client *c,
+                                   struct error_info *err)
+{
+    struct addrinfo *list = NULL;
+    enum result r = resolve(c, &list, err);
+    if (r != RESULT_OK)
+        return r;
+    int saved = 0, fd = -1;
+    int64_t deadline_ms = connect_deadline(c);
+    for (const struct addrinfo *a = list; a && fd < 0; a = a->ai_next) {
+        fd = connect_one(a, deadline_ms);
         saved = errno;
     }
     freeaddrinfo(list);
-    if (c->fd < 0)
-        return error_set(err, RESULT_TRANSPORT, "HttpTransport",
-                         "cannot connect to %s: %s", c->host_hdr,
-                         saved ? strerror(saved) : "timed out");
-    c->served = 0;
-    c->in_off = c->in_len = 0;
-    enum result r = c->tls ? tls_start(c, deadline_ms, err) : RESULT_OK;
+    if (fd < 0)
+        return connect_failed(c, saved, err);
+    connected(c, fd);
+    if (!c->tls)
+        return RESULT_OK;
+    r = tls_setup(c, err);
+    if (r == RESULT_OK)
+        r = until_done(c, tls_handshake, deadline_ms, "the TLS handshake", err);
     if (r != RESULT_OK)
         drop(c);
     return r;
@@ -484,131 +580,150 @@ static enum result build_head(struct http1_client *c,
     return RESULT_OK;
 }
 
-/* Sends head and body as one TLS write (one record for a small request,
- * one system call). */
-static enum result tls_send(struct http1_client *c, const void *body,
-                            size_t body_len, struct error_info *err)
+/* Gets the request (the head in c->out, then the body) ready to send
+ * on the current connection; over TLS head and body go as one write (one
+ * record for a small request, one system call). */
+static enum result send_begin(struct http1_client *c, struct error_info *err)
 {
+    c->sent = 0;
+    if (!c->ssl)
+        return RESULT_OK;
     buf_reset(&c->wire);
     if (buf_append(&c->wire, c->out.data, c->out.len) != RESULT_OK ||
-        (body_len && buf_append(&c->wire, body, body_len) != RESULT_OK))
+        (c->body_len &&
+         buf_append(&c->wire, c->body, c->body_len) != RESULT_OK))
         return error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
                          "request too large");
-    for (;;) {
+    return RESULT_OK;
+}
+
+/* Sends what the socket takes of the rest of the request (step_fn):
+ * sendmsg() of head and body, partial writes continued from c->sent;
+ * MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE. Over TLS the
+ * same write is repeated until OpenSSL has sent it all. */
+static enum result send_some(struct http1_client *c, short *events,
+                             struct error_info *err)
+{
+    if (c->ssl) {
         size_t n = 0;
         int rc = SSL_write_ex(c->ssl, c->wire.data, c->wire.len, &n);
         if (rc == 1)
             return RESULT_OK;
-        int timed_out = 0, e = 0;
-        if (tls_again(c, rc, c->deadline_ms, &timed_out, &e))
-            continue;
-        if (timed_out)
-            return io_error(err, RESULT_TIMEOUT, "sending", 0);
+        int e = 0;
+        if ((*events = tls_want(c, rc, &e)) != 0)
+            return RESULT_OK;
         return io_error(err, RESULT_TRANSPORT, "sending", e ? e : EPIPE);
     }
-}
-
-/* Writes the head and the body in one go (sendmsg, partial writes
- * continued); MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE. */
-static enum result send_request(struct http1_client *c, const void *body,
-                                size_t body_len, struct error_info *err)
-{
-    if (c->ssl)
-        return tls_send(c, body, body_len, err);
-    struct iovec iov[2] = {{c->out.data, c->out.len},
-                           {(void *)(uintptr_t)body, body ? body_len : 0}};
-    struct iovec *v = iov;
-    int count = body_len ? 2 : 1;
-    while (count) {
+    size_t head = c->out.len;
+    while (c->sent < head + c->body_len) {
+        struct iovec iov[2];
+        int count = 0;
+        size_t from = c->sent > head ? c->sent - head : 0;
+        if (c->sent < head)
+            iov[count++] =
+                (struct iovec){c->out.data + c->sent, head - c->sent};
+        if (c->body_len > from)
+            iov[count++] = (struct iovec){(char *)(uintptr_t)c->body + from,
+                                          c->body_len - from};
         struct msghdr m = {0};
-        m.msg_iov = v;
+        m.msg_iov = iov;
         m.msg_iovlen = (size_t)count;
         ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(c->fd, POLLOUT, c->deadline_ms))
-                return io_error(err, RESULT_TIMEOUT, "sending", 0);
-            continue;
+            *events = POLLOUT;
+            return RESULT_OK;
         }
         if (n < 0)
             return io_error(err, RESULT_TRANSPORT, "sending", errno);
-        size_t left = (size_t)n;
-        while (count && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            count--;
-        }
-        if (count) {
-            v->iov_base = (char *)v->iov_base + left;
-            v->iov_len -= left;
-        }
+        c->sent += (size_t)n;
     }
     return RESULT_OK;
 }
 
-/* Reads what TLS has into `to`; *n = 0 at the peer's close_notify. A
- * close without close_notify is an error (RFC 8446 §6.1: the answer may
- * have been cut short by an attacker). */
-static enum result tls_recv(struct http1_client *c, char *to, size_t len,
-                            size_t *n, struct error_info *err)
+static enum result send_request(struct http1_client *c, struct error_info *err)
 {
-    for (;;) {
-        int rc = SSL_read_ex(c->ssl, to, len, n);
-        if (rc == 1)
-            return RESULT_OK;
-        if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN) {
-            *n = 0;
-            return RESULT_OK;
-        }
-        int timed_out = 0, e = 0;
-        if (tls_again(c, rc, c->deadline_ms, &timed_out, &e))
-            continue;
-        if (timed_out)
-            return io_error(err, RESULT_TIMEOUT, "reading", 0);
-        return io_error(err, RESULT_TRANSPORT, "reading", e);
-    }
+    enum result r = send_begin(c, err);
+    if (r != RESULT_OK)
+        return r;
+    return until_done(c, send_some, c->deadline_ms, "sending", err);
 }
 
-/* Reads more bytes into c->in (compacting it first). 0 on EOF. */
-static enum result fill(struct http1_client *c, int *eof,
-                        struct error_info *err)
+/* Reads once into c->in after in_len (step_fn); sets c->peer_closed when
+ * the peer has ended the stream: over TLS only its close_notify does, and
+ * a close without it is an error (RFC 8446 §6.1: the answer may have been
+ * cut short by an attacker). */
+static enum result recv_some(struct http1_client *c, short *events,
+                             struct error_info *err)
+{
+    char *to = c->in + c->in_len;
+    size_t room = c->in_cap - c->in_len, n = 0;
+    if (c->ssl) {
+        int rc = SSL_read_ex(c->ssl, to, room, &n);
+        if (rc != 1) {
+            int saved = errno;
+            if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN) {
+                c->peer_closed = 1;
+                return RESULT_OK;
+            }
+            errno = saved;
+            int e = 0;
+            if ((*events = tls_want(c, rc, &e)) != 0)
+                return RESULT_OK;
+            return io_error(err, RESULT_TRANSPORT, "reading", e);
+        }
+    } else {
+        ssize_t got;
+        do
+            got = recv(c->fd, to, room, 0);
+        while (got < 0 && errno == EINTR);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            *events = POLLIN;
+            return RESULT_OK;
+        }
+        if (got < 0)
+            return io_error(err, RESULT_TRANSPORT, "reading", errno);
+        c->peer_closed = got == 0;
+        n = (size_t)got;
+    }
+    c->in_len += n;
+    c->got_bytes |= n > 0;
+    return RESULT_OK;
+}
+
+/* Moves the unread bytes to the start of c->in. */
+static void compact(struct http1_client *c)
 {
     if (c->in_off) {
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len == IN_BYTES)
+}
+
+/* Reads more bytes into c->in. `*eof` when the peer ended the stream.
+ * Under http1_step() nothing is read: the parser runs over the bytes
+ * read so far, and running out of them marks the answer incomplete. */
+static enum result fill(struct http1_client *c, int *eof,
+                        struct error_info *err)
+{
+    if (c->stage == STAGE_RECV) {
+        *eof = c->peer_closed;
+        if (*eof)
+            return RESULT_OK;
+        c->incomplete = 1;
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
-                         "a line of the answer is over %d bytes", IN_BYTES);
-    if (c->ssl) {
-        size_t n = 0;
-        enum result r =
-            tls_recv(c, c->in + c->in_len, IN_BYTES - c->in_len, &n, err);
-        if (r != RESULT_OK)
-            return r;
-        *eof = n == 0;
-        c->in_len += n;
-        c->got_bytes |= n > 0;
-        return RESULT_OK;
+                         "the answer is incomplete");
     }
-    for (;;) {
-        ssize_t n = recv(c->fd, c->in + c->in_len, IN_BYTES - c->in_len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(c->fd, POLLIN, c->deadline_ms))
-                return io_error(err, RESULT_TIMEOUT, "reading", 0);
-            continue;
-        }
-        if (n < 0)
-            return io_error(err, RESULT_TRANSPORT, "reading", errno);
-        *eof = n == 0;
-        c->in_len += (size_t)n;
-        c->got_bytes |= n > 0;
-        return RESULT_OK;
-    }
+    compact(c);
+    if (c->in_len == c->in_cap)
+        return error_set(err, RESULT_TRANSPORT, "HttpTransport",
+                         "a line of the answer is over %zu bytes", c->in_cap);
+    c->peer_closed = 0;
+    enum result r = until_done(c, recv_some, c->deadline_ms, "reading", err);
+    *eof = c->peer_closed;
+    return r;
 }
 
 /* Finds CRLF in the unread bytes, reading more as needed; the line (CRLF
@@ -861,29 +976,24 @@ static enum result read_body(struct http1_client *c,
     return take_body(c, &resp->body, SIZE_MAX, err);
 }
 
-/* One exchange on the current connection. */
-static enum result exchange(struct http1_client *c,
-                            const struct http1_request *req,
-                            struct http1_response *resp, struct error_info *err)
+/* One answer into `resp`, after any interim 1xx answers (RFC 9110
+ * §15.2). Sets `*keep` when the connection may carry another exchange. */
+static enum result read_answer(struct http1_client *c,
+                               struct http1_response *resp, int *keep,
+                               struct error_info *err)
 {
-    c->got_bytes = 0;
-    /* SSL_get_error() reads OpenSSL's error queue: it must start empty
-     * (other code may have left errors there). A retry (WANT_READ,
-     * WANT_WRITE) adds none, and any other failure ends the exchange. */
-    if (c->ssl)
-        ERR_clear_error();
-    enum result r = send_request(c, req->body, req->body_len, err);
-    for (;;) {
-        if (r == RESULT_OK)
-            r = read_head(c, resp, err);
-        /* An interim 1xx answer (RFC 9110 §15.2) precedes the final one. */
-        if (r == RESULT_OK && resp->status >= 100 && resp->status < 200)
-            continue;
-        break;
-    }
-    int keep = 0;
-    if (r == RESULT_OK)
-        r = read_body(c, resp, &keep, err);
+    enum result r;
+    do
+        r = read_head(c, resp, err);
+    while (r == RESULT_OK && resp->status >= 100 && resp->status < 200);
+    *keep = 0;
+    return r == RESULT_OK ? read_body(c, resp, keep, err) : r;
+}
+
+/* Ends an exchange with `r`: the connection stays for the next one when
+ * `keep`, else (and after any failure) it is dropped. */
+static enum result end_exchange(struct http1_client *c, enum result r, int keep)
+{
     if (r == RESULT_OK && c->ssl && c->served == 0)
         keep_session(c);
     if (r == RESULT_OK && keep)
@@ -893,9 +1003,29 @@ static enum result exchange(struct http1_client *c,
     return r;
 }
 
-enum result http1_perform(struct http1_client *c,
-                          const struct http1_request *req,
-                          struct http1_response *resp, struct error_info *err)
+/* One exchange on the current connection. */
+static enum result exchange(struct http1_client *c, struct http1_response *resp,
+                            struct error_info *err)
+{
+    c->got_bytes = 0;
+    /* SSL_get_error() reads OpenSSL's error queue: it must start empty
+     * (other code may have left errors there). A retry (WANT_READ,
+     * WANT_WRITE) adds none, and any other failure ends the exchange. */
+    if (c->ssl)
+        ERR_clear_error();
+    int keep = 0;
+    enum result r = send_request(c, err);
+    if (r == RESULT_OK)
+        r = read_answer(c, resp, &keep, err);
+    return end_exchange(c, r, keep);
+}
+
+/* What an exchange starts with, blocking or not: `resp` reset, the
+ * request's head built (nothing is sent when it is refused), the
+ * deadlines and the body noted. */
+static enum result begin(struct http1_client *c,
+                         const struct http1_request *req,
+                         struct http1_response *resp, struct error_info *err)
 {
     resp->status = 0;
     resp->header_count = 0;
@@ -906,19 +1036,255 @@ enum result http1_perform(struct http1_client *c,
     c->deadline_ms =
         req->timeout_ms > 0 ? clock_monotonic_ms() + req->timeout_ms : 0;
     c->head_only = strcmp(req->method, "HEAD") == 0;
-    long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-                                                  : c->connect_timeout_ms;
+    c->connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+                                                : c->connect_timeout_ms;
+    c->body = req->body;
+    c->body_len = req->body ? req->body_len : 0;
+    return RESULT_OK;
+}
+
+/* An idle kept-alive connection the peer closed fails at once with
+ * nothing read: one more try on a fresh one (RFC 9112 §9.3.1). */
+static int retry_fresh(const struct http1_client *c, enum result r, int reused,
+                       int attempt)
+{
+    return r == RESULT_TRANSPORT && reused && !c->got_bytes && attempt == 0;
+}
+
+enum result http1_perform(struct http1_client *c,
+                          const struct http1_request *req,
+                          struct http1_response *resp, struct error_info *err)
+{
+    enum result r = begin(c, req, resp, err);
+    if (r != RESULT_OK)
+        return r;
     for (int attempt = 0;; attempt++) {
         int reused = c->fd >= 0 && c->served > 0;
-        if (c->fd < 0 && (r = open_connection(c, connect_ms, err)) != RESULT_OK)
+        if (c->fd < 0 && (r = open_connection(c, err)) != RESULT_OK)
             return r;
-        r = exchange(c, req, resp, err);
-        /* An idle kept-alive connection the peer closed fails at once
-         * with nothing read: one more try on a fresh one. */
-        if (r == RESULT_TRANSPORT && reused && !c->got_bytes && attempt == 0) {
-            buf_reset(&resp->body);
+        r = exchange(c, resp, err);
+        if (!retry_fresh(c, r, reused, attempt))
+            return r;
+        buf_reset(&resp->body);
+    }
+}
+
+/* ---- Non-blocking exchanges (http1_start, http1_step) ---------------- */
+
+/* The most a non-blocking answer may take in c->in, head and framing
+ * included: it is held whole until parsed. */
+#define NB_MAX_ANSWER_BYTES (2 * 1024 * 1024)
+
+/* An attempt of the started exchange: on the kept-alive connection when
+ * there is one, else on a new one. */
+static void attempt_begin(struct http1_client *c)
+{
+    c->reused = c->fd >= 0 && c->served > 0;
+    c->stage = c->fd >= 0 ? STAGE_REQUEST : STAGE_CONNECT;
+}
+
+enum result http1_start(struct http1_client *c, const struct http1_request *req,
+                        struct http1_response *resp, struct error_info *err)
+{
+    enum result r = begin(c, req, resp, err);
+    if (r != RESULT_OK)
+        return r;
+    c->resp = resp;
+    c->attempt = 0;
+    attempt_begin(c);
+    return RESULT_OK;
+}
+
+int http1_fd(const struct http1_client *c)
+{
+    return c->fd;
+}
+
+int64_t http1_wake_ms(const struct http1_client *c)
+{
+    return c->stage == STAGE_CONNECT || c->stage == STAGE_HANDSHAKE
+               ? c->connect_deadline_ms
+               : c->deadline_ms;
+}
+
+/* STAGE_CONNECT (step_fn): resolves the host, then tries its addresses
+ * in turn as open_connection() does, each connect awaited in poll(). */
+static enum result connect_step(struct http1_client *c, short *events,
+                                struct error_info *err)
+{
+    if (c->fd < 0 && !c->addrs) {
+        enum result r = resolve(c, &c->addrs, err);
+        if (r != RESULT_OK)
+            return r;
+        c->addr = c->addrs;
+        c->connect_errno = 0;
+        c->connect_deadline_ms = connect_deadline(c);
+    }
+    for (;;) {
+        if (c->fd >= 0) { /* a connect in progress ends when writable */
+            struct pollfd p = {c->fd, POLLOUT, 0};
+            if (poll(&p, 1, 0) <= 0) {
+                *events = POLLOUT;
+                return RESULT_OK;
+            }
+            int e = connect_result(c->fd);
+            if (e == 0)
+                break;
+            close(c->fd);
+            c->fd = -1;
+            c->connect_errno = e;
+            c->addr = c->addr->ai_next;
+        }
+        if (!c->addr)
+            return connect_failed(c, c->connect_errno, err);
+        int pending = 0;
+        int fd = connect_start(c->addr, &pending);
+        if (fd < 0) {
+            c->connect_errno = errno;
+            c->addr = c->addr->ai_next;
             continue;
         }
-        return r;
+        c->fd = fd;
+        if (!pending)
+            break;
     }
+    freeaddrinfo(c->addrs);
+    c->addrs = c->addr = NULL;
+    connected(c, c->fd);
+    c->stage = c->tls ? STAGE_HANDSHAKE : STAGE_REQUEST;
+    return c->tls ? tls_setup(c, err) : RESULT_OK;
+}
+
+/*
+ * STAGE_RECV: reads all that has come, then parses the answer from its
+ * start over the bytes read so far with the parser http1_perform() uses,
+ * which then never waits (fill()): when the bytes run out the answer is
+ * incomplete, and the step waits for more. Answers to pushes are small,
+ * mostly one read; a bigger one is parsed again after each read.
+ */
+static enum result recv_answer(struct http1_client *c, short *events, int *keep,
+                               struct error_info *err)
+{
+    /* A read that fails after the answer came (a peer that closes
+     * without close_notify right after it) fails only an incomplete
+     * answer; the connection then goes. */
+    enum result failed = RESULT_OK;
+    struct error_info why;
+    error_clear(&why);
+    while (!*events && !c->peer_closed && failed == RESULT_OK) {
+        if (c->in_len == c->in_cap) {
+            if (c->in_cap >= NB_MAX_ANSWER_BYTES)
+                return error_set(err, RESULT_TOO_LARGE, "HttpTransport",
+                                 "the answer is over %d bytes",
+                                 NB_MAX_ANSWER_BYTES);
+            c->in_cap = c->in_cap * 2 < NB_MAX_ANSWER_BYTES
+                            ? c->in_cap * 2
+                            : NB_MAX_ANSWER_BYTES;
+            c->in = xrealloc(c->in, c->in_cap);
+        }
+        failed = recv_some(c, events, &why);
+    }
+    enum result r = RESULT_OK;
+    c->incomplete = 0;
+    if (c->in_len > c->answer_off || c->peer_closed) {
+        struct http1_response *resp = c->resp;
+        resp->status = 0;
+        resp->header_count = 0;
+        buf_reset(&resp->body);
+        c->in_off = c->answer_off;
+        r = read_answer(c, resp, keep, err);
+    } else {
+        c->incomplete = 1;
+    }
+    if (c->incomplete && failed != RESULT_OK) {
+        if (err)
+            *err = why;
+        return failed;
+    }
+    if (c->incomplete) {
+        c->in_off = c->answer_off;
+        return RESULT_OK; /* `*events` says what to wait for */
+    }
+    if (failed != RESULT_OK)
+        *keep = 0;
+    *events = 0;
+    return r;
+}
+
+/* The failure when the current stage's deadline has passed. */
+static enum result timed_out(struct http1_client *c, struct error_info *err)
+{
+    switch (c->stage) {
+    case STAGE_CONNECT:
+        return connect_failed(c, ETIMEDOUT, err);
+    case STAGE_HANDSHAKE:
+        return io_error(err, RESULT_TIMEOUT, "the TLS handshake", 0);
+    case STAGE_RECV:
+        return io_error(err, RESULT_TIMEOUT, "reading", 0);
+    default:
+        return io_error(err, RESULT_TIMEOUT, "sending", 0);
+    }
+}
+
+int http1_step(struct http1_client *c, short *events, enum result *result,
+               struct error_info *err)
+{
+    enum result r = RESULT_OK;
+    int keep = 0, done = 0;
+    *events = 0;
+    /* SSL_get_error() reads the thread's error queue, where another
+     * client's step may have left errors. */
+    if (c->ssl)
+        ERR_clear_error();
+    while (r == RESULT_OK && !*events && !done) {
+        switch (c->stage) {
+        case STAGE_IDLE:
+            *result = error_set(err, RESULT_INVALID_INPUT, "HttpInvalidRequest",
+                                "no exchange was started");
+            return 1;
+        case STAGE_CONNECT:
+            r = connect_step(c, events, err);
+            break;
+        case STAGE_HANDSHAKE:
+            r = tls_handshake(c, events, err);
+            if (r == RESULT_OK && !*events)
+                c->stage = STAGE_REQUEST;
+            break;
+        case STAGE_REQUEST:
+            compact(c);
+            c->got_bytes = 0;
+            c->peer_closed = 0;
+            r = send_begin(c, err);
+            c->stage = STAGE_SEND;
+            break;
+        case STAGE_SEND:
+            r = send_some(c, events, err);
+            if (r == RESULT_OK && !*events) {
+                c->stage = STAGE_RECV;
+                c->answer_off = c->in_off;
+                *events = POLLIN; /* the answer is a round trip away */
+            }
+            break;
+        case STAGE_RECV:
+            r = recv_answer(c, events, &keep, err);
+            done = r == RESULT_OK && !*events;
+            break;
+        }
+    }
+    if (r == RESULT_OK && !done) {
+        int64_t by = http1_wake_ms(c);
+        if (!by || clock_monotonic_ms() < by)
+            return 0;
+        r = timed_out(c, err);
+    }
+    c->stage = STAGE_IDLE;
+    r = end_exchange(c, r, keep && !c->peer_closed);
+    if (retry_fresh(c, r, c->reused, c->attempt)) {
+        c->attempt++;
+        buf_reset(&c->resp->body);
+        attempt_begin(c);
+        return http1_step(c, events, result, err);
+    }
+    *result = r;
+    return 1;
 }

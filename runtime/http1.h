@@ -3,6 +3,7 @@
 #define STREAMER_HTTP1_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "result.h"
@@ -102,5 +103,40 @@ enum result http1_perform(struct http1_client *c,
                           const struct http1_request *req,
                           struct http1_response *resp,
                           struct error_info *err) WARN_UNUSED;
+
+/*
+ * The same exchange without waiting, for many clients at once in one
+ * poll() (runtime/fanout.c). http1_start() checks `req` and builds its
+ * head as http1_perform() does (RESULT_INVALID_INPUT: nothing is sent)
+ * and resets `resp`; `req`'s body and `resp` are borrowed until the
+ * exchange ends. Nothing is connected, sent or read until http1_step().
+ */
+enum result http1_start(struct http1_client *c, const struct http1_request *req,
+                        struct http1_response *resp,
+                        struct error_info *err) WARN_UNUSED;
+
+/*
+ * Advances the started exchange as far as it can without waiting:
+ * resolving and connecting (each address in turn), the TLS handshake,
+ * sending (partial writes continued), reading. Returns 1 when it ended,
+ * `*result` and `resp` then as http1_perform() leaves them (the same
+ * results and errors, the same keep-alive and the same one retry on a
+ * new connection when a reused one fails before any byte of the answer);
+ * 0 when it waits for `*events` (POLLIN or POLLOUT) on http1_fd(c), or
+ * for http1_wake_ms(): call it again when either comes (a call too early
+ * does no harm). The answer is read whole before it is parsed, up to
+ * 2 MB with its head (more is RESULT_TOO_LARGE). Blocks only in
+ * getaddrinfo() when a connection is opened to a host name.
+ */
+int http1_step(struct http1_client *c, short *events, enum result *result,
+               struct error_info *err) WARN_UNUSED;
+
+/* The connection's socket, -1 when there is none. */
+int http1_fd(const struct http1_client *c);
+
+/* When the step in progress times out (clock_monotonic_ms(); 0: never):
+ * the connect timeout while connecting and in the TLS handshake, then
+ * the request's timeout. */
+int64_t http1_wake_ms(const struct http1_client *c);
 
 #endif

@@ -193,11 +193,41 @@ static int read_request(int fd, char *pending, size_t *pending_len,
     return 0;
 }
 
+/* A chunked answer (RFC 9112 §7.1): 5-byte chunks, each written on its
+ * own after a pause so that the client reads the answer in parts, then
+ * the last chunk and a trailer field. */
+static int send_chunked(int fd, const struct test_http_reply *rep,
+                        int head_only)
+{
+    char head[8192];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d X\r\nTransfer-Encoding: chunked\r\n%s%s\r\n",
+                     rep->status ? rep->status : 200, rep->headers,
+                     rep->close_after ? "Connection: close\r\n" : "");
+    if (send_all(fd, head, (size_t)n) != 0)
+        return -1;
+    if (head_only)
+        return 0;
+    for (size_t at = 0; at < rep->body_len; at += 5) {
+        size_t k = rep->body_len - at < 5 ? rep->body_len - at : 5;
+        char chunk[32];
+        n = snprintf(chunk, sizeof(chunk), "%zx\r\n%.*s\r\n", k, (int)k,
+                     rep->body + at);
+        sleep_ms(1);
+        if (send_all(fd, chunk, (size_t)n) != 0)
+            return -1;
+    }
+    static const char last[] = "0\r\nX-Trailer: 1\r\n\r\n";
+    return send_all(fd, last, sizeof(last) - 1);
+}
+
 /* The answer; to HEAD, without the body its Content-Length counts. */
 static int send_reply(int fd, const struct test_http_reply *rep, int head_only)
 {
     if (rep->action == TEST_HTTP_RAW)
         return send_all(fd, rep->raw ? rep->raw : "", rep->raw_len);
+    if (rep->chunked)
+        return send_chunked(fd, rep, head_only);
     char head[8192];
     int n = snprintf(
         head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s\r\n",

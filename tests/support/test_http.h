@@ -40,6 +40,7 @@ struct test_http_reply {
     size_t raw_len;
     int delay_ms;    /* sleep this long before answering (a stall) */
     int close_after; /* close the connection after answering */
+    int chunked;     /* the body chunked, one write (1 ms apart) per chunk */
 };
 
 /*

@@ -245,6 +245,17 @@ void test_tls_stop(struct test_tls *s)
     free(s);
 }
 
+void test_tls_trust(const char *ca_file, const char *ca_dir)
+{
+    unsetenv("AWS_CA_BUNDLE");
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    if (ca_file)
+        setenv("AWS_CA_BUNDLE", ca_file, 1);
+    if (ca_dir)
+        setenv("SSL_CERT_DIR", ca_dir, 1);
+}
+
 int test_tls_port(const struct test_tls *s)
 {
     return s->port;

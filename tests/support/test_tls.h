@@ -16,6 +16,11 @@ struct test_tls *test_tls_start(int requests_per_connection, const char *body);
 void test_tls_stop(struct test_tls *s);
 
 int test_tls_port(const struct test_tls *s);
+
+/* Sets the trust store of the next TLS context (runtime/http.c reads it):
+ * AWS_CA_BUNDLE = `ca_file` and SSL_CERT_DIR = `ca_dir`, each unset when
+ * NULL, and SSL_CERT_FILE unset; (NULL, NULL) restores the default. */
+void test_tls_trust(const char *ca_file, const char *ca_dir);
 /* The PEM file of the server's certificate: trust it to reach the server. */
 const char *test_tls_ca_file(const struct test_tls *s);
 /* Connections accepted and requests read (and answered, or being) so far. */

@@ -323,17 +323,6 @@ START_TEST(origins_kept_apart_and_failures_recover)
 }
 END_TEST
 
-static void trust(const char *ca_file, const char *ca_dir)
-{
-    unsetenv("AWS_CA_BUNDLE");
-    unsetenv("SSL_CERT_FILE");
-    unsetenv("SSL_CERT_DIR");
-    if (ca_file)
-        setenv("AWS_CA_BUNDLE", ca_file, 1);
-    if (ca_dir)
-        setenv("SSL_CERT_DIR", ca_dir, 1);
-}
-
 /* Over TLS, requests share one connection; a server that drops idle
  * connections costs a new one each time, never a failed request, and
  * the new one resumes the session (an abbreviated handshake). */
@@ -343,7 +332,7 @@ START_TEST(tls_keep_alive_and_reconnect)
     for (size_t k = 0; k < 2; k++) {
         struct test_tls *tls = test_tls_start(per_conn[k], "{\"ok\":1}");
         ck_assert_ptr_nonnull(tls);
-        trust(test_tls_ca_file(tls), NULL);
+        test_tls_trust(test_tls_ca_file(tls), NULL);
         struct http_client *c = http_client_new();
         struct http_response resp;
         http_response_init(&resp, 1024);
@@ -365,7 +354,7 @@ START_TEST(tls_keep_alive_and_reconnect)
         http_client_free(c);
         test_tls_stop(tls);
     }
-    trust(NULL, NULL);
+    test_tls_trust(NULL, NULL);
 }
 END_TEST
 
@@ -380,7 +369,7 @@ START_TEST(tls_refuses_a_wrong_name_or_an_unknown_ca)
     http_response_init(&resp, 1024);
     struct error_info err;
 
-    trust(test_tls_ca_file(tls), NULL);
+    test_tls_trust(test_tls_ca_file(tls), NULL);
     struct http_client *c = http_client_new();
     snprintf(url, sizeof(url), "https://localhost:%d/", test_tls_port(tls));
     ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err),
@@ -391,7 +380,7 @@ START_TEST(tls_refuses_a_wrong_name_or_an_unknown_ca)
 
     char empty[] = "/tmp/streamer-no-ca-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(empty));
-    trust(NULL, empty);
+    test_tls_trust(NULL, empty);
     c = http_client_new();
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/", test_tls_port(tls));
     ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err),
@@ -401,14 +390,14 @@ START_TEST(tls_refuses_a_wrong_name_or_an_unknown_ca)
     rmdir(empty);
 
     ck_assert_int_eq(test_tls_requests(tls), 0);
-    trust(test_tls_ca_file(tls), NULL);
+    test_tls_trust(test_tls_ca_file(tls), NULL);
     c = http_client_new();
     ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err), RESULT_OK);
     ck_assert_int_eq(test_tls_requests(tls), 1);
     http_client_free(c);
     http_response_cleanup(&resp);
     test_tls_stop(tls);
-    trust(NULL, NULL);
+    test_tls_trust(NULL, NULL);
 }
 END_TEST
 

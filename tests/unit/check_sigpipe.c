@@ -52,12 +52,12 @@ static unsigned long long ignored_signals(pid_t pid)
 /*
  * The bootstrap talks to "DynamoDB" over TLS; the server answers each
  * connection's first request, keep-alive, and then drops the connection
- * while it sits idle in libcurl's cache, without a close_notify. The next
- * event's request meets the dropped connection. libcurl runs with
- * CURLOPT_NOSIGNAL=1 and so does not ignore SIGPIPE for us: the process
- * must ignore it itself (handlers/main.c), or a write to the dead
- * connection kills it. The process must serve every event, ignore
- * SIGPIPE while it runs, and end by its own exit, not by a signal.
+ * while it sits idle, without a close_notify. The next event's request
+ * meets the dropped connection. The process ignores SIGPIPE
+ * (handlers/main.c), besides sending with MSG_NOSIGNAL, so that a write
+ * to the dead connection cannot kill it. The process must serve every
+ * event, ignore SIGPIPE while it runs, and end by its own exit, not by a
+ * signal.
  */
 START_TEST(bootstrap_survives_a_dropped_tls_connection)
 {
