@@ -431,13 +431,24 @@ static enum result tls_handshake(struct http1_client *c, short *events,
                      c->host_hdr, tls_reason(c));
 }
 
+/*
+ * The host's addresses. An IP literal (the Runtime API's 127.0.0.1:9001,
+ * a VPC endpoint's address) is read as it is (AI_NUMERICHOST): with
+ * AI_ADDRCONFIG, glibc would first ask the kernel for the machine's
+ * addresses over netlink, a socket and three system calls at every cold
+ * start, and could refuse an IPv6 literal on an IPv4-only machine.
+ */
 static enum result resolve(struct http1_client *c, struct addrinfo **list,
                            struct error_info *err)
 {
     struct addrinfo hints = {0};
+    unsigned char ip[16];
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
+    hints.ai_flags = inet_pton(AF_INET, c->host, ip) == 1 ||
+                             inet_pton(AF_INET6, c->host, ip) == 1
+                         ? AI_NUMERICHOST
+                         : AI_ADDRCONFIG;
     int gai = getaddrinfo(c->host, c->port, &hints, list);
     if (gai != 0)
         return error_set(err, RESULT_TRANSPORT, "HttpTransport",
