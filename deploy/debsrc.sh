@@ -1,5 +1,5 @@
 # Fetching a Debian source package pinned to an installed binary package.
-# Sourced by deploy/build-curl and deploy/build-cjson; not run on its own.
+# Sourced by deploy/build-openssl and deploy/build-cjson; not run on its own.
 #
 # debsrc_version BINPKG        prints the installed version of BINPKG
 # debsrc_fetch SRCPKG VERSION DIR
@@ -36,7 +36,7 @@ debsrc_enable() {
   echo "debsrc: enabling deb-src for $codename in $f" >&2
   debsrc_as_root tee "$f" >/dev/null <<EOF || return 1
 # Added by Streamer's deploy/ scripts: Debian source packages for the
-# packaged build (curl, cjson). Safe to remove.
+# packaged build (openssl, cjson). Safe to remove.
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: $codename $codename-updates

@@ -6,20 +6,23 @@
 #                                      by deploy/check
 #   make build-StreamerFunction        SAM's makefile build (sam build)
 #
-# The bootstrap links a minimal static libcurl and cJSON built from Debian's
-# source packages (deploy/build-curl, deploy/build-cjson; cached in build/)
-# and Debian's OpenSSL 3 in one of two ways (OPENSSL_LINK):
-#   static   (default) libssl.a/libcrypto.a linked in, unused objects
-#            dropped: the zip is ~1.98 MB, inside the 2 MiB budget;
-#   bundled  libssl.so.3/libcrypto.so.3 copied to lib/ and found through
-#            RPATH $ORIGIN/lib: Debian's two libraries alone deflate to
+# The bootstrap links cJSON built from Debian's source package
+# (deploy/build-cjson; cached in build/) and OpenSSL 3 in one of two ways
+# (OPENSSL_LINK):
+#   static   (default) a minimal static OpenSSL built from Debian's source
+#            with only what Streamer uses (deploy/build-openssl), unused
+#            objects dropped: the zip is ~1.2 MB (docs/budgets.md);
+#   bundled  Debian's libssl.so.3/libcrypto.so.3 copied to lib/ and found
+#            through RPATH $ORIGIN/lib: the two libraries alone deflate to
 #            2.08 MB, so this zip (~2.3 MB) fails deploy/check's size limit.
+# It links no libcurl: every AWS call, pushes included, goes over
+# runtime/http1.c.
 # Either way the binary needs glibc only from the system. The binary is the ELF
 # `bootstrap` Lambda executes: "Custom runtimes: the runtime is an
 # executable file named bootstrap at the root of the deployment package"
 # (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
-# The local/dev build (`make`, build/bootstrap) keeps Debian's shared
-# libcurl.
+# The local/dev build (`make`, build/bootstrap) links Debian's shared
+# OpenSSL.
 
 # ARCH may come from the environment (`ARCH=arm64 sam build`); Debian's
 # and the kernel's names for the two are accepted too. A value this file
@@ -44,11 +47,13 @@ endif
 
 # The static dependencies are pinned to the installed Debian packages'
 # versions; a security update of either rebuilds them.
-CURL_DEB_VERSION  := $(shell dpkg-query -W -f='$${Version}' libcurl4-openssl-dev 2>/dev/null)
+# libssl-dev is installed for both architectures (multiarch, arm64 for
+# the cross build): the build machine's own names the version.
+SSL_DEB_VERSION   := $(shell dpkg-query -W -f='$${Version}' libssl-dev:$$(dpkg --print-architecture) 2>/dev/null)
 CJSON_DEB_VERSION := $(shell dpkg-query -W -f='$${Version}' libcjson-dev 2>/dev/null)
-CURL_PREFIX  := build/curl-$(or $(CURL_DEB_VERSION),7.88.1)-$(ARCH)
+SSL_PREFIX   := build/openssl-$(or $(SSL_DEB_VERSION),none)-$(ARCH)
 CJSON_PREFIX := build/cjson-$(or $(CJSON_DEB_VERSION),none)-$(ARCH)
-CURL_LIB     := $(CURL_PREFIX)/lib/libcurl.a
+SSL_LIB      := $(SSL_PREFIX)/lib/libcrypto.a
 CJSON_LIB    := $(CJSON_PREFIX)/lib/libcjson.a
 
 PKG_DIR  := build/package/$(ARCH)
@@ -58,29 +63,45 @@ PKG_OBJS := $(PKG_SRC:%.c=$(PKG_OBJ)/%.o)
 
 # Release flags, no sanitizers; sections per function so that the linker
 # drops what the static libraries carry but the bootstrap never calls.
-PKG_CFLAGS  = $(STD) $(WARN) -O2 -g $(INCLUDES) -I$(CURL_PREFIX)/include \
-              -I$(CJSON_PREFIX)/include -DCURL_STATICLIB \
+# A position-dependent executable (-fno-pie, -no-pie): a PIE bootstrap
+# carries ~13,000 relative relocations (OpenSSL's tables of pointers)
+# that ld.so applies at every cold start: 170k of its 450k instructions
+# from exec to the first GET /next, and 60 page faults (callgrind,
+# docs/budgets.md); its .rela.dyn is ~300 KB of the binary. libc, the stack, the heap and every mmap stay
+# randomized; only the bootstrap's own addresses are fixed. The compact
+# alternative, DT_RELR (-z pack-relative-relocs), needs glibc 2.36 and
+# provided.al2023 has 2.34. No unwind tables (C, and nothing unwinds:
+# deploy/build-openssl says why); -g stays in the unstripped copy.
+PKG_CFLAGS  = $(STD) $(WARN) -O2 -g -fno-pie \
+              -fno-asynchronous-unwind-tables -fno-unwind-tables $(INCLUDES) \
+              $(if $(PKG_SSL_INC),-I$(PKG_SSL_INC)) \
+              -I$(CJSON_PREFIX)/include \
               -ffunction-sections -fdata-sections -MMD -MP
-# DT_RPATH rather than DT_RUNPATH (--disable-new-dtags): it also applies to
-# the bundled libraries' own dependencies (libssl -> libcrypto), and it is
-# searched before LD_LIBRARY_PATH, which Lambda sets to system folders
-# first, so the bundled OpenSSL is the one loaded.
-PKG_LDFLAGS = -Wl,--gc-sections -Wl,-O1 -Wl,--as-needed \
-              -Wl,--disable-new-dtags -Wl,-rpath,'$$ORIGIN/lib'
-# OpenSSL comes from Debian's libssl3/libssl-dev (multiarch for arm64:
-# libssl-dev:arm64); the shared libraries are ABI-compatible with Amazon
-# Linux 2023's OpenSSL 3.0.
+PKG_LDFLAGS = -no-pie -Wl,--gc-sections -Wl,-O1 -Wl,--as-needed
+# OPENSSL_LINK=bundled: Debian's libssl3/libssl-dev (multiarch for arm64:
+# libssl-dev:arm64), ABI-compatible with Amazon Linux 2023's OpenSSL 3.0,
+# found through DT_RPATH rather than DT_RUNPATH (--disable-new-dtags): it
+# also applies to the bundled libraries' own dependencies (libssl ->
+# libcrypto), and it is searched before LD_LIBRARY_PATH, which Lambda
+# sets to system folders first, so the bundled OpenSSL is the one loaded.
+# The static build has no RPATH: ld.so would otherwise look for libc in
+# a dozen lib/ subfolders at every cold start.
 PKG_SSL_DIR  := /usr/lib/$(PKG_TRIPLE)
 ifeq ($(OPENSSL_LINK),static)
-PKG_SSL_LIBS := -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic
+PKG_SSL_INC  := $(SSL_PREFIX)/include
+PKG_SSL_DEP  := $(SSL_LIB)
+PKG_SSL_LIBS := $(SSL_PREFIX)/lib/libssl.a $(SSL_PREFIX)/lib/libcrypto.a
 PKG_BUNDLE   :=
 else ifeq ($(OPENSSL_LINK),bundled)
+PKG_SSL_INC  :=
+PKG_SSL_DEP  :=
 PKG_SSL_LIBS := -lssl -lcrypto
 PKG_BUNDLE   := libssl.so.3 libcrypto.so.3
+PKG_LDFLAGS += -Wl,--disable-new-dtags -Wl,-rpath,'$$ORIGIN/lib'
 else
 PKG_BAD := OPENSSL_LINK must be static or bundled, not '$(OPENSSL_LINK)'
 endif
-PKG_LIBS    = $(CURL_LIB) $(CJSON_LIB) $(PKG_SSL_LIBS) -lm -pthread
+PKG_LIBS    = $(CJSON_LIB) $(PKG_SSL_LIBS) -lm -pthread
 
 .PHONY: package build-StreamerFunction
 
@@ -91,22 +112,22 @@ else
 package: $(PKG_ZIP)
 	$(Q)deploy/check $(PKG_ZIP)
 
-$(CURL_LIB): deploy/build-curl deploy/debsrc.sh
-	@echo "  CURL    $(CURL_PREFIX) (static, HTTP/HTTPS only)"
-	$(Q)deploy/build-curl $(ARCH) $(CURL_PREFIX)
+$(SSL_LIB): deploy/build-openssl deploy/debsrc.sh
+	@echo "  OPENSSL $(SSL_PREFIX) (static, what Streamer uses)"
+	$(Q)deploy/build-openssl $(ARCH) $(SSL_PREFIX)
 
 $(CJSON_LIB): deploy/build-cjson deploy/debsrc.sh
 	@echo "  CJSON   $(CJSON_PREFIX)"
 	$(Q)deploy/build-cjson $(ARCH) $(CJSON_PREFIX)
 
 # Every object waits for the headers of the static libraries.
-$(PKG_OBJ)/%.o: %.c | $(CURL_LIB) $(CJSON_LIB)
+$(PKG_OBJ)/%.o: %.c | $(PKG_SSL_DEP) $(CJSON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< ($(ARCH), packaged)"
 	$(Q)$(PKG_CC) $(PKG_CFLAGS) -c -o $@ $<
 
 # The unstripped binary stays beside the objects for debugging.
-$(PKG_OBJ)/bootstrap: $(PKG_OBJS) $(CURL_LIB) $(CJSON_LIB)
+$(PKG_OBJ)/bootstrap: $(PKG_OBJS) $(PKG_SSL_DEP) $(CJSON_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(PKG_CC) $(PKG_LDFLAGS) -o $@ $(PKG_OBJS) $(PKG_LIBS)
 

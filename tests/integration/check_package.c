@@ -246,7 +246,8 @@ START_TEST(deploy_check_passes_on_the_zip)
 END_TEST
 
 /* The Debian-linked dev build needs libcjson.so.1 and OpenSSL's shared
- * libraries, which no lib/ holds: deploy/check must refuse it. */
+ * libraries, which no lib/ holds, and is not stripped: deploy/check must
+ * refuse it. */
 START_TEST(deploy_check_refuses_a_dev_build)
 {
     char dir[] = "/tmp/streamer-pkg-XXXXXX";
