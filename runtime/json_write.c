@@ -68,9 +68,40 @@ static const unsigned char needs_escape[256] =
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
 };
 
-static void put_string(struct out *o, const char *s)
+size_t json_escape(unsigned char c, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    out[0] = '\\';
+    switch (c) {
+    case '"':
+    case '\\':
+        out[1] = (char)c;
+        return 2;
+    case '\b':
+        out[1] = 'b';
+        return 2;
+    case '\f':
+        out[1] = 'f';
+        return 2;
+    case '\n':
+        out[1] = 'n';
+        return 2;
+    case '\r':
+        out[1] = 'r';
+        return 2;
+    case '\t':
+        out[1] = 't';
+        return 2;
+    default:
+        memcpy(out + 1, "u00", 3);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+static void put_string(struct out *o, const char *s)
+{
     put_char(o, '"');
     if (s) {
         const unsigned char *p = (const unsigned char *)s;
@@ -81,38 +112,8 @@ static void put_string(struct out *o, const char *s)
             put(o, (const char *)run, (size_t)(p - run));
             if (!*p)
                 break;
-            char esc[6] = {'\\', 0};
-            size_t n = 2;
-            switch (*p) {
-            case '"':
-                esc[1] = '"';
-                break;
-            case '\\':
-                esc[1] = '\\';
-                break;
-            case '\b':
-                esc[1] = 'b';
-                break;
-            case '\f':
-                esc[1] = 'f';
-                break;
-            case '\n':
-                esc[1] = 'n';
-                break;
-            case '\r':
-                esc[1] = 'r';
-                break;
-            case '\t':
-                esc[1] = 't';
-                break;
-            default:
-                memcpy(esc + 1, "u00", 3);
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 15];
-                n = 6;
-            }
-            put(o, esc, n);
-            p++;
+            char esc[6];
+            put(o, esc, json_escape(*p++, esc));
         }
     }
     put_char(o, '"');

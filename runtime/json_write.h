@@ -15,4 +15,8 @@
  */
 char *json_write(const cJSON *item, size_t *len);
 
+/* The escape JSON text needs for `c`, a byte below 0x20, '"' or '\\', as
+ * cJSON writes it (\n, \", \u001f, ...) into `out`; its length, 2 or 6. */
+size_t json_escape(unsigned char c, char out[6]);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "json_write.h"
 #include "text.h"
 
 #define LOG_MAX_BYTES (256 * 1024)
@@ -130,7 +131,6 @@ static void append_text_value(struct buf *b, const char *v)
 
 enum result log_json_string(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     enum result r = buf_append(b, "\"", 1);
     const char *run = s ? s : "";
     const char *p = run;
@@ -138,33 +138,8 @@ enum result log_json_string(struct buf *b, const char *s)
         unsigned char c = (unsigned char)*p;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default: /* \u00xx, lower-case hex as cJSON writes it */
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
+        char esc[6];
+        size_t n = json_escape(c, esc);
         r = buf_append(b, run, (size_t)(p - run));
         if (r == RESULT_OK)
             r = buf_append(b, esc, n);
