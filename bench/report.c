@@ -224,7 +224,7 @@ static void budgets(FILE *f, const struct bench_setup *u,
     if (u->floor_init_ms >= 0 && s->init_ms >= 0)
         snprintf(floor, sizeof(floor),
                  " (this machine's floor, bench/floor.c: %.2f ms; Streamer "
-                 "%.2f ms above it)",
+                 "%+.2f ms from it)",
                  u->floor_init_ms, s->init_ms - u->floor_init_ms);
     fprintf(f, "| init ≤ %.1f ms (median) | %s%s | %s |\n", INIT_BUDGET_MS,
             num("%.2f ms", s->init_ms), floor,
