@@ -1,8 +1,10 @@
 /* json_parse() against cJSON's own parser, for tests and the fuzzer. */
 #include "json_diff.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_parse.h"
@@ -73,4 +75,37 @@ int json_diff(const char *text, size_t len, int require_null_terminated,
     cJSON_Delete(ours);
     cJSON_Delete(theirs);
     return rc;
+}
+
+int json_sample_events(void (*each)(const char *text, size_t len))
+{
+    const char *root = getenv("STREAMER_ROOT");
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/deploy/events", root ? root : ".");
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int seen = 0;
+    struct dirent *e;
+    while (seen >= 0 && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        static char text[65536];
+        FILE *f = fopen(path, "rb");
+        size_t len = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+        if (!f || ferror(f) || !feof(f)) {
+            seen = -1; /* unreadable, or too big for the buffer */
+        } else {
+            text[len] = '\0';
+            each(text, len);
+            seen++;
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return seen;
 }

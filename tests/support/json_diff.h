@@ -14,4 +14,12 @@
 int json_diff(const char *text, size_t len, int require_null_terminated,
               char *why, size_t why_len);
 
+/*
+ * Calls `each` with the text of every sample event (the .json files in
+ * deploy/events under $STREAMER_ROOT, else the working directory): `len`
+ * bytes, NUL-terminated. Returns how many, or -1 when the folder or a
+ * file cannot be read.
+ */
+int json_sample_events(void (*each)(const char *text, size_t len));
+
 #endif
