@@ -9,6 +9,13 @@
 
 #include "json_parse.h"
 
+static const cJSON *last_of(const cJSON *n)
+{
+    while (n->next)
+        n = n->next;
+    return n;
+}
+
 /* Two trees node for node; the path of the first difference in `why`. */
 static int same_tree(const cJSON *a, const cJSON *b, const char *path,
                      char *why, size_t why_len)
@@ -33,8 +40,9 @@ static int same_tree(const cJSON *a, const cJSON *b, const char *path,
             bad = "valuedouble";
         else if (!a->child != !b->child)
             bad = "children";
-        else if (a->child && (!a->child->prev || !b->child->prev))
-            bad = "a first child's prev link";
+        else if (a->child && (a->child->prev != last_of(a->child) ||
+                              b->child->prev != last_of(b->child)))
+            bad = "a first child's prev link (cJSON's: the last child)";
         if (bad) {
             snprintf(why, why_len, "%s differs at %s", bad, sub);
             return 0;
