@@ -28,6 +28,9 @@
 #include "text.h"
 #include "xmalloc.h"
 
+/* Not struct buf: its buf_append() checks a cap and rewrites the NUL on
+ * every call, across a file boundary; for the hundred-odd pieces of a
+ * PutItem that measured +9k instructions per $connect (callgrind). */
 struct out {
     char *p;
     size_t len, cap;
