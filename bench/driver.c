@@ -625,6 +625,15 @@ static void warm_run(struct ctx *c, struct bench_impl *impl)
     impl->fig.hwm_kb = procstat_status_kb(pid, "VmHWM");
     impl->fig.anon_kb = procstat_status_kb(pid, "RssAnon");
     impl->fig.file_kb = procstat_status_kb(pid, "RssFile");
+    /* BENCH_SMAPS=<prefix>: each function's memory map at that moment,
+     * to <prefix>.<name>, to see where its RSS is. */
+    if (getenv("BENCH_SMAPS")) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "cat /proc/%d/smaps > '%s.%s'", (int)pid,
+                 getenv("BENCH_SMAPS"), impl->name);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench: could not copy smaps\n");
+    }
     finish(c, pid, 5000);
 }
 

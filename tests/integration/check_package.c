@@ -262,6 +262,102 @@ START_TEST(deploy_check_refuses_a_dev_build)
 }
 END_TEST
 
+/* --- The hot text (deploy/hot-text.txt, deploy/deploy.mk) --------------- */
+
+/* [start, end) of section `name` in `elf`, by readelf; 0 when found. */
+static int section_range(const char *elf, const char *name, unsigned long *start,
+                         unsigned long *end)
+{
+    char cmd[600], line[512];
+    snprintf(cmd, sizeof(cmd), "readelf -SW '%s'", elf);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    int found = -1;
+    while (fgets(line, sizeof(line), p)) {
+        char sec[128], type[64];
+        unsigned long addr, off, size;
+        char *b = strchr(line, ']');
+        if (b && sscanf(b + 1, " %127s %63s %lx %lx %lx", sec, type, &addr,
+                        &off, &size) == 5 &&
+            strcmp(sec, name) == 0) {
+            *start = addr;
+            *end = addr + size;
+            found = 0;
+        }
+    }
+    pclose(p);
+    return found;
+}
+
+/* The address of function `fn` in `elf`, by `nm` (the cross one for
+ * arm64); 0 when it has none. */
+static unsigned long symbol_at(const char *nm, const char *elf, const char *fn)
+{
+    char cmd[600], line[512];
+    snprintf(cmd, sizeof(cmd), "%s '%s'", nm, elf);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    unsigned long at = 0;
+    while (fgets(line, sizeof(line), p)) {
+        unsigned long a;
+        char kind, name[256];
+        if (sscanf(line, "%lx %c %255s", &a, &kind, name) == 3 &&
+            (kind == 'T' || kind == 't') && strcmp(name, fn) == 0)
+            at = a;
+    }
+    pclose(p);
+    return at;
+}
+
+/* The functions every event runs are in .text.hot, which holds at most
+ * 60% of the code: the cold rest (OpenSSL's unused algorithms, server
+ * side, encoders) stays unmapped. `asm_fn` is an assembly function of
+ * that architecture's OpenSSL (its object's whole .text is listed). */
+static void check_hot_text(const char *arch, const char *nm, const char *asm_fn)
+{
+    char elf[512];
+    snprintf(elf, sizeof(elf), "%s/build/package-obj/%s-static/bootstrap",
+             root(), arch);
+    ck_assert_msg(access(elf, R_OK) == 0, "%s missing (make package)", elf);
+    unsigned long hot0, hot1, text0, text1;
+    ck_assert_msg(section_range(elf, ".text.hot", &hot0, &hot1) == 0,
+                  "%s has no .text.hot (deploy/deploy.mk links with "
+                  "deploy/hot-text.txt)", elf);
+    ck_assert_int_eq(section_range(elf, ".text", &text0, &text1), 0);
+    unsigned long hot = hot1 - hot0, cold = text1 - text0;
+    ck_assert_msg(hot > 100000 && hot * 10 <= (hot + cold) * 6,
+                  "%s: .text.hot %lu bytes, .text %lu", arch, hot, cold);
+    const char *fns[] = {"main",        "loop_run",       "dispatch_handle",
+                         "connect_handle", "jwt_verify",  "json_parse",
+                         "xjson_print", "sigv4_sign",     "http1_perform",
+                         "http1_step",  "fanout_send",    "ddb_put_item",
+                         "EVP_DigestUpdate", asm_fn};
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        if (!fns[i])
+            continue;
+        unsigned long at = symbol_at(nm, elf, fns[i]);
+        ck_assert_msg(at != 0, "%s: no %s", arch, fns[i]);
+        ck_assert_msg(at >= hot0 && at < hot1,
+                      "%s: %s at %#lx is not in .text.hot [%#lx, %#lx): "
+                      "run scripts/hot-text",
+                      arch, fns[i], at, hot0, hot1);
+    }
+}
+
+START_TEST(event_code_is_grouped_in_text_hot)
+{
+    check_hot_text("x86_64", "nm", "sha256_block_data_order");
+}
+END_TEST
+
+/* The list is made on x86_64; the C functions it names are arm64's too
+ * (its assembly objects have other names and stay in .text). */
+START_TEST(event_code_is_grouped_in_text_hot_arm64)
+{
+    check_hot_text("arm64", "aarch64-linux-gnu-nm", NULL);
+}
+END_TEST
+
 /* --- TLS trust through runtime/http.c ---------------------------------- */
 
 static EVP_PKEY *ec_key(void)
@@ -562,6 +658,8 @@ Suite *package_suite(void)
     tcase_add_test(t, sample_events_through_the_packaged_bootstrap);
     tcase_add_test(t, deploy_check_passes_on_the_zip);
     tcase_add_test(t, deploy_check_refuses_a_dev_build);
+    tcase_add_test(t, event_code_is_grouped_in_text_hot);
+    tcase_add_test(t, event_code_is_grouped_in_text_hot_arm64);
     suite_add_tcase(s, t);
     TCase *tls = tcase_create("tls");
     tcase_set_timeout(tls, 60);
