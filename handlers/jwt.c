@@ -14,6 +14,7 @@
 
 #include "base64.h"
 #include "json_arena.h"
+#include "openssl_setup.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -214,6 +215,7 @@ static int build_key(struct jwt_verifier *v)
 {
     if (v->mont)
         return 0;
+    openssl_setup();
     v->bn_n = BN_bin2bn(v->n, (int)v->n_len, NULL);
     v->bn_e = BN_bin2bn(v->e, (int)v->e_len, NULL);
     v->bn_ctx = BN_CTX_new();

@@ -14,6 +14,7 @@
 #include "aws_env.h"
 #include "http1.h"
 #include "http_int.h"
+#include "openssl_setup.h"
 #include "xmalloc.h"
 
 /*
@@ -241,12 +242,13 @@ static enum result check_headers(const struct http_request *req,
 static SSL_CTX *tls_new(const char *ca_file, const char *ca_path,
                         struct error_info *err)
 {
+    openssl_setup_ssl();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
-        const char *why = ERR_reason_error_string(ERR_peek_last_error());
+        const char *why = openssl_error_text("out of memory");
         SSL_CTX_free(ctx);
         error_set(err, RESULT_TRANSPORT, "HttpTransport",
-                  "cannot set up TLS: %s", why ? why : "out of memory");
+                  "cannot set up TLS: %s", why);
         return NULL;
     }
     /* runtime/http1.c verifies the peer, and resumes a dropped

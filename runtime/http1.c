@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "clock.h"
+#include "openssl_setup.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -378,9 +379,7 @@ static const char *tls_reason(struct http1_client *c)
     long v = SSL_get_verify_result(c->ssl);
     if (v != X509_V_OK)
         return X509_verify_cert_error_string(v);
-    unsigned long e = ERR_peek_last_error();
-    const char *why = e ? ERR_reason_error_string(e) : NULL;
-    return why ? why : "the handshake failed";
+    return openssl_error_text("the handshake failed");
 }
 
 /* TLS on c->fd, before the handshake: SNI for a name, and the

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "openssl_setup.h"
 
 const char *retry_decision_str(enum retry_decision d)
 {
@@ -59,6 +60,7 @@ int64_t retry_clock_realtime_ms(void *ctx)
 static uint64_t seed(void)
 {
     uint64_t s = 0;
+    openssl_setup();
     if (RAND_bytes((unsigned char *)&s, sizeof(s)) == 1)
         return s;
     if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s))

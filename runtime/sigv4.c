@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "openssl_setup.h"
 #include "secret.h"
 #include "text.h"
 #include "xmalloc.h"
@@ -46,6 +47,7 @@ static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
 static void fetch_sha256(void)
 {
+    openssl_setup();
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 

@@ -4,10 +4,13 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 
+#include "openssl_setup.h"
+
 enum result uuid_v4(char out[UUID_STR_SIZE])
 {
     unsigned char b[16];
     out[0] = '\0';
+    openssl_setup();
     if (RAND_bytes(b, sizeof(b)) != 1)
         return RESULT_INTERNAL;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
