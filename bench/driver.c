@@ -54,7 +54,10 @@
  * implementation one long warm process and (Streamer, full mode)
  * callgrind, and writes the report. BENCH_LOG_LEVEL sets the functions'
  * AWS_LAMBDA_LOG_LEVEL; BENCH_CALLGRIND=<n> the events profiled per
- * callgrind run; BENCH_CALLGRIND_ONLY=1 runs only those (profiling).
+ * callgrind run; BENCH_CALLGRIND_ONLY=1 runs only those (profiling);
+ * BENCH_COLD_N=<n> the cold starts of each; BENCH_SMAPS=<prefix> copies
+ * each function's /proc/<pid>/smaps at the end of its warm run to
+ * <prefix>.<name> (where its RSS is).
  * Exits 1 when an event failed or a figure is missing; timings never
  * fail it.
  */
@@ -496,6 +499,20 @@ static int floor_start(struct ctx *c, double *init_ms)
 }
 
 /*
+ * Lambda starts a function in a sandbox where nothing else runs. Here the
+ * function before has just been killed and DynamoDB Local is still busy
+ * after its PutItem: measured at once, exec -> first /next took 6-9 ms
+ * for every implementation and the floor alike; 300 ms later, 3-4 ms
+ * (the driver, in turns). So each cold start waits that long first.
+ */
+#define SETTLE_MS 300
+
+static void settle(void)
+{
+    usleep(SETTLE_MS * 1000);
+}
+
+/*
  * The cold starts of all, taken in turns (Streamer, Node, Go, the floor,
  * Streamer, ...) so that none gets a warmer DynamoDB Local or a quieter
  * machine.
@@ -509,11 +526,13 @@ static void cold_starts(struct ctx *c, struct bench_impl *impls, int n_impls)
     int got[BENCH_MAX_IMPLS] = {0}, floor_got = 0;
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < n_impls; k++) {
+            settle();
             double *init = ms + (size_t)n * (2 * (size_t)k);
             double *cold = init + n;
             if (cold_start(c, &impls[k], i, &init[got[k]], &cold[got[k]]) == 0)
                 got[k]++;
         }
+        settle();
         if (c->floor.argv && floor_start(c, &floor_ms[floor_got]) == 0)
             floor_got++;
     }
@@ -808,9 +827,12 @@ static void plan_init(struct plan *p, int smoke)
     p->total_n = smoke ? 60 : 10000;
     p->early_n = smoke ? 30 : 1000;
     p->callgrind_n = smoke ? 0 : 200;
-    /* BENCH_CALLGRIND=<n> overrides, e.g. to profile in a smoke run. */
+    /* BENCH_CALLGRIND=<n> and BENCH_COLD_N=<n> override, e.g. in a smoke
+     * run. */
     if (getenv("BENCH_CALLGRIND"))
         p->callgrind_n = atoi(getenv("BENCH_CALLGRIND"));
+    if (getenv("BENCH_COLD_N"))
+        p->cold_n = atoi(getenv("BENCH_COLD_N"));
 }
 
 static void figures_init(struct bench_figures *f)
