@@ -11,7 +11,7 @@
 # (OPENSSL_LINK):
 #   static   (default) a minimal static OpenSSL built from Debian's source
 #            with only what Streamer uses (deploy/build-openssl), unused
-#            objects dropped: the zip is 1.08 MB (arm64 0.98 MB),
+#            objects dropped: the zip is 1.11 MB (arm64 1.01 MB),
 #            inside docs/budgets.md's 1.2 MB;
 #   bundled  Debian's libssl.so.3/libcrypto.so.3 copied to lib/ and found
 #            through RPATH $ORIGIN/lib: the two libraries alone deflate to
