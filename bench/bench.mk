@@ -51,6 +51,7 @@ $(BUILD)/fanout_bench: $(FANOUT_BENCH_OBJ) $(BUILD)/libstreamer.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Instructions per fanout_send() under callgrind (bench/fanout_cg.c).
-$(BUILD)/fanout_cg: $(BUILD)/bench/fanout_cg.o $(BUILD)/libstreamer.a
+$(BUILD)/fanout_cg: $(BUILD)/bench/fanout_cg.o $(BUILD)/tests/support/net_util.o \
+                  $(BUILD)/libstreamer.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BOOT_LIBS)

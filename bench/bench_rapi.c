@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net_util.h"
 #include "xmalloc.h"
 
 #define MAX_CLIENTS 32
@@ -54,31 +55,13 @@ int64_t bench_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof(a);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &n)) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 struct bench_rapi *bench_rapi_new(void)
 {
     struct bench_rapi *r = xcalloc(1, sizeof(*r));
     int port = 0, mport = 0;
-    r->rapi_fd = listen_loopback(&port);
-    r->mgmt_fd = listen_loopback(&mport);
+    r->rapi_fd = net_listen(16, &port);
+    r->mgmt_fd = net_listen(16, &mport);
     for (int i = 0; i < MAX_CLIENTS; i++)
         r->clients[i].fd = -1;
     if (r->rapi_fd < 0 || r->mgmt_fd < 0) {

@@ -26,6 +26,7 @@
 #include "ddb.h"
 #include "ddb_local.h"
 #include "events.h"
+#include "net_util.h"
 #include "raw_ws.h"
 #include "requests.h"
 #include "store.h"
@@ -87,17 +88,11 @@ static const char *env_or(const char *name, const char *fallback)
 
 static int listen_any(int *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(fd, 4096) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    int fd = net_listen(4096, port);
+    if (fd < 0) {
         perror("fanout_bench: listen");
         exit(1);
     }
-    *port = ntohs(a.sin_port);
     return fd;
 }
 

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "fanout.h"
+#include "net_util.h"
 
 #define MAX_CONNS 1100
 #define IN_BYTES 16384
@@ -93,13 +94,9 @@ int main(int argc, char **argv)
     int rounds = argc > 2 ? atoi(argv[2]) : 2;
     if (n < 1 || rounds < 1)
         return 2;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(lfd, 1024) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+    int port;
+    int lfd = net_listen(1024, &port);
+    if (lfd < 0)
         return 1;
     pid_t child = fork();
     if (child == 0)
@@ -107,7 +104,7 @@ int main(int argc, char **argv)
     close(lfd);
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d/prod",
-             ntohs(a.sin_port));
+             port);
     struct sigv4_credentials creds = {"AKIDBENCH", "bench/fake/secret", NULL};
     struct fanout *f = fanout_new("us-east-1", &creds, 0);
     struct fanout_target *t = calloc((size_t)n, sizeof(*t));

@@ -18,6 +18,7 @@
 #include "app_fixture.h"
 #include "fake_rapi.h"
 #include "http.h"
+#include "net_util.h"
 #include "proc.h"
 #include "test_jwt.h"
 
@@ -459,15 +460,8 @@ static void tls_server_start(struct tls_server *s, X509 *cert, EVP_PKEY *key)
     ck_assert_ptr_nonnull(s->ctx);
     ck_assert_int_eq(SSL_CTX_use_certificate(s->ctx, cert), 1);
     ck_assert_int_eq(SSL_CTX_use_PrivateKey(s->ctx, key), 1);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    s->listen_fd = net_listen(4, &s->port);
     ck_assert_int_ge(s->listen_fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s->listen_fd, 4), 0);
-    socklen_t alen = sizeof(a);
-    getsockname(s->listen_fd, (struct sockaddr *)&a, &alen);
-    s->port = ntohs(a.sin_port);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, tls_serve_one, s), 0);
 }
 

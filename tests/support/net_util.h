@@ -8,4 +8,11 @@ int net_free_port(void);
 /* Returns 1 when something accepts connections on 127.0.0.1:port. */
 int net_port_open(int port);
 
+/*
+ * A listening TCP socket on 127.0.0.1 and a port the kernel picks, with
+ * SO_REUSEADDR and close-on-exec: its fd, the port in `*port`; -1 when
+ * it cannot be made.
+ */
+int net_listen(int backlog, int *port);
+
 #endif

@@ -1,6 +1,8 @@
 /* A scriptable HTTP/1.1 server on loopback for tests (faults included). */
 #include "test_http.h"
 
+#include "net_util.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -319,25 +321,12 @@ struct test_http *test_http_start(test_http_handler_fn fn, void *ctx)
     s->fn = fn;
     s->ctx = ctx;
     pthread_mutex_init(&s->lock, NULL);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int one = 1;
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (s->listen_fd < 0 ||
-        bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(s->listen_fd, 128) != 0 ||
-        getsockname(s->listen_fd, (struct sockaddr *)&a, &len) != 0) {
-        if (s->listen_fd >= 0)
-            close(s->listen_fd);
+    s->listen_fd = net_listen(128, &s->port);
+    if (s->listen_fd < 0) {
         pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
     }
-    s->port = ntohs(a.sin_port);
     snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
     pthread_create(&s->accept_thread, NULL, accept_main, s);
     return s;

@@ -1,6 +1,8 @@
 /* A TLS HTTP/1.1 server on loopback for tests, with its own certificate. */
 #include "test_tls.h"
 
+#include "net_util.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -204,16 +206,9 @@ struct test_tls *test_tls_start(int requests_per_connection, const char *body)
     pthread_mutex_init(&s->lock, NULL);
     if (!s->body || make_ctx(s) != 0)
         goto fail;
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    if (s->listen_fd < 0 ||
-        bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(s->listen_fd, 8) != 0 ||
-        getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0)
+    s->listen_fd = net_listen(8, &s->port);
+    if (s->listen_fd < 0)
         goto fail;
-    s->port = ntohs(a.sin_port);
     if (pthread_create(&s->thread, NULL, accept_loop, s) != 0)
         goto fail;
     return s;

@@ -203,20 +203,14 @@ static struct mini *mini_start(enum mini_mode mode)
     m->mode = mode;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
-    m->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    m->lfd = net_listen(8, &m->port);
     ck_assert_int_ge(m->lfd, 0);
-    /* A small receive buffer (inherited by the accepted socket): a big
-     * request fills it, and the client's writes stop part way. */
+    /* A small receive buffer (inherited by the accepted socket, set
+     * before any client connects): a big request fills it, and the
+     * client's writes stop part way. */
     int small = 4096;
     if (mode == MINI_SLOW)
         setsockopt(m->lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    ck_assert_int_eq(bind(m->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(m->lfd, 8), 0);
-    ck_assert_int_eq(getsockname(m->lfd, (struct sockaddr *)&a, &alen), 0);
-    m->port = ntohs(a.sin_port);
     ck_assert_int_eq(pthread_create(&m->thread, NULL, mini_main, m), 0);
     return m;
 }

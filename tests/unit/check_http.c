@@ -1,8 +1,6 @@
 /* Tests of runtime/http.c: header checks (no CR or LF on the wire), URLs,
  * kept-alive connections per origin, TLS verification. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "net_util.h"
 #include "test_http.h"
 #include "test_tls.h"
 
@@ -430,14 +429,9 @@ static void *answer_400(void *arg)
  * loaded (runtime/openssl_setup.h: 1M instructions, 60 KB of heap). */
 START_TEST(tls_failure_gives_the_code_without_the_string_table)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int port;
+    int lfd = net_listen(1, &port);
     ck_assert_int_ge(lfd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(lfd, 1), 0);
-    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, answer_400, &lfd), 0);
     struct http_client *c = http_client_new();
@@ -445,7 +439,7 @@ START_TEST(tls_failure_gives_the_code_without_the_string_table)
     http_response_init(&resp, 1024);
     struct error_info err;
     char url[96];
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", port);
     ck_assert_int_eq(perform(c, "GET", url, NULL, 0, &resp, &err),
                      RESULT_TRANSPORT);
     ck_assert_msg(strstr(err.message, "error:0A00010B (wrong version number)"),

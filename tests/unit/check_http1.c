@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http1.h"
+#include "net_util.h"
 
 /*
  * A server that answers each request it reads with the next scripted
@@ -94,17 +95,8 @@ static void *serve(void *arg)
 
 static void script_start(struct script *s)
 {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    s->listen_fd = net_listen(8, &s->port);
     ck_assert_int_ge(s->listen_fd, 0);
-    ck_assert_int_eq(bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s->listen_fd, 8), 0);
-    ck_assert_int_eq(getsockname(s->listen_fd, (struct sockaddr *)&a, &len), 0);
-    s->port = ntohs(a.sin_port);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, serve, s), 0);
 }
 
