@@ -647,11 +647,11 @@ static void warm_run(struct ctx *c, struct bench_impl *impl)
     /* BENCH_SMAPS=<prefix>: each function's memory map at that moment,
      * to <prefix>.<name>, to see where its RSS is. */
     if (getenv("BENCH_SMAPS")) {
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "cat /proc/%d/smaps > '%s.%s'", (int)pid,
-                 getenv("BENCH_SMAPS"), impl->name);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench: could not copy smaps\n");
+        char to[1024];
+        snprintf(to, sizeof(to), "%s.%s", getenv("BENCH_SMAPS"), impl->name);
+        if (procstat_copy_smaps(pid, to) != 0)
+            fprintf(stderr, "bench: could not copy the smaps of %s to %s\n",
+                    impl->name, to);
     }
     finish(c, pid, 5000);
 }

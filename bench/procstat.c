@@ -76,3 +76,23 @@ long procstat_status_kb(pid_t pid, const char *field)
     fclose(f);
     return kb;
 }
+
+int procstat_copy_smaps(pid_t pid, const char *to)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+    FILE *in = fopen(path, "r");
+    FILE *out = in ? fopen(to, "w") : NULL;
+    int rc = out ? 0 : -1;
+    size_t n;
+    while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    if (in && ferror(in))
+        rc = -1;
+    if (out && fclose(out) != 0)
+        rc = -1;
+    if (in)
+        fclose(in);
+    return rc;
+}

@@ -20,4 +20,8 @@ int64_t procstat_cpu_ns(pid_t pid);
  */
 long procstat_status_kb(pid_t pid, const char *field);
 
+/* Copies /proc/<pid>/smaps (each mapping's resident size) to the file
+ * `to`; 0, or -1. */
+int procstat_copy_smaps(pid_t pid, const char *to);
+
 #endif
